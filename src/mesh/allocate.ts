@@ -1,0 +1,110 @@
+import type { Inventory, Lan, Mesh, Pair, Tunnel } from '../types.js';
+import { cidrSize, intToIp, parseCidr } from './ipv4.js';
+
+/**
+ * Allocation (SPEC §2). A pair's numbers depend only on the two LAN ids, so adding or removing a LAN never moves
+ * an existing tunnel. Everything here is pure.
+ */
+
+/** k = (b-1)(b-2)/2 + a for ids a < b; k ≥ 1 and dense: ids 1..n use exactly the indices 1..n(n-1)/2. */
+export function pairIndex(idA: number, idB: number): number {
+  const a = Math.min(idA, idB);
+  const b = Math.max(idA, idB);
+  if (!Number.isSafeInteger(a) || a < 1 || a === b) {
+    throw new RangeError(`pair index needs two distinct positive integer ids, got ${idA} and ${idB}`);
+  }
+  return ((b - 1) * (b - 2)) / 2 + a;
+}
+
+/** The largest pair index among the given ids (0 with fewer than two ids). */
+export function highestPairIndex(ids: number[]): number {
+  const sorted = [...new Set(ids)].sort((x, y) => x - y);
+  if (sorted.length < 2) return 0;
+  return pairIndex(sorted[sorted.length - 2]!, sorted[sorted.length - 1]!);
+}
+
+/** The largest pair index whose /30 fits in the transit network (the /30 at offset 0 stays unused). */
+export function maxPairIndexForTransit(transit: string): number {
+  return cidrSize(parseCidr(transit)) / 4 - 1;
+}
+
+/** The largest LAN id such that every pair among ids 1..id fits the transit network. */
+export function maxIdForTransit(transit: string): number {
+  const limit = maxPairIndexForTransit(transit);
+  // the highest index among ids ≤ b is pairIndex(b-1, b) = b(b-1)/2
+  let b = Math.floor((1 + Math.sqrt(1 + 8 * limit)) / 2);
+  while (b > 1 && (b * (b - 1)) / 2 > limit) b--;
+  while (((b + 1) * b) / 2 <= limit) b++;
+  return b;
+}
+
+/** The /30 of pair k: network + 4k; first host for the lower id, second for the higher. */
+export function pairTransit(transit: string, k: number): { network: string; low: string; high: string } {
+  const t = parseCidr(transit);
+  if (k < 1 || k > maxPairIndexForTransit(transit)) {
+    throw new RangeError(`pair index ${k} does not fit transit ${transit}`);
+  }
+  const base = t.base + 4 * k;
+  return { network: `${intToIp(base)}/30`, low: intToIp(base + 1), high: intToIp(base + 2) };
+}
+
+export function pairPort(portBase: number, k: number): number {
+  return portBase + k;
+}
+
+/** tun device of pair k: `mtun<k>` (≤ 15 chars for any k a UDP port allows). Same name on both ends. */
+export function deviceName(k: number): string {
+  return `mtun${k}`;
+}
+
+export function makePair(inventory: Inventory, x: Lan, y: Lan): Pair {
+  const [low, high] = x.id < y.id ? [x, y] : [y, x];
+  const index = pairIndex(low.id, high.id);
+  const transit = pairTransit(inventory.mesh.transit, index);
+  return {
+    index,
+    low,
+    high,
+    port: pairPort(inventory.mesh.portBase, index),
+    transitNetwork: transit.network,
+    lowAddress: transit.low,
+    highAddress: transit.high,
+    device: deviceName(index),
+  };
+}
+
+export function tunnelEnd(pair: Pair, local: Lan): Tunnel {
+  const isLow = pair.low.name === local.name;
+  const peer = isLow ? pair.high : pair.low;
+  const name = `mesh-${peer.name}`;
+  return {
+    pair,
+    local,
+    peer,
+    role: isLow ? 'server' : 'client',
+    localAddress: isLow ? pair.lowAddress : pair.highAddress,
+    peerAddress: isLow ? pair.highAddress : pair.lowAddress,
+    port: pair.port,
+    device: pair.device,
+    name,
+    unit: `openvpn-server@${name}`,
+  };
+}
+
+/** The whole mesh: every pair of LANs, and each gateway's view of its tunnels. */
+export function planMesh(inventory: Inventory): Mesh {
+  const lans = [...inventory.lans].sort((x, y) => x.id - y.id);
+  const pairs: Pair[] = [];
+  const tunnels = new Map<string, Tunnel[]>(lans.map((lan) => [lan.name, []]));
+  for (let i = 0; i < lans.length; i++) {
+    for (let j = i + 1; j < lans.length; j++) {
+      const pair = makePair(inventory, lans[i]!, lans[j]!);
+      pairs.push(pair);
+      tunnels.get(pair.low.name)!.push(tunnelEnd(pair, pair.low));
+      tunnels.get(pair.high.name)!.push(tunnelEnd(pair, pair.high));
+    }
+  }
+  pairs.sort((p, q) => p.index - q.index);
+  for (const list of tunnels.values()) list.sort((s, t) => s.peer.id - t.peer.id);
+  return { name: inventory.mesh.name, inventory, pairs, tunnels };
+}

@@ -1,0 +1,178 @@
+/**
+ * The data model shared by every stage of the pipeline:
+ *
+ *   inventory ──load/validate──▶ Inventory ──planMesh (pure)──▶ Mesh ──render (pure)──▶ DesiredState per gateway
+ *
+ * Nothing here does I/O. Paths inside these objects are already resolved (absolute) by the loader.
+ */
+
+/** SSH settings after merging mesh.yml defaults with a LAN's overrides. */
+export interface SshSettings {
+  user: string;
+  port: number;
+  /** Absolute path, `~` expanded. Undefined: rely on ssh-agent (SSH_AUTH_SOCK). */
+  identityFile?: string;
+  /** Absolute path, `~` expanded. */
+  knownHosts: string;
+  /** Run privileged commands through `sudo -n`. */
+  become: boolean;
+}
+
+export interface OpenVpnSettings {
+  /** [interval, timeout] seconds, as OpenVPN's `keepalive`. */
+  keepalive: [number, number];
+  /** Extra directives appended verbatim to every tunnel config (validated: one directive per entry). */
+  extra: string[];
+}
+
+export interface MeshSettings {
+  name: string;
+  /** Transit network in CIDR form, e.g. `172.19.0.0/16`. */
+  transit: string;
+  portBase: number;
+  retiredIds: number[];
+  /** Absolute path of the PKI directory. */
+  pkiDir: string;
+  ssh: SshSettings;
+  openvpn: OpenVpnSettings;
+}
+
+export interface Lan {
+  /** The file stem of lans/NAME.yml. */
+  name: string;
+  id: number;
+  /** Canonical CIDRs, e.g. `10.1.0.0/16`. */
+  subnets: string[];
+  /** What peers connect to: IPv4 address or DNS name. */
+  endpoint: string;
+  /** What meshctl connects to over SSH (defaults to endpoint). */
+  sshHost: string;
+  ssh: SshSettings;
+  /** Absolute path of the LAN's file. */
+  file: string;
+}
+
+export interface Inventory {
+  /** Absolute path of the inventory directory. */
+  dir: string;
+  /** Absolute path of mesh.yml. */
+  meshFile: string;
+  mesh: MeshSettings;
+  /** Sorted by id. */
+  lans: Lan[];
+}
+
+/** One validation finding. Errors stop the run; warnings are printed. */
+export interface Diagnostic {
+  severity: 'error' | 'warning';
+  /** Path of the file, relative to the inventory dir's parent when possible (as the operator typed it). */
+  file: string;
+  line?: number;
+  /** Dotted field path, e.g. `gateway.ssh.port` or `subnets[1]`. */
+  field: string;
+  /** The offending value, when there is one (never a secret). */
+  value?: unknown;
+  /** What is wrong. */
+  message: string;
+  /** How to fix it. */
+  fix: string;
+}
+
+/** A tunnel between two LANs, as allocated by SPEC §2. Depends only on the two ids. */
+export interface Pair {
+  /** k = (b-1)(b-2)/2 + a for ids a < b. */
+  index: number;
+  /** The lower id: TLS server of the pair, first host address of the /30. */
+  low: Lan;
+  /** The higher id: TLS client, second host address. */
+  high: Lan;
+  /** UDP port on both gateways: port_base + k. */
+  port: number;
+  /** The pair's /30 in the transit network. */
+  transitNetwork: string;
+  lowAddress: string;
+  highAddress: string;
+  /** tun device name, ≤ 15 chars, stable per pair. */
+  device: string;
+}
+
+/** One end of a pair, seen from the gateway of `local`. */
+export interface Tunnel {
+  pair: Pair;
+  local: Lan;
+  peer: Lan;
+  /** `server` when local has the lower id. */
+  role: 'server' | 'client';
+  localAddress: string;
+  peerAddress: string;
+  port: number;
+  device: string;
+  /** `mesh-<peer>`: config file stem and systemd instance name. */
+  name: string;
+  /** `openvpn-server@mesh-<peer>`. */
+  unit: string;
+}
+
+export interface Mesh {
+  name: string;
+  inventory: Inventory;
+  /** Sorted by index. */
+  pairs: Pair[];
+  /** Tunnels per LAN name, sorted by peer id. */
+  tunnels: Map<string, Tunnel[]>;
+}
+
+/** PKI material handed to the renderer (read by src/pki, never created by render). */
+export interface PkiMaterial {
+  /** PEM. */
+  caCert: string;
+  /** PEM. */
+  crl: string;
+  /** Per LAN name: certificate and private key (PEM). */
+  gateways: Map<string, { cert: string; key: string }>;
+  /** Per pair index: OpenVPN static key V1 text used by tls-crypt. */
+  tlsCrypt: Map<number, string>;
+}
+
+/** A file meshctl wants on a gateway. */
+export interface DesiredFile {
+  /** Absolute path on the gateway. */
+  path: string;
+  content: string;
+  /** e.g. 0o644, 0o600. */
+  mode: number;
+  owner: 'root';
+  /** Key material: never printed, diffed or logged. */
+  secret: boolean;
+  /** Units to restart when this file changes. */
+  notifies: string[];
+}
+
+export interface DesiredUnit {
+  /** Full unit name, e.g. `openvpn-server@mesh-branch.service` or `meshctl-firewall.service`. */
+  name: string;
+  enabled: boolean;
+  running: boolean;
+  /** For tunnel units: the pair and the peer, so apply knows which tunnels to verify and restart at both ends. */
+  tunnel?: { pairIndex: number; peer: string; peerAddress: string };
+}
+
+export interface Manifest {
+  mesh: string;
+  version: string;
+  lan: string;
+  /** Managed path → sha256 hex of its content. */
+  files: Record<string, string>;
+  /** Managed unit names. */
+  units: string[];
+}
+
+/** Everything meshctl wants on one gateway. */
+export interface DesiredState {
+  lan: Lan;
+  files: DesiredFile[];
+  units: DesiredUnit[];
+  /** The manifest, written last on apply. Its own path is not listed in `files`. */
+  manifest: Manifest;
+  manifestPath: string;
+}
