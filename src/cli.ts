@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { InventoryError, MeshctlError } from './errors.js';
+import { formatDiagnostic } from './inventory/format.js';
+import { createOutput, type Output } from './output.js';
+import { meshctlVersion } from './version.js';
+
+/**
+ * The command table. Each command module is loaded only when run, and this file is the only place where an
+ * error becomes an exit code.
+ */
+
+const EPILOG = `Inventory: DIR/mesh.yml (mesh-wide settings) and DIR/lans/NAME.yml (one per LAN).
+Exit codes: 0 success; 1 error (invalid inventory, a gateway failed); diff: 2 when apply would change something.`;
+
+/** A command module's entry point; each declares the options it reads. */
+type Handler = (argv: never, out: Output) => Promise<number>;
+
+function globalOptions(y: Argv) {
+  return y
+    .option('inventory', {
+      alias: 'i',
+      type: 'string',
+      default: 'inventory',
+      describe: 'Inventory directory (mesh.yml + lans/)',
+    })
+    .option('limit', {
+      type: 'string',
+      describe:
+        'Act on these gateways only (comma-separated LAN names); the mesh is still computed from the whole inventory',
+    })
+    .option('forks', { type: 'number', default: 10, describe: 'How many gateways to work on in parallel' })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'Machine-readable result on stdout, no progress tree',
+    })
+    .option('color', {
+      type: 'boolean',
+      default: true,
+      describe: 'Colour output (--no-color; also off when stdout is not a TTY or NO_COLOR is set)',
+    })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'More detail' });
+}
+
+export async function main(args: string[]): Promise<number> {
+  let exitCode = 0;
+  let out: Output | undefined;
+  const run =
+    (load: () => Promise<{ run: Handler }>) =>
+    async (argv: Record<string, unknown>): Promise<void> => {
+      out = createOutput({
+        json: argv.json as boolean,
+        verbose: argv.verbose as boolean,
+        color: argv.color as boolean,
+      });
+      const command = await load();
+      exitCode = await command.run(argv as never, out);
+    };
+
+  const parser = globalOptions(yargs(args))
+    .scriptName('meshctl')
+    .usage(
+      '$0 <command> [options]\n\nBuild and converge a site-to-site OpenVPN full mesh from an inventory of private networks.',
+    )
+    .command(
+      'init [dir]',
+      'Scaffold a commented example inventory in DIR (default: ./inventory)',
+      (y) => y.positional('dir', { type: 'string', describe: 'Where to create the inventory' }),
+      run(() => import('./commands/init.js')),
+    )
+    .command(
+      'validate',
+      'Check the inventory offline (syntax, names, subnets, ids, allocation limits); -v prints the allocation table',
+      (y) => y,
+      run(() => import('./commands/validate.js')),
+    )
+    .command(
+      'render',
+      "Render every gateway's files offline into DIR/<lan>/ (creates the PKI on first use)",
+      (y) =>
+        y.option('out', {
+          type: 'string',
+          demandOption: true,
+          describe: 'Output directory (created; holds private keys, mode 0700)',
+        }),
+      run(() => import('./commands/render.js')),
+    )
+    .demandCommand(1, 'Name a command: init, validate, render (see --help)')
+    .strict()
+    .recommendCommands()
+    .epilog(EPILOG)
+    .version(meshctlVersion())
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`meshctl: ${msg}\nRun \`meshctl --help\` for usage.\n`);
+      exitCode = 1;
+      throw new UsageExit();
+    });
+
+  try {
+    await parser.parseAsync();
+    return exitCode;
+  } catch (err) {
+    if (err instanceof UsageExit) return 1;
+    return reportError(err, out ?? createOutput());
+  }
+}
+
+class UsageExit extends Error {}
+
+/** Turns an error into a message and an exit code. Unexpected errors show their stack only with -v. */
+export function reportError(err: unknown, out: Output): number {
+  if (err instanceof InventoryError) {
+    for (const d of err.diagnostics) out.warn(formatDiagnostic(d, { color: out.color.level > 0 }));
+    out.warn(out.color.red(`meshctl: ${err.message}`));
+    if (out.json)
+      out.result({
+        ok: false,
+        error: { type: err.name, message: err.message, diagnostics: err.diagnostics },
+      });
+    return err.exitCode;
+  }
+  if (err instanceof MeshctlError) {
+    out.warn(out.color.red(`meshctl: ${err.message}`));
+    if (out.json) out.result({ ok: false, error: { type: err.name, message: err.message } });
+    return err.exitCode;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  out.warn(`meshctl: internal error: ${e.message}`);
+  if (out.verbose && e.stack) out.warn(e.stack);
+  else out.warn('Re-run with -v for the stack trace.');
+  if (out.json) out.result({ ok: false, error: { type: 'InternalError', message: e.message } });
+  return 1;
+}
+
+function isMain(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  main(hideBin(process.argv)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`meshctl: ${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,31 @@
+import { join } from 'node:path';
+import type { Output } from '../output.js';
+import { writeRenderTree } from '../render/tree.js';
+import { computeDesired } from './desired.js';
+import { type GlobalOptions, selectLans } from './options.js';
+
+/** `meshctl render --out DIR`: every gateway's files as a tree under DIR/<lan>/, for review or air-gapped install. */
+export async function run(options: GlobalOptions & { out: string }, out: Output): Promise<number> {
+  const desired = await computeDesired(options, out);
+  const selected = new Set(selectLans(desired.inventory, options.limit));
+  const states = new Map([...desired.states].filter(([name]) => selected.has(name)));
+  const written = await writeRenderTree(options.out, states);
+  for (const file of desired.created) out.info(`pki: created ${join(desired.inventory.mesh.pkiDir, file)}`);
+  for (const [name, state] of states) {
+    out.info(`${name}: ${state.files.length + 1} files in ${options.out}/${name}/`);
+  }
+  out.info(
+    out.color.green(
+      `rendered ${states.size} gateway(s), ${desired.mesh.pairs.length} tunnels in the mesh; private keys are mode 0600 — keep ${options.out} private`,
+    ),
+  );
+  if (out.verbose) for (const file of written) out.info(`  ${file}`);
+  out.result({
+    ok: true,
+    out: options.out,
+    gateways: [...states.keys()],
+    pkiCreated: desired.created,
+    files: written,
+  });
+  return 0;
+}

@@ -1,0 +1,31 @@
+import { InventoryError } from '../errors.js';
+import { formatDiagnostic } from '../inventory/format.js';
+import { loadInventory } from '../inventory/load.js';
+import { planMesh } from '../mesh/allocate.js';
+import { allocationRows, formatAllocation } from '../mesh/table.js';
+import type { Output } from '../output.js';
+import type { GlobalOptions } from './options.js';
+
+/** `meshctl validate`: offline checks of SPEC §1. Exit 0 when valid (warnings allowed), 1 otherwise. */
+export async function run(options: GlobalOptions, out: Output): Promise<number> {
+  const { inventory, diagnostics } = loadInventory(options.inventory);
+  if (!inventory) throw new InventoryError(diagnostics);
+  const warnings = diagnostics.filter((d) => d.severity === 'warning');
+  for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
+  const mesh = planMesh(inventory);
+  const perGateway = Math.max(0, inventory.lans.length - 1);
+  out.info(
+    out.color.green(
+      `inventory ${options.inventory} is valid: mesh "${mesh.name}", ${inventory.lans.length} LANs, ${mesh.pairs.length} tunnels (${perGateway} per gateway)`,
+    ),
+  );
+  if (options.verbose) out.info(`\n${formatAllocation(mesh)}`);
+  out.result({
+    ok: true,
+    mesh: mesh.name,
+    lans: inventory.lans.map((l) => ({ name: l.name, id: l.id, subnets: l.subnets, endpoint: l.endpoint })),
+    pairs: allocationRows(mesh),
+    warnings,
+  });
+  return 0;
+}

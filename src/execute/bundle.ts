@@ -1,0 +1,118 @@
+import { posix } from 'node:path';
+import { quote } from '../connection/quote.js';
+
+/**
+ * One round trip per gateway for all its files (ARCHITECTURE rule 5): a POSIX sh script, sent on stdin to
+ * `sh -s`, that lands every file atomically (SPEC §6): a temporary file in the same directory, created 0600 by
+ * umask, filled, given its mode and owner, fsynced, then renamed over the target. The previous version of each
+ * replaced file is kept as a hard link `.meshctl-prev.<name>` so a tunnel that does not come up can be rolled back;
+ * `commitScript` drops those links once the run is verified.
+ *
+ * Content travels base64-encoded inside quoted here-documents, so nothing the file holds is ever interpreted by
+ * the shell, and key material never appears in argv. Paths pass through the one quoting function.
+ */
+
+export interface BundleFile {
+  path: string;
+  content: string | Buffer;
+  mode: number;
+}
+
+/** The argv that runs a script read from stdin (with `sudo -n` added by the connection when `become`). */
+export const SCRIPT_ARGV = ['sh', '-s'];
+
+const TEMP_PREFIX = '.meshctl-tmp.';
+const PREV_PREFIX = '.meshctl-prev.';
+const DELIMITER = 'MESHCTL_BASE64_END';
+
+export function backupPath(path: string): string {
+  return posix.join(posix.dirname(path), PREV_PREFIX + posix.basename(path));
+}
+
+function assertAbsolute(path: string): void {
+  if (!posix.isAbsolute(path) || path.split('/').includes('..') || path.includes('\n')) {
+    throw new Error(`refusing to manage a non-absolute or escaping path: ${JSON.stringify(path)}`);
+  }
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o7777).toString(8)}`;
+}
+
+const PUT_FUNCTION = `meshctl_put() {
+  meshctl_tmp=$(mktemp "$(dirname -- "$1")/${TEMP_PREFIX}XXXXXX")
+  base64 -d > "$meshctl_tmp"
+  chmod "$2" "$meshctl_tmp"
+  if [ "$(id -u)" = 0 ]; then chown 0:0 "$meshctl_tmp"; fi
+  sync "$meshctl_tmp" 2>/dev/null || sync
+  if [ -e "$1" ]; then ln -f "$1" "$(dirname -- "$1")/${PREV_PREFIX}$(basename -- "$1")"; fi
+  mv -f "$meshctl_tmp" "$1"
+  meshctl_tmp=
+}`;
+
+/** Directories that hold managed files, with the mode meshctl creates them with. */
+function directoriesOf(files: BundleFile[], privateDirs: Set<string>): [string, number][] {
+  const dirs = [...new Set(files.map((f) => posix.dirname(f.path)))].sort();
+  return dirs.map((dir) => [dir, privateDirs.has(dir) ? 0o700 : 0o755]);
+}
+
+/**
+ * The install script for `files`. `privateDirs` are created (or tightened to) 0700, e.g. the key directory.
+ * Stale temporary files and backups from an interrupted run are removed first, in the managed directories only.
+ */
+export function installScript(files: BundleFile[], privateDirs: string[] = []): string {
+  for (const f of files) assertAbsolute(f.path);
+  const dirs = directoriesOf(files, new Set(privateDirs));
+  const lines = [
+    'set -eu',
+    'umask 077',
+    'meshctl_tmp=',
+    `trap 'if [ -n "$meshctl_tmp" ]; then rm -f "$meshctl_tmp"; fi' EXIT`,
+    PUT_FUNCTION,
+  ];
+  for (const [dir, mode] of dirs) {
+    lines.push(`mkdir -p ${quote([dir])}`);
+    if (mode === 0o700) lines.push(`chmod 0700 ${quote([dir])}`);
+    lines.push(`rm -f ${quote([dir])}/${TEMP_PREFIX}* ${quote([dir])}/${PREV_PREFIX}*`);
+  }
+  for (const f of files) {
+    const body = Buffer.from(f.content)
+      .toString('base64')
+      .replace(/.{1,76}/g, '$&\n');
+    lines.push(`meshctl_put ${quote([f.path, octal(f.mode)])} <<'${DELIMITER}'\n${body}${DELIMITER}`);
+  }
+  // fsync each directory so the renames themselves survive a crash
+  for (const [dir] of dirs) lines.push(`sync ${quote([dir])} 2>/dev/null || sync`);
+  lines.push('echo meshctl-bundle-ok');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Puts back the previous version of `updated` files and removes `created` ones (a rollback). */
+export function restoreScript(updated: string[], created: string[]): string {
+  const lines = ['set -u', 'meshctl_failed=0'];
+  for (const path of updated) {
+    assertAbsolute(path);
+    const prev = quote([backupPath(path)]);
+    lines.push(`if [ -e ${prev} ]; then mv -f ${prev} ${quote([path])} || meshctl_failed=1; fi`);
+  }
+  for (const path of created) {
+    assertAbsolute(path);
+    lines.push(`rm -f ${quote([path])} || meshctl_failed=1`);
+  }
+  lines.push('exit $meshctl_failed');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Drops the rollback copies once the new files are verified. */
+export function commitScript(paths: string[]): string {
+  for (const path of paths) assertAbsolute(path);
+  if (paths.length === 0) return 'true\n';
+  return `rm -f ${quote(paths.map(backupPath))}\n`;
+}
+
+/** Removes files meshctl owns and no longer wants (and their rollback copies). */
+export function removeScript(paths: string[]): string {
+  for (const path of paths) assertAbsolute(path);
+  if (paths.length === 0) return 'true\n';
+  return `rm -f ${quote([...paths, ...paths.map(backupPath)])}\n`;
+}

@@ -1,0 +1,180 @@
+import { join } from 'node:path';
+import type * as x509 from '@peculiar/x509';
+import type { PkiMaterial } from '../types.js';
+import { ensurePrivateDirectory, writeFileAtomic } from './atomic-file.js';
+import {
+  certificatePem,
+  certSerial,
+  createCaCertificate,
+  createGatewayCertificate,
+  randomSerial,
+} from './certificates.js';
+import { createCrl, crlPem } from './crl.js';
+import { inspectPki, type PkiRequest, type PkiSnapshot, pkiErrorFrom } from './inspect.js';
+import { generateKeyPair, importKeyPair, type SigningKeyPair } from './keys.js';
+import { DIR_MODE, EXPIRY_WARNING_DAYS, GITIGNORE_CONTENT, PUBLIC_MODE, rel, SECRET_MODE } from './layout.js';
+import { newPkiState, type PkiState, serializePkiState } from './state.js';
+import { generateTlsCryptKey } from './tls-crypt.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Makes sure the PKI in `dir` (layout: ./layout.ts) holds a CA, a certificate and key for every LAN in `lans`, a
+ * tls-crypt key for every pair index in `pairs` and a current CRL, creating only what is missing. Existing material
+ * is reused byte for byte: a run that needs nothing writes nothing (no byte, no mtime). Anything unsafe or
+ * inconsistent (see inspect.ts) is refused before the first write, with the fix.
+ *
+ * `created` lists the files this run wrote, relative to `dir`, in write order (pki.json is listed when the run
+ * recorded something in it).
+ */
+export async function ensurePki(
+  opts: PkiRequest & { now?: Date },
+): Promise<{ material: PkiMaterial; created: string[] }> {
+  const now = opts.now ?? new Date();
+  const { snapshot, problems } = await inspectPki(opts, 'use');
+  if (problems.length > 0) throw pkiErrorFrom(problems);
+
+  const writer = new PkiWriter(opts.dir);
+  if (!snapshot.dirExists) await ensurePrivateDirectory(opts.dir, DIR_MODE);
+
+  let state = snapshot.state;
+  let stateChanged = false;
+  if (state === undefined) {
+    // Written first: from now on the directory belongs to this mesh, even if the run is interrupted.
+    state = newPkiState(opts.mesh);
+    await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
+  }
+  if (!snapshot.gitignoreExists) await writer.write(rel.gitignore, GITIGNORE_CONTENT, PUBLIC_MODE, false);
+
+  const taken = takenSerials(state, snapshot);
+  const { ca, caKey } = await ensureCa(opts.mesh, snapshot, writer, now, taken);
+
+  const gateways = new Map<string, { cert: string; key: string }>();
+  for (const lan of new Set(opts.lans)) {
+    const existing = snapshot.gateways.get(lan) ?? {};
+    let keyPem = existing.keyPem;
+    let publicKey: CryptoKey | undefined;
+    if (keyPem === undefined || existing.key === undefined) {
+      const generated = await generateKeyPair();
+      await writer.write(rel.gatewayKey(lan), generated.pem, SECRET_MODE, false);
+      keyPem = generated.pem;
+      publicKey = generated.publicKey;
+    }
+    let cert = existing.cert;
+    let certPem = existing.certPem;
+    if (cert === undefined || certPem === undefined) {
+      // A key without its certificate is an interrupted run: certify that key rather than replace it.
+      publicKey ??= (await importKeyPair(existing.key!, keyPem)).publicKey;
+      const serial = randomSerial(taken);
+      taken.add(serial);
+      cert = await createGatewayCertificate({ lan, publicKey, ca, caKey, serial, now });
+      certPem = certificatePem(cert);
+      await writer.write(rel.gatewayCert(lan), certPem, PUBLIC_MODE, false);
+    }
+    stateChanged = recordIssued(state, lan, cert) || stateChanged;
+    gateways.set(lan, { cert: certPem, key: keyPem });
+  }
+
+  const tlsCrypt = new Map<number, string>();
+  for (const k of new Set(opts.pairs)) {
+    let key = snapshot.tlsCrypt.get(k);
+    if (key === undefined) {
+      key = generateTlsCryptKey();
+      await writer.write(rel.tlsCrypt(k), key, SECRET_MODE, false);
+    }
+    tlsCrypt.set(k, key);
+  }
+
+  let crl = snapshot.crl?.pem;
+  if (crl === undefined || crlNeedsRenewal(snapshot, state, now)) {
+    state.crlNumber += 1;
+    stateChanged = true;
+    crl = crlPem(await createCrl({ ca, caKey, revoked: state.revoked, crlNumber: state.crlNumber, now }));
+    await writer.write(rel.crl, crl, PUBLIC_MODE, true);
+  }
+
+  if (stateChanged) await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
+  return {
+    material: { caCert: certificatePem(ca), crl, gateways, tlsCrypt },
+    created: [...new Set(writer.written)],
+  };
+}
+
+/**
+ * The CRL is rewritten only when it no longer says what pki.json says (another revoked list, another signer,
+ * unreadable) or when its next update is within the warning window — never on a run that changes nothing else.
+ */
+export function crlNeedsRenewal(snapshot: PkiSnapshot, state: PkiState, now: Date): boolean {
+  const current = snapshot.crl;
+  if (current === undefined || !current.signedByCa) return true;
+  const wanted = state.revoked.map((r) => r.serial).sort();
+  if (wanted.join(',') !== current.serials.join(',')) return true;
+  const nextUpdate = current.crl.nextUpdate;
+  return nextUpdate === undefined || nextUpdate.getTime() - now.getTime() < EXPIRY_WARNING_DAYS * DAY_MS;
+}
+
+async function ensureCa(
+  mesh: string,
+  snapshot: PkiSnapshot,
+  writer: PkiWriter,
+  now: Date,
+  taken: Set<string>,
+): Promise<{ ca: x509.X509Certificate; caKey: SigningKeyPair }> {
+  let caKey: SigningKeyPair;
+  if (snapshot.ca.key !== undefined && snapshot.ca.keyPem !== undefined) {
+    caKey = await importKeyPair(snapshot.ca.key, snapshot.ca.keyPem);
+  } else {
+    caKey = await generateKeyPair();
+    await writer.write(rel.caKey, caKey.pem, SECRET_MODE, false);
+  }
+  let ca = snapshot.ca.cert;
+  if (ca === undefined) {
+    ca = await createCaCertificate(mesh, caKey, now, taken);
+    taken.add(certSerial(ca));
+    await writer.write(rel.caCert, certificatePem(ca), PUBLIC_MODE, false);
+  }
+  return { ca, caKey };
+}
+
+function takenSerials(state: PkiState, snapshot: PkiSnapshot): Set<string> {
+  const taken = new Set([...state.issued.map((i) => i.serial), ...state.revoked.map((r) => r.serial)]);
+  if (snapshot.ca.cert !== undefined) taken.add(certSerial(snapshot.ca.cert));
+  for (const gateway of snapshot.gateways.values()) {
+    if (gateway.cert !== undefined) taken.add(certSerial(gateway.cert));
+  }
+  return taken;
+}
+
+/** Records a gateway certificate in pki.json (also one written by an interrupted run); true when state changed. */
+function recordIssued(state: PkiState, lan: string, cert: x509.X509Certificate): boolean {
+  const serial = certSerial(cert);
+  let changed = false;
+  if (!state.issued.some((i) => i.serial === serial)) {
+    state.issued.push({
+      lan,
+      serial,
+      notBefore: cert.notBefore.toISOString(),
+      notAfter: cert.notAfter.toISOString(),
+    });
+    changed = true;
+  }
+  if (state.retired.includes(lan)) {
+    // The operator added a LAN with this name again: it has a new certificate now (see PkiState.retired).
+    state.retired = state.retired.filter((name) => name !== lan);
+    changed = true;
+  }
+  return changed;
+}
+
+/** Writes files under the PKI dir, creating its 0700 subdirectories on first use, and remembers what it wrote. */
+export class PkiWriter {
+  readonly written: string[] = [];
+  constructor(private readonly dir: string) {}
+
+  async write(relative: string, content: string, mode: number, replace: boolean): Promise<void> {
+    const file = join(this.dir, relative);
+    await ensurePrivateDirectory(join(file, '..'), DIR_MODE);
+    await writeFileAtomic(file, content, mode, { replace });
+    this.written.push(relative);
+  }
+}

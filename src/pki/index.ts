@@ -1,0 +1,5 @@
+/** The PKI (SPEC §4): the only code that creates key material. Layout of the PKI directory: ./layout.ts. */
+export { ensurePki } from './ensure.js';
+export { loadPkiReadOnly } from './load.js';
+export { revokeGateway } from './revoke.js';
+export { certFingerprint, pkiWarnings } from './warnings.js';

@@ -1,0 +1,175 @@
+import type { KeyObject } from 'node:crypto';
+import { join } from 'node:path';
+import type * as x509 from '@peculiar/x509';
+import {
+  caCommonName,
+  certSerial,
+  commonName,
+  isCaCertificate,
+  isSignedBy,
+  parseCertificate,
+} from './certificates.js';
+import { importKeyPair, parsePrivateKey, publicKeyDer } from './keys.js';
+import { rel } from './layout.js';
+import type { PkiProblem } from './problems.js';
+
+/** Checks of an existing CA and gateway certificates and keys: they judge what they are given and report refusals. */
+
+/** `use`: material about to be handed to gateways. `revoke`: a gateway's cert is being revoked (its key may be gone). */
+export type InspectPurpose = 'use' | 'revoke';
+
+export interface GatewaySnapshot {
+  certPem?: string;
+  cert?: x509.X509Certificate;
+  keyPem?: string;
+  key?: KeyObject;
+}
+
+export type CaSnapshot = GatewaySnapshot & { publicKey?: CryptoKey };
+
+/** The CA: its CN names this mesh, it is a self-signed CA, its key matches. */
+export async function inspectCa(
+  dir: string,
+  mesh: string,
+  certPem: string | undefined,
+  keyPem: string | undefined,
+  problems: PkiProblem[],
+): Promise<CaSnapshot> {
+  const certFile = join(dir, rel.caCert);
+  const keyFile = join(dir, rel.caKey);
+  const newPki = `point pki_dir in mesh.yml at an empty directory to start a new PKI (every gateway then gets new certificates on apply)`;
+  const ca: CaSnapshot = {};
+  if (keyPem !== undefined) {
+    ca.keyPem = keyPem;
+    ca.key = parsePrivateKey(keyPem);
+    if (ca.key === undefined) {
+      problems.push({
+        file: keyFile,
+        problem: 'is not a PEM EC P-256 private key',
+        fix: `restore ${keyFile} from a backup, or ${newPki}`,
+      });
+    }
+  }
+  if (certPem !== undefined) {
+    ca.certPem = certPem;
+    ca.cert = parseCertificate(certPem);
+    const cert = ca.cert;
+    if (cert === undefined) {
+      problems.push({
+        file: certFile,
+        problem: 'is not a PEM certificate',
+        fix: `restore ${certFile} from git`,
+      });
+    } else {
+      const cn = commonName(cert);
+      const publicKey = await cert.publicKey.export();
+      if (cn !== caCommonName(mesh)) {
+        problems.push({
+          file: certFile,
+          problem: `is the CA "${cn}", not the CA of mesh "${mesh}" ("${caCommonName(mesh)}")`,
+          fix: `set pki_dir in mesh.yml to this mesh's own PKI directory, or ${newPki}`,
+        });
+      } else if (!isCaCertificate(cert) || !(await isSignedBy(cert, publicKey))) {
+        problems.push({
+          file: certFile,
+          problem: 'is not a self-signed CA certificate',
+          fix: `restore ${certFile} from git, or ${newPki}`,
+        });
+      } else {
+        ca.publicKey = publicKey;
+      }
+      if (keyPem === undefined) {
+        problems.push({
+          file: keyFile,
+          problem: `is missing next to the existing CA certificate ${certFile}; every gateway certificate depends on it, so meshctl never replaces it on its own`,
+          fix: `restore ${keyFile} from a backup (keys are not in git), or ${newPki}`,
+        });
+      } else if (ca.key !== undefined && !publicKeyDer(ca.key).equals(Buffer.from(cert.publicKey.rawData))) {
+        problems.push({
+          file: keyFile,
+          problem: `does not belong to ${certFile}`,
+          fix: `restore the matching ${keyFile} from a backup, or ${newPki}`,
+        });
+        ca.publicKey = undefined;
+      }
+    }
+  } else if (ca.key !== undefined) {
+    // An interrupted first run: the key was written, the certificate not yet. Gateways verify against its public half.
+    ca.publicKey = (await importKeyPair(ca.key, keyPem!)).publicKey;
+  }
+  return ca;
+}
+
+/** A gateway's certificate and key: parseable, CN = file name, signed by the CA, not revoked, a matching pair. */
+export async function inspectGateway(
+  dir: string,
+  lan: string,
+  files: { certPem: string | undefined; keyPem: string | undefined },
+  ca: { publicKey: CryptoKey | undefined; revoked: ReadonlySet<string> },
+  purpose: InspectPurpose,
+  problems: PkiProblem[],
+): Promise<GatewaySnapshot> {
+  const { certPem, keyPem } = files;
+  const caPublicKey = ca.publicKey;
+  const revoked = ca.revoked;
+  const certFile = join(dir, rel.gatewayCert(lan));
+  const keyFile = join(dir, rel.gatewayKey(lan));
+  const gateway: GatewaySnapshot = {};
+  const reissue = `move ${certFile} away (and ${keyFile}, if the key is not trusted), then run meshctl again: it issues a new certificate for ${lan}`;
+  if (keyPem !== undefined) {
+    gateway.keyPem = keyPem;
+    gateway.key = parsePrivateKey(keyPem);
+    if (gateway.key === undefined) {
+      problems.push({
+        file: keyFile,
+        problem: 'is not a PEM EC P-256 private key',
+        fix: `restore ${keyFile} from a backup, or move it and ${certFile} away so meshctl issues new ones`,
+      });
+    }
+  }
+  if (certPem === undefined) return gateway;
+  gateway.certPem = certPem;
+  const cert = parseCertificate(certPem);
+  if (cert === undefined) {
+    problems.push({ file: certFile, problem: 'is not a PEM certificate', fix: reissue });
+    return gateway;
+  }
+  gateway.cert = cert;
+  const cn = commonName(cert);
+  if (cn !== lan) {
+    problems.push({
+      file: certFile,
+      problem: `has CN ${JSON.stringify(cn ?? null)} but its file names LAN "${lan}"`,
+      fix: reissue,
+    });
+  }
+  if (caPublicKey !== undefined && !(await isSignedBy(cert, caPublicKey))) {
+    problems.push({
+      file: certFile,
+      problem: `is not signed by this PKI's CA (${join(dir, rel.caCert)})`,
+      fix: reissue,
+    });
+  }
+  if (purpose === 'use' && revoked.has(certSerial(cert))) {
+    problems.push({
+      file: certFile,
+      problem: `serial ${certSerial(cert)} is revoked (a revocation was interrupted)`,
+      fix: `run \`meshctl remove-lan ${lan}\` again to finish it, or move ${certFile} and ${keyFile} away`,
+    });
+  }
+  if (keyPem === undefined) {
+    if (purpose === 'use') {
+      problems.push({
+        file: keyFile,
+        problem: `is missing next to the existing certificate ${certFile}; meshctl never replaces key material on its own`,
+        fix: `restore ${keyFile} from a backup (keys are not in git), or ${reissue}`,
+      });
+    }
+  } else if (
+    gateway.key !== undefined &&
+    !publicKeyDer(gateway.key).equals(Buffer.from(cert.publicKey.rawData))
+  ) {
+    problems.push({ file: keyFile, problem: `does not belong to ${certFile}`, fix: reissue });
+  }
+  return gateway;
+}

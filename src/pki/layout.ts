@@ -1,0 +1,49 @@
+import { join } from 'node:path';
+
+/**
+ * The PKI directory (SPEC §4), created by `ensurePki`:
+ *
+ *   pki.json                  record: mesh name, format version, CRL number, every serial ever issued,
+ *                             the revoked serials and the retired LAN names (see PkiState)
+ *   ca.crt                    mesh CA certificate (public, 0644)
+ *   crl.pem                   CRL signed by the CA, listing every revoked serial (public, 0644)
+ *   .gitignore                keeps private/ and tls-crypt/ out of git (0644)
+ *   issued/<lan>.crt          one certificate per gateway, CN = LAN name (public, 0644)
+ *   revoked/<lan>-<serial>.crt  certificates of revoked gateways, kept for audit (public, 0644)
+ *   private/ca.key            CA private key (0600)
+ *   private/<lan>.key         gateway private keys (0600)
+ *   tls-crypt/pair-<k>.key    one OpenVPN static key V1 per pair index k, used by tls-crypt (0600)
+ *
+ * Every directory is 0700. Public files are committed with the inventory; the .gitignore keeps secrets out.
+ */
+
+export const DIR_MODE = 0o700;
+export const SECRET_MODE = 0o600;
+export const PUBLIC_MODE = 0o644;
+
+/** Paths relative to the PKI directory; `created` lists use these. */
+export const rel = {
+  state: 'pki.json',
+  caCert: 'ca.crt',
+  caKey: join('private', 'ca.key'),
+  crl: 'crl.pem',
+  gitignore: '.gitignore',
+  gatewayCert: (lan: string) => join('issued', `${lan}.crt`),
+  gatewayKey: (lan: string) => join('private', `${lan}.key`),
+  revokedCert: (lan: string, serial: string) => join('revoked', `${lan}-${serial}.crt`),
+  tlsCrypt: (pairIndex: number) => join('tls-crypt', `pair-${pairIndex}.key`),
+} as const;
+
+/** Directories that hold secrets: checked for group/other access before anything is read. */
+export const SECRET_DIRS = ['private', 'tls-crypt'] as const;
+
+/** What `.gitignore` must contain (one entry per line). */
+export const GITIGNORE_ENTRIES = ['private/', 'tls-crypt/'] as const;
+export const GITIGNORE_CONTENT =
+  '# Written by meshctl: private keys and tls-crypt keys must never enter git.\nprivate/\ntls-crypt/\n';
+
+/** LAN names are file names here: the inventory rule (SPEC §1) also keeps them free of `/` and `..`. */
+export const LAN_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
+
+/** Certificates and the CRL expiring within this window are reported (and the CRL renewed). */
+export const EXPIRY_WARNING_DAYS = 90;

@@ -1,0 +1,47 @@
+import { lstat, readFile } from 'node:fs/promises';
+import type { PkiProblem } from './problems.js';
+
+export function checkDirMode(dir: string, mode: number, problems: PkiProblem[]): void {
+  if ((mode & 0o077) !== 0) {
+    problems.push({
+      file: dir,
+      problem: `is accessible by group or others (mode ${octal(mode)}); it holds private keys`,
+      fix: `chmod 700 ${dir}`,
+    });
+  }
+}
+
+/** Reads a regular file (symlinks refused: a key must be where it looks). Secrets must be 0600 or stricter. */
+export async function readPlainFile(
+  file: string,
+  secret: boolean,
+  problems: PkiProblem[],
+): Promise<string | undefined> {
+  const info = await lstat(file).catch(ignoreMissing);
+  if (info === undefined) return undefined;
+  if (!info.isFile()) {
+    problems.push({
+      file,
+      problem: 'is not a regular file (symlinks and other kinds are refused)',
+      fix: `replace ${file} with the file itself`,
+    });
+    return undefined;
+  }
+  if (secret && (info.mode & 0o077) !== 0) {
+    problems.push({
+      file,
+      problem: `is a secret readable or writable by group or others (mode ${octal(info.mode)})`,
+      fix: `chmod 600 ${file}`,
+    });
+  }
+  return readFile(file, 'utf8');
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o777).toString(8)}`;
+}
+
+export function ignoreMissing(error: NodeJS.ErrnoException): undefined {
+  if (error.code === 'ENOENT') return undefined;
+  throw error;
+}

@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * tls-crypt keys use OpenVPN's static key V1 text: 256 random bytes as 16 lines of 32 lowercase hex digits
+ * between fixed header and footer lines — byte for byte what `openvpn --genkey tls-crypt FILE` writes.
+ */
+const HEADER = '-----BEGIN OpenVPN Static key V1-----';
+const FOOTER = '-----END OpenVPN Static key V1-----';
+const KEY_BYTES = 256;
+const HEX_PER_LINE = 32;
+
+export function generateTlsCryptKey(): string {
+  const hex = randomBytes(KEY_BYTES).toString('hex');
+  const lines = hex.match(new RegExp(`.{${HEX_PER_LINE}}`, 'g')) ?? [];
+  return `#\n# 2048 bit OpenVPN static key\n#\n${HEADER}\n${lines.join('\n')}\n${FOOTER}\n`;
+}
+
+/**
+ * Checks the structure OpenVPN requires (comment lines before the header are allowed, as OpenVPN writes them).
+ * Returns the problem, never the content.
+ */
+export function tlsCryptKeyProblem(text: string): string | undefined {
+  const lines = text.split('\n').map((line) => line.trim());
+  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const start = lines.indexOf(HEADER);
+  if (start < 0) return `has no "${HEADER}" line`;
+  if (lines.slice(0, start).some((line) => line !== '' && !line.startsWith('#'))) {
+    return 'has text before the key header';
+  }
+  const body = lines.slice(start + 1);
+  if (body[body.length - 1] !== FOOTER) return `does not end with "${FOOTER}"`;
+  const hexLines = body.slice(0, -1);
+  const wellFormed = hexLines.every((line) => /^[0-9a-fA-F]{32}$/.test(line));
+  if (hexLines.length !== KEY_BYTES / (HEX_PER_LINE / 2) || !wellFormed) {
+    return `does not hold exactly ${KEY_BYTES / (HEX_PER_LINE / 2)} lines of ${HEX_PER_LINE} hex digits`;
+  }
+  return undefined;
+}

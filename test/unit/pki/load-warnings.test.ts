@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { access, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PkiError } from '../../../src/errors.js';
+import { certFingerprint, ensurePki, loadPkiReadOnly, pkiWarnings } from '../../../src/pki/index.js';
+import { run, tempRoot, treeSnapshot } from './helpers.js';
+
+describe('pki: loadPkiReadOnly', () => {
+  let pki: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => {
+    ({ pki, cleanup } = await tempRoot());
+  });
+  afterEach(() => cleanup());
+
+  it('creates nothing when there is no PKI yet, and says which command creates it', async () => {
+    await assert.rejects(
+      loadPkiReadOnly({ dir: pki, mesh: 'corp', lans: ['alpha'], pairs: [1] }),
+      (e: unknown) => e instanceof PkiError && e.message.includes(pki) && e.message.includes('meshctl apply'),
+    );
+    await assert.rejects(access(pki), { code: 'ENOENT' });
+  });
+
+  it('returns what ensurePki returned, and names every missing file without writing', async () => {
+    const opts = { dir: pki, mesh: 'corp', lans: ['alpha', 'beta'], pairs: [1] };
+    const { material } = await ensurePki(opts);
+    assert.deepEqual(await loadPkiReadOnly(opts), material);
+
+    await rm(join(pki, 'crl.pem'));
+    const before = await treeSnapshot(pki);
+    await assert.rejects(
+      loadPkiReadOnly({ ...opts, lans: ['alpha', 'beta', 'gamma'], pairs: [1, 2] }),
+      (e: unknown) =>
+        e instanceof PkiError &&
+        [
+          join(pki, 'issued/gamma.crt'),
+          join(pki, 'private/gamma.key'),
+          join(pki, 'tls-crypt/pair-2.key'),
+          join(pki, 'crl.pem'),
+          'run `meshctl render` or `meshctl apply`',
+        ].every((fragment) => e.message.includes(fragment)),
+    );
+    assert.deepEqual(await treeSnapshot(pki), before);
+  });
+});
+
+describe('pki: pkiWarnings and certFingerprint', () => {
+  let pki: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => {
+    ({ pki, cleanup } = await tempRoot());
+  });
+  afterEach(() => cleanup());
+
+  it('warns for each certificate and the CRL expiring within 90 days, with date and fix', async () => {
+    const issued = new Date('2016-03-01T00:00:00Z');
+    const { material } = await ensurePki({
+      dir: pki,
+      mesh: 'corp',
+      lans: ['beta', 'alpha'],
+      pairs: [],
+      now: issued,
+    });
+    assert.deepEqual(pkiWarnings(material, new Date('2025-11-01T00:00:00Z')), []);
+    const warnings = pkiWarnings(material, new Date('2026-01-15T00:00:00Z'));
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(
+      warnings[0]!,
+      /^the certificate of alpha \(pki_dir\/issued\/alpha\.crt\) expires on 2026-03-01: .*meshctl apply/,
+    );
+    assert.match(warnings[1]!, /^the certificate of beta .* expires on 2026-03-01/);
+    assert.match(warnings[2]!, /^the CRL \(pki_dir\/crl\.pem\) expires on 2026-03-01: .*renews it/);
+    const late = pkiWarnings(material, new Date('2035-12-31T00:00:00Z'));
+    assert.match(late.join('\n'), /the mesh CA certificate \(pki_dir\/ca\.crt\) expires on 2036-03-01/);
+    assert.match(late.join('\n'), /the certificate of alpha .* expired on 2026-03-01/);
+  });
+
+  it('fingerprints a certificate as `openssl x509 -fingerprint -sha256` does', async () => {
+    const { material } = await ensurePki({ dir: pki, mesh: 'corp', lans: ['alpha'], pairs: [] });
+    const openssl = run('openssl', [
+      'x509',
+      '-in',
+      join(pki, 'issued/alpha.crt'),
+      '-noout',
+      '-fingerprint',
+      '-sha256',
+    ]);
+    const expected = openssl.out.trim().replace(/^sha256 Fingerprint=/i, '');
+    assert.equal(certFingerprint(material.gateways.get('alpha')!.cert), expected);
+    assert.match(expected, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  });
+});

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ensurePki, revokeGateway } from '../../../src/pki/index.js';
+import { run, tempRoot } from './helpers.js';
+
+/**
+ * Real OpenVPN 2.6 peers using the PKI as a tunnel config will: tls-crypt, crl-verify, verify-x509-name,
+ * remote-cert-tls, dh none. Both peers run in a network namespace this test creates, talking over its loopback.
+ */
+describe('pki: real OpenVPN accepts the material in a TLS handshake', function () {
+  this.timeout(60_000);
+  const ns = `meshctl-pki-${process.pid}`;
+  let root: string;
+  let pki: string;
+  let cleanup: () => Promise<void>;
+  let peers: ChildProcess[] = [];
+
+  before(function () {
+    if (process.getuid?.() !== 0) this.skip(); // network namespaces need root
+    const added = run('ip', ['netns', 'add', ns]);
+    assert.equal(added.status, 0, added.out);
+    assert.equal(run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']).status, 0);
+  });
+  after(() => {
+    if (process.getuid?.() === 0) run('ip', ['netns', 'del', ns]);
+  });
+  beforeEach(async () => {
+    ({ root, pki, cleanup } = await tempRoot());
+    await ensurePki({ dir: pki, mesh: 'corp', lans: ['alpha', 'beta'], pairs: [1] });
+  });
+  afterEach(async () => {
+    for (const peer of peers) peer.kill('SIGTERM');
+    peers = [];
+    await cleanup();
+  });
+
+  /** Starts one end of pair 1 (alpha: TLS server on 11001, beta: client on 11002); returns its growing log. */
+  function startPeer(self: 'alpha' | 'beta', cert: string, key: string): { log: () => string } {
+    const peer = self === 'alpha' ? 'beta' : 'alpha';
+    const [lport, rport] = self === 'alpha' ? ['11001', '11002'] : ['11002', '11001'];
+    const args = [
+      ...['--dev', 'null', '--proto', 'udp', '--lport', lport, '--remote', '127.0.0.1', rport],
+      ...['--ca', join(pki, 'ca.crt'), '--cert', cert, '--key', key, '--crl-verify', join(pki, 'crl.pem')],
+      ...['--tls-crypt', join(pki, 'tls-crypt/pair-1.key'), '--dh', 'none', '--data-ciphers', 'AES-256-GCM'],
+      ...['--verify-x509-name', peer, 'name', '--remote-cert-tls', self === 'alpha' ? 'client' : 'server'],
+      ...[self === 'alpha' ? '--tls-server' : '--tls-client', '--verb', '3', '--ping-exit', '30'],
+    ];
+    const child = spawn('ip', ['netns', 'exec', ns, 'openvpn', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    peers.push(child);
+    let output = '';
+    child.stdout!.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr!.on('data', (chunk) => {
+      output += chunk;
+    });
+    return { log: () => output };
+  }
+
+  async function waitFor(log: () => string, pattern: RegExp, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (pattern.test(log())) return true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return false;
+  }
+
+  it('completes the handshake between two gateways of the mesh', async () => {
+    const server = startPeer('alpha', join(pki, 'issued/alpha.crt'), join(pki, 'private/alpha.key'));
+    const client = startPeer('beta', join(pki, 'issued/beta.crt'), join(pki, 'private/beta.key'));
+    const done = /Initialization Sequence Completed/;
+    assert.ok(await waitFor(server.log, done, 20_000), server.log());
+    assert.ok(await waitFor(client.log, done, 20_000), client.log());
+    assert.match(server.log(), /VERIFY KU OK[\s\S]*VERIFY EKU OK[\s\S]*VERIFY X509NAME OK: CN=beta/);
+  });
+
+  it('refuses a revoked gateway through crl-verify', async () => {
+    // Keep beta's credentials as a stolen copy would, then revoke them.
+    await copyFile(join(pki, 'issued/beta.crt'), join(root, 'beta.crt'));
+    await copyFile(join(pki, 'private/beta.key'), join(root, 'beta.key'));
+    await revokeGateway({ dir: pki, mesh: 'corp', lan: 'beta' });
+    const server = startPeer('alpha', join(pki, 'issued/alpha.crt'), join(pki, 'private/alpha.key'));
+    startPeer('beta', join(root, 'beta.crt'), join(root, 'beta.key'));
+    assert.ok(
+      await waitFor(server.log, /VERIFY ERROR: depth=0, error=certificate revoked: CN=beta/, 20_000),
+      server.log(),
+    );
+    assert.doesNotMatch(server.log(), /Initialization Sequence Completed/);
+  });
+});
