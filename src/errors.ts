@@ -25,6 +25,9 @@ export class UsageError extends MeshctlError {}
 /** The PKI directory is unusable (unsafe permissions, another mesh's CA, missing material). */
 export class PkiError extends MeshctlError {}
 
+/** A role template or its defaults.yml is missing or fails to render. */
+export class RoleError extends MeshctlError {}
+
 /** Could not connect to a gateway (network, authentication, timeout). */
 export class ConnectError extends MeshctlError {
   constructor(
@@ -55,7 +58,10 @@ export class RemoteCommandError extends MeshctlError {
     readonly stderr: string,
     message?: string,
   ) {
-    super(message ?? `${host}: \`${argv.join(' ')}\` exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    super(
+      message ??
+        `${host}: \`${argv.join(' ')}\` exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+    );
   }
 }
 

@@ -10,7 +10,13 @@ export async function run(options: GlobalOptions & { out: string }, out: Output)
   const selected = new Set(selectLans(desired.inventory, options.limit));
   const states = new Map([...desired.states].filter(([name]) => selected.has(name)));
   const written = await writeRenderTree(options.out, states);
-  for (const file of desired.created) out.info(`pki: created ${join(desired.inventory.mesh.pkiDir, file)}`);
+  if (desired.created.length > 0) {
+    out.info(
+      `pki: created ${desired.created.length} file(s) in ${desired.inventory.mesh.pkiDir} (keys stay there, 0600)`,
+    );
+    if (out.verbose)
+      for (const file of desired.created) out.info(`  ${join(desired.inventory.mesh.pkiDir, file)}`);
+  }
   for (const [name, state] of states) {
     out.info(`${name}: ${state.files.length + 1} files in ${options.out}/${name}/`);
   }

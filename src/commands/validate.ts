@@ -16,7 +16,7 @@ export async function run(options: GlobalOptions, out: Output): Promise<number> 
   const perGateway = Math.max(0, inventory.lans.length - 1);
   out.info(
     out.color.green(
-      `inventory ${options.inventory} is valid: mesh "${mesh.name}", ${inventory.lans.length} LANs, ${mesh.pairs.length} tunnels (${perGateway} per gateway)`,
+      `${options.inventory}: valid — mesh "${mesh.name}", ${inventory.lans.length} LANs, ${mesh.pairs.length} tunnels (${perGateway} per gateway)`,
     ),
   );
   if (options.verbose) out.info(`\n${formatAllocation(mesh)}`);

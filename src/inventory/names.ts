@@ -1,0 +1,17 @@
+/** Mesh and LAN names end up in file names, systemd unit names and certificate CNs: keep them boring. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,30}$/;
+
+export const NAME_RULE =
+  'it becomes a file name, a systemd unit name and a certificate CN, so it may hold only lowercase letters, digits ' +
+  'and "-", must start with a letter or digit and be at most 31 characters (no dots, slashes, spaces or shell characters)';
+
+/** A name that follows the rule and resembles the bad one, for the fix. */
+export function suggestName(bad: string): string {
+  const cleaned = bad
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 31)
+    .replace(/-+$/, '');
+  return cleaned === '' ? 'site-1' : cleaned;
+}

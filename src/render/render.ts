@@ -1,0 +1,227 @@
+import { createHash } from 'node:crypto';
+import { PkiError, UsageError } from '../errors.js';
+import { netmask, parseCidr } from '../mesh/ipv4.js';
+import type {
+  DesiredFile,
+  DesiredState,
+  DesiredUnit,
+  Lan,
+  Manifest,
+  Mesh,
+  PkiMaterial,
+  Tunnel,
+} from '../types.js';
+import { FIREWALL_UNIT, gatewayPaths, tunnelUnitName } from './paths.js';
+import type { Roles } from './roles.js';
+import { renderTemplate } from './template.js';
+import { checkLan, checkMeshSettings, isIpv4Address } from './validate.js';
+
+/**
+ * Render (pure): mesh + PKI material + role templates → everything meshctl wants on each gateway (SPEC §3).
+ * No I/O, clock or randomness: the same inputs always give byte-identical output, sorted by path and unit name.
+ */
+
+const PUBLIC = 0o644;
+const SECRET = 0o600;
+const EXECUTABLE = 0o755;
+
+export interface RenderOptions {
+  /** meshctl's version, recorded in the manifest. */
+  version: string;
+}
+
+export function renderMesh(
+  mesh: Mesh,
+  pki: PkiMaterial,
+  roles: Roles,
+  opts: RenderOptions,
+): Map<string, DesiredState> {
+  const states = new Map<string, DesiredState>();
+  for (const lan of [...mesh.inventory.lans].sort((a, b) => a.id - b.id)) {
+    states.set(lan.name, renderGateway(mesh, lan.name, pki, roles, opts));
+  }
+  return states;
+}
+
+export function renderGateway(
+  mesh: Mesh,
+  lanName: string,
+  pki: PkiMaterial,
+  roles: Roles,
+  opts: RenderOptions,
+): DesiredState {
+  const lan = mesh.inventory.lans.find((candidate) => candidate.name === lanName);
+  if (!lan) {
+    const known = mesh.inventory.lans.map((l) => l.name).join(', ');
+    throw new UsageError(`no LAN named ${JSON.stringify(lanName)} in mesh ${mesh.name}: use one of ${known}`);
+  }
+  checkMeshSettings(mesh.inventory);
+  checkLan(lan);
+  const tunnels = mesh.tunnels.get(lan.name) ?? [];
+  for (const tunnel of tunnels) checkLan(tunnel.peer);
+
+  const tunnelUnits = tunnels.map((t) => tunnelUnitName(t.unit));
+  const files: DesiredFile[] = [
+    ...keyFiles(mesh, lan, tunnels, pki, tunnelUnits),
+    ...tunnels.map((t) => tunnelConfig(mesh, t, roles)),
+    ...systemFiles(mesh, lan, tunnels, roles),
+  ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+
+  const units: DesiredUnit[] = [
+    { name: FIREWALL_UNIT, enabled: true, running: true },
+    ...tunnels.map(
+      (t): DesiredUnit => ({
+        name: tunnelUnitName(t.unit),
+        enabled: true,
+        running: true,
+        tunnel: { pairIndex: t.pair.index, peer: t.peer.name, peerAddress: t.peerAddress },
+      }),
+    ),
+  ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+  const manifest: Manifest = {
+    mesh: mesh.name,
+    version: opts.version,
+    lan: lan.name,
+    files: Object.fromEntries(files.map((f) => [f.path, sha256(f.content)])),
+    units: units.map((u) => u.name),
+  };
+  return { lan, files, units, manifest, manifestPath: gatewayPaths.manifest };
+}
+
+/** The manifest as written on the gateway. */
+export function manifestText(manifest: Manifest): string {
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+export function sha256(content: string): string {
+  return createHash('sha256').update(content, 'utf8').digest('hex');
+}
+
+function file(path: string, content: string, mode: number, notifies: string[], secret = false): DesiredFile {
+  return { path, content, mode, owner: 'root', secret, notifies: [...notifies].sort() };
+}
+
+/** PEM and key files end with a newline whatever the source gave, so checksums do not flap. */
+function withNewline(text: string): string {
+  return text.endsWith('\n') ? text : `${text}\n`;
+}
+
+function keyFiles(
+  mesh: Mesh,
+  lan: Lan,
+  tunnels: Tunnel[],
+  pki: PkiMaterial,
+  tunnelUnits: string[],
+): DesiredFile[] {
+  const own = pki.gateways.get(lan.name);
+  if (!own) {
+    throw new PkiError(
+      `the PKI of mesh ${mesh.name} has no certificate for gateway ${lan.name}: run meshctl again so it issues one (pki_dir ${mesh.inventory.mesh.pkiDir})`,
+    );
+  }
+  const files = [
+    // a new CA or a new certificate/key only takes effect when each tunnel restarts
+    file(gatewayPaths.caCert, withNewline(pki.caCert), PUBLIC, tunnelUnits),
+    // OpenVPN re-reads the CRL on every handshake: no restart needed
+    file(gatewayPaths.crl, withNewline(pki.crl), PUBLIC, []),
+    file(gatewayPaths.cert(lan.name), withNewline(own.cert), PUBLIC, tunnelUnits),
+    file(gatewayPaths.key(lan.name), withNewline(own.key), SECRET, tunnelUnits, true),
+  ];
+  for (const t of tunnels) {
+    const key = pki.tlsCrypt.get(t.pair.index);
+    if (key === undefined) {
+      throw new PkiError(
+        `the PKI of mesh ${mesh.name} has no tls-crypt key for pair ${t.pair.index} (${t.pair.low.name} <-> ${t.pair.high.name}): run meshctl again so it creates one (pki_dir ${mesh.inventory.mesh.pkiDir})`,
+      );
+    }
+    files.push(
+      file(gatewayPaths.tlsCrypt(t.pair.index), withNewline(key), SECRET, [tunnelUnitName(t.unit)], true),
+    );
+  }
+  return files;
+}
+
+function tunnelConfig(mesh: Mesh, t: Tunnel, roles: Roles): DesiredFile {
+  const { keepalive, extra } = mesh.inventory.mesh.openvpn;
+  const content = renderTemplate(roles, 'openvpn-tunnel', 'tunnel.conf.liquid', {
+    mesh: { name: mesh.name },
+    local: { name: t.local.name, id: t.local.id },
+    peer: {
+      name: t.peer.name,
+      id: t.peer.id,
+      endpoint: t.peer.endpoint,
+      subnets: t.peer.subnets.map((cidr) => {
+        const parsed = parseCidr(cidr);
+        return { cidr, network: cidr.split('/')[0], netmask: netmask(parsed.prefix) };
+      }),
+    },
+    pair: { index: t.pair.index, port: t.port, device: t.device },
+    role: t.role,
+    local_address: t.localAddress,
+    peer_address: t.peerAddress,
+    files: {
+      ca: gatewayPaths.caCert,
+      cert: gatewayPaths.cert(t.local.name),
+      key: gatewayPaths.key(t.local.name),
+      tls_crypt: gatewayPaths.tlsCrypt(t.pair.index),
+      crl: gatewayPaths.crl,
+      status: gatewayPaths.status(t.name),
+    },
+    keepalive: { interval: keepalive[0], timeout: keepalive[1] },
+    extra,
+  });
+  return file(gatewayPaths.tunnelConfig(t.name), content, PUBLIC, [tunnelUnitName(t.unit)]);
+}
+
+function systemFiles(mesh: Mesh, lan: Lan, tunnels: Tunnel[], roles: Roles): DesiredFile[] {
+  const vars = {
+    mesh: { name: mesh.name },
+    lan: { name: lan.name, id: lan.id, subnets: lan.subnets },
+    tunnels: tunnels.map((t) => ({
+      peer: t.peer.name,
+      peer_id: t.peer.id,
+      pair_index: t.pair.index,
+      device: t.device,
+      port: t.port,
+      endpoint: t.peer.endpoint,
+      endpoint_is_address: isIpv4Address(t.peer.endpoint),
+      peer_subnets: t.peer.subnets,
+      peer_address: t.peerAddress,
+      local_address: t.localAddress,
+    })),
+    paths: {
+      sysctl: gatewayPaths.sysctl,
+      iptables_rules: gatewayPaths.iptablesRules,
+      firewall_script: gatewayPaths.firewallScript,
+    },
+  };
+  // the unit applies the sysctl file and loads the firewall: a change to any of them re-runs it
+  const notify = [FIREWALL_UNIT];
+  return [
+    file(
+      gatewayPaths.sysctl,
+      renderTemplate(roles, 'forwarding', '99-meshctl.conf.liquid', vars),
+      PUBLIC,
+      notify,
+    ),
+    file(
+      gatewayPaths.iptablesRules,
+      renderTemplate(roles, 'firewall', 'iptables.rules.liquid', vars),
+      PUBLIC,
+      notify,
+    ),
+    file(
+      gatewayPaths.firewallScript,
+      renderTemplate(roles, 'firewall', 'firewall.sh.liquid', vars),
+      EXECUTABLE,
+      notify,
+    ),
+    file(
+      gatewayPaths.firewallUnit,
+      renderTemplate(roles, 'firewall', 'meshctl-firewall.service.liquid', vars),
+      PUBLIC,
+      notify,
+    ),
+  ];
+}

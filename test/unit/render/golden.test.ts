@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { renderMesh } from '../../../src/render/render.js';
+import { loadRoles } from '../../../src/render/roles.js';
+import { RENDER_MARKER, writeRenderTree } from '../../../src/render/tree.js';
+import { packageRoot } from '../../../src/version.js';
+import { fixtureMesh, fixturePki } from './fixture.js';
+
+/**
+ * The whole rendered tree of the 3-LAN fixture, file by file, against test/fixtures/render/golden/.
+ * After an intended template change, regenerate with UPDATE_GOLDEN=1 and review the diff.
+ */
+
+const goldenDir = join(packageRoot(), 'test', 'fixtures', 'render', 'golden');
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && e.name !== RENDER_MARKER)
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
+}
+
+describe('render: golden tree of the 3-LAN fixture', () => {
+  let outDir: string;
+
+  before(async () => {
+    const mesh = fixtureMesh();
+    const states = renderMesh(mesh, fixturePki(mesh), loadRoles(), { version: '0.1.0-test' });
+    if (process.env.UPDATE_GOLDEN) await writeRenderTree(goldenDir, states);
+    outDir = await mkdtemp(join(tmpdir(), 'meshctl-golden-'));
+    await writeRenderTree(outDir, states);
+  });
+
+  after(async () => {
+    await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('renders exactly the golden set of files', async () => {
+    const rendered = await listFiles(outDir);
+    assert.deepEqual(rendered, await listFiles(goldenDir));
+    // 3 gateways × (2 tunnel configs + ca, crl, cert, key + 2 tls-crypt keys + sysctl, rules, script, unit + manifest)
+    assert.equal(rendered.length, 3 * 13);
+  });
+
+  it('renders every file byte for byte as the golden copy', async () => {
+    for (const file of await listFiles(goldenDir)) {
+      const expected = await readFile(join(goldenDir, file), 'utf8');
+      const actual = await readFile(join(outDir, file), 'utf8');
+      assert.equal(actual, expected, `${file} differs from the golden copy (UPDATE_GOLDEN=1 regenerates it)`);
+    }
+  });
+});
