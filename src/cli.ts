@@ -14,7 +14,14 @@ import { meshctlVersion } from './version.js';
  */
 
 const EPILOG = `Inventory: DIR/mesh.yml (mesh-wide settings) and DIR/lans/NAME.yml (one per LAN).
-Exit codes: 0 success; 1 error (invalid inventory, a gateway failed); diff: 2 when apply would change something.`;
+Exit codes: 0 success; 1 error (invalid inventory, a gateway failed); diff: 2 when apply would change something.
+
+Typical session:
+  meshctl init inventory          scaffold a commented example
+  meshctl validate -v             offline checks and the allocation table
+  meshctl render --out rendered   every gateway's files, for review
+  meshctl diff                    what apply would change on each gateway
+  meshctl apply                   converge, verify, report per gateway`;
 
 /** A command module's entry point; each declares the options it reads. */
 type Handler = (argv: never, out: Output) => Promise<number>;
@@ -44,6 +51,16 @@ function globalOptions(y: Argv) {
       describe: 'Colour output (--no-color; also off when stdout is not a TTY or NO_COLOR is set)',
     })
     .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'More detail' });
+}
+
+/** Options of the commands that connect to gateways. */
+function connecting(y: Argv) {
+  return y.option('accept-new', {
+    type: 'boolean',
+    default: false,
+    describe:
+      'Trust (and record in known_hosts) the host key of a gateway never seen before; a changed key is always refused',
+  });
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -89,7 +106,24 @@ export async function main(args: string[]): Promise<number> {
         }),
       run(() => import('./commands/render.js')),
     )
-    .demandCommand(1, 'Name a command: init, validate, render (see --help)')
+    .command(
+      'diff',
+      'Connect to each gateway, read its state and print what apply would do (unified diffs, key material hidden)',
+      (y) => connecting(y),
+      run(() => import('./commands/diff.js')),
+    )
+    .command(
+      'apply',
+      'Converge every gateway in parallel; restart only tunnels whose config changed; verify they come up',
+      (y) =>
+        connecting(y).option('tunnel-timeout', {
+          type: 'number',
+          default: 60,
+          describe: 'Seconds a changed tunnel may take to come up before its previous config is restored',
+        }),
+      run(() => import('./commands/apply.js')),
+    )
+    .demandCommand(1, 'Name a command: init, validate, render, diff, apply (see --help)')
     .strict()
     .recommendCommands()
     .epilog(EPILOG)

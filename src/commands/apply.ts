@@ -1,0 +1,31 @@
+import { runEngine } from '../execute/run.js';
+import { printSummary, runsToJson } from '../execute/summary.js';
+import type { Output } from '../output.js';
+import { type ConnectingOptions, type EngineDeps, prepare, releaseOnSignal } from './engine.js';
+
+/**
+ * `meshctl apply`: converge every selected gateway in parallel; restart only tunnels whose config changed at
+ * either end; verify every touched tunnel; exit 0 when all converged, 1 otherwise.
+ */
+export async function run(options: ConnectingOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
+  const { desired, selected, connector, lock } = await prepare('meshctl apply', options, out, deps);
+  const done = releaseOnSignal(lock);
+  try {
+    const { runs } = await runEngine(desired.states, selected, {
+      apply: true,
+      forks: options.forks,
+      acceptNew: Boolean(options.acceptNew),
+      connector,
+      out,
+      tunnelTimeoutMs: (options.tunnelTimeout ?? 60) * 1000,
+    });
+    printSummary(runs, true, out);
+    const ok = runs.every(
+      (r) => !r.failure && r.tunnels.every((t) => t.up || t.note?.startsWith('not verified')),
+    );
+    out.result({ ok, command: 'apply', mesh: desired.mesh.name, gateways: runsToJson(runs, true) });
+    return ok ? 0 : 1;
+  } finally {
+    done();
+  }
+}

@@ -1,0 +1,73 @@
+import type { ListrTask } from 'listr2';
+import type { GatewayRun } from '../execute/gateway.js';
+import { runEngine } from '../execute/run.js';
+import { printSummary, runsToJson } from '../execute/summary.js';
+import type { Output } from '../output.js';
+import {
+  fetchOldContentsCommand,
+  formatPlans,
+  type HostPlan,
+  parseOldContents,
+  pathsToFetch,
+  planToJson,
+} from '../plan/index.js';
+import { type ConnectingOptions, type EngineDeps, prepare, releaseOnSignal } from './engine.js';
+
+/**
+ * `meshctl diff`: connect, read each gateway's state, print what apply would do (unified diffs with key material
+ * hidden). Exit 0 when nothing would change, 2 when apply would change something, 1 on any error.
+ */
+export async function run(options: ConnectingOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
+  const { desired, selected, connector, lock } = await prepare('meshctl diff', options, out, deps);
+  const done = releaseOnSignal(lock);
+  const oldContents = new Map<string, Record<string, string>>();
+  const readOld = (runs: GatewayRun[]): ListrTask[] => [
+    {
+      title: 'Read current contents of changed files',
+      task: async () => {
+        await Promise.all(
+          runs
+            .filter((r) => r.plan && !r.failure && pathsToFetch(r.plan).length > 0)
+            .map(async (r) => {
+              const result = await r.conn!.exec(fetchOldContentsCommand(pathsToFetch(r.plan!)), {
+                timeoutMs: 60_000,
+              });
+              if (result.code === 0) oldContents.set(r.name, parseOldContents(result.stdout));
+            }),
+        );
+      },
+    },
+  ];
+  try {
+    const { runs } = await runEngine(desired.states, selected, {
+      apply: false,
+      after: readOld,
+      forks: options.forks,
+      acceptNew: Boolean(options.acceptNew),
+      connector,
+      out: out.json || process.stdout.isTTY ? out : { ...out, json: true },
+      tunnelTimeoutMs: 0,
+    });
+    const plans = new Map<string, HostPlan>(
+      runs.filter((r) => r.plan && !r.failure).map((r) => [r.name, r.plan!]),
+    );
+    out.info('');
+    out.info(
+      formatPlans(plans, { color: out.color, desired: desired.states, oldContents, verbose: out.verbose }),
+    );
+    printSummary(runs, false, out);
+    const failed = runs.some((r) => r.failure);
+    const changes = [...plans.values()].some((p) => p.actions.length > 0);
+    out.result({
+      ok: !failed,
+      command: 'diff',
+      changes,
+      mesh: desired.mesh.name,
+      gateways: runsToJson(runs, false),
+      plans: [...plans.values()].map(planToJson),
+    });
+    return failed ? 1 : changes ? 2 : 0;
+  } finally {
+    done();
+  }
+}

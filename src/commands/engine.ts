@@ -1,0 +1,62 @@
+import { existsSync } from 'node:fs';
+import { sshConnector } from '../connection/ssh.js';
+import type { Connector } from '../connection/types.js';
+import { acquireLock, type Lock } from '../lock.js';
+import type { Output } from '../output.js';
+import { computeDesired, type Desired } from './desired.js';
+import { type GlobalOptions, selectLans } from './options.js';
+
+/** What diff/apply/add-lan/remove-lan share: lock, offline desired state, the selection, the connector. */
+export interface EngineDeps {
+  connector?: Connector;
+}
+
+export interface ConnectingOptions extends GlobalOptions {
+  acceptNew?: boolean;
+  tunnelTimeout?: number;
+}
+
+export interface Prepared {
+  desired: Desired;
+  selected: string[];
+  connector: Connector;
+  lock: Lock | undefined;
+}
+
+/**
+ * Lock the inventory (before anything writes, the PKI included), validate and render everything offline, and
+ * resolve --limit. Any problem here stops the run before a gateway is touched.
+ */
+export async function prepare(
+  command: string,
+  options: ConnectingOptions,
+  out: Output,
+  deps: EngineDeps = {},
+): Promise<Prepared> {
+  // a missing directory is reported by the inventory loader, with its fix
+  const lock = existsSync(options.inventory) ? acquireLock(options.inventory, command) : undefined;
+  try {
+    const desired = await computeDesired(options, out);
+    const selected = selectLans(desired.inventory, options.limit);
+    return { desired, selected, connector: deps.connector ?? sshConnector, lock };
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+}
+
+/** Releases the lock on Ctrl-C too; the remote side cleans its temporary files when the channel drops. */
+export function releaseOnSignal(lock: Lock | undefined): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    lock?.release();
+    process.stderr.write(`\nmeshctl: interrupted (${signal}); re-run to converge what is left\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+    lock?.release();
+  };
+}

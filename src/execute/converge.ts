@@ -1,0 +1,196 @@
+import { posix } from 'node:path';
+import type {
+  Action,
+  InstallPackageAction,
+  UnitAction,
+  UnitActionKind,
+  WriteFileAction,
+} from '../plan/types.js';
+import { manifestText } from '../render/index.js';
+import { commitScript, installScript, removeScript, restoreScript } from './bundle.js';
+import type { GatewayRun } from './gateway.js';
+import { mustExec, mustRunScript, systemctl } from './remote.js';
+
+/**
+ * Runs one gateway's plan, batching consecutive actions of a kind into one remote command (one bundle for all
+ * files, one `systemctl enable` for all units). Restarts are split in two: the converge phase stops the tunnel,
+ * the start phase (after every gateway has converged) starts it, so both ends of a changed pair come up together
+ * and neither end negotiates with the other's old process.
+ */
+
+export interface Step {
+  title: string;
+  run: () => Promise<void>;
+}
+
+const INSTALL_ARGV: Record<InstallPackageAction['manager'], string[]> = {
+  'apt-get': [
+    'env',
+    'DEBIAN_FRONTEND=noninteractive',
+    'apt-get',
+    'install',
+    '-y',
+    '-q',
+    '-o',
+    'Dpkg::Options::=--force-confold',
+  ],
+  dnf: ['dnf', 'install', '-y', '-q'],
+  yum: ['yum', 'install', '-y', '-q'],
+};
+
+function ofKind<K extends Action['kind']>(actions: Action[], kind: K): Extract<Action, { kind: K }>[] {
+  return actions.filter((a): a is Extract<Action, { kind: K }> => a.kind === kind);
+}
+
+function unitsOf(actions: Action[], kind: UnitActionKind): string[] {
+  return actions.filter((a): a is UnitAction => a.kind === kind).map((a) => a.unit);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function shortUnits(units: string[]): string {
+  return units.map((u) => u.replace(/\.service$/, '').replace(/^openvpn-server@/, '')).join(', ');
+}
+
+/** The steps of the converge phase for one gateway, in plan order. */
+export function convergeSteps(run: GatewayRun): Step[] {
+  const conn = run.conn!;
+  const actions = run.plan!.actions;
+  const steps: Step[] = [];
+  const content = new Map(run.desired.files.map((f) => [f.path, f]));
+
+  for (const install of ofKind(actions, 'install-package')) {
+    steps.push({
+      title: `install ${install.package} (${install.manager})`,
+      run: async () => {
+        await mustExec(conn, [...INSTALL_ARGV[install.manager], install.package], { timeoutMs: 600_000 });
+      },
+    });
+  }
+
+  const stops = unitsOf(actions, 'stop-unit');
+  const disables = unitsOf(actions, 'disable-unit');
+  if (stops.length + disables.length > 0) {
+    steps.push({
+      title: `stop stale tunnels: ${shortUnits([...new Set([...stops, ...disables])])}`,
+      run: async () => {
+        await systemctl(conn, 'stop', stops);
+        await systemctl(conn, 'disable', disables);
+      },
+    });
+  }
+
+  const removals = ofKind(actions, 'remove-file').map((a) => a.path);
+  if (removals.length > 0) {
+    steps.push({
+      title: `remove ${plural(removals.length, 'stale file')}`,
+      run: async () => {
+        await mustRunScript(conn, 'remove stale files', removeScript(removals));
+      },
+    });
+  }
+
+  const writes = ofKind(actions, 'write-file');
+  if (writes.length > 0) {
+    steps.push({
+      title: `write ${plural(writes.length, 'file')} (one atomic bundle)`,
+      run: async () => {
+        const files = writes.map((w: WriteFileAction) => {
+          const file = content.get(w.path);
+          if (!file)
+            throw new Error(`plan writes ${w.path}, which the desired state of ${run.name} does not hold`);
+          return { path: file.path, content: file.content, mode: file.mode };
+        });
+        const keyDirs = [
+          ...new Set(run.desired.files.filter((f) => f.secret).map((f) => posix.dirname(f.path))),
+        ];
+        await mustRunScript(conn, 'write files', installScript(files, keyDirs));
+        for (const w of writes) {
+          if (w.change === 'create') run.created.push(w.path);
+          else if (w.change === 'update') run.updated.push(w.path);
+        }
+      },
+    });
+  }
+
+  if (ofKind(actions, 'daemon-reload').length > 0) {
+    steps.push({
+      title: 'systemctl daemon-reload',
+      run: () => mustExec(conn, ['systemctl', 'daemon-reload']).then(() => {}),
+    });
+  }
+  for (const sysctl of ofKind(actions, 'apply-sysctl')) {
+    steps.push({
+      title: `sysctl -p ${sysctl.path}`,
+      run: () => mustExec(conn, ['sysctl', '-p', sysctl.path]).then(() => {}),
+    });
+  }
+  for (const firewall of ofKind(actions, 'reload-firewall')) {
+    // reload-or-restart: a restart would run the unit's stop and drop the rules for a moment
+    steps.push({
+      title: 'load firewall chains',
+      run: () => systemctl(conn, 'reload-or-restart', [firewall.unit]),
+    });
+  }
+
+  const enables = unitsOf(actions, 'enable-unit');
+  if (enables.length > 0) {
+    steps.push({ title: `enable ${shortUnits(enables)}`, run: () => systemctl(conn, 'enable', enables) });
+  }
+
+  const restarts = unitsOf(actions, 'restart-unit');
+  const starts = unitsOf(actions, 'start-unit');
+  if (restarts.length > 0) {
+    steps.push({
+      title: `stop ${shortUnits(restarts)} (restarted with their peers)`,
+      run: () => systemctl(conn, 'stop', restarts),
+    });
+  }
+  run.toStart = [...restarts, ...starts];
+  run.verify = ofKind(actions, 'verify-tunnel');
+  return steps;
+}
+
+/** The start phase: start every stopped or new tunnel of this gateway in one call. */
+export async function startTunnels(run: GatewayRun): Promise<void> {
+  await systemctl(run.conn!, 'start', run.toStart);
+}
+
+/** Restore a tunnel that did not come up: its own files go back to their previous version. */
+export async function rollbackTunnel(run: GatewayRun, unit: string): Promise<string> {
+  const own = run.desired.files
+    .filter((f) => f.notifies.length === 1 && f.notifies[0] === unit)
+    .map((f) => f.path);
+  const updated = own.filter((p) => run.updated.includes(p));
+  const created = own.filter((p) => run.created.includes(p));
+  if (updated.length + created.length === 0)
+    return 'its files were not changed by this run: nothing to restore';
+  await mustRunScript(run.conn!, `restore ${unit}`, restoreScript(updated, created));
+  run.updated = run.updated.filter((p) => !updated.includes(p));
+  run.created = run.created.filter((p) => !created.includes(p));
+  const wasNew = created.some((p) => p.endsWith('.conf'));
+  if (wasNew) {
+    await systemctl(run.conn!, 'disable', [unit]);
+    await systemctl(run.conn!, 'stop', [unit]);
+    return 'new tunnel removed again';
+  }
+  await systemctl(run.conn!, 'restart', [unit]);
+  return 'previous config restored and restarted';
+}
+
+/** Drop rollback copies and write the manifest, last. */
+export async function finish(run: GatewayRun): Promise<void> {
+  const conn = run.conn!;
+  if (run.updated.length > 0) await mustRunScript(conn, 'drop rollback copies', commitScript(run.updated));
+  if (run.plan!.actions.some((a) => a.kind === 'write-manifest')) {
+    const manifest = {
+      path: run.desired.manifestPath,
+      content: manifestText(run.desired.manifest),
+      mode: 0o644,
+    };
+    await mustRunScript(conn, 'write manifest', installScript([manifest]));
+    await mustRunScript(conn, 'drop rollback copies', commitScript([manifest.path]));
+  }
+}

@@ -1,0 +1,84 @@
+import type { Connection, Connector } from '../connection/types.js';
+import { RemoteCommandError } from '../errors.js';
+import { parseFacts, probeCommand } from '../facts/index.js';
+import type { Facts } from '../facts/types.js';
+import type { HostPlan, VerifyTunnelAction } from '../plan/types.js';
+import type { DesiredState } from '../types.js';
+
+/** Everything one run learns and does on one gateway; the per-gateway summary is built from it. */
+export interface GatewayRun {
+  name: string;
+  desired: DesiredState;
+  conn?: Connection;
+  facts?: Facts;
+  plan?: HostPlan;
+  /** Set when the gateway failed; later phases skip it. `stage` says where. */
+  failure?: { stage: string; message: string };
+  /** Files written this run: updated ones have a rollback copy, created ones did not exist. */
+  updated: string[];
+  created: string[];
+  /** Tunnel units stopped in the converge phase, to start in the start phase (a restart split in two). */
+  toStart: string[];
+  /** Tunnels to verify after every gateway has started its tunnels. */
+  verify: VerifyTunnelAction[];
+  tunnels: { unit: string; peer: string; up: boolean; note?: string }[];
+  startedAt: number;
+  finishedAt?: number;
+}
+
+export function newRun(desired: DesiredState): GatewayRun {
+  return {
+    name: desired.lan.name,
+    desired,
+    updated: [],
+    created: [],
+    toStart: [],
+    verify: [],
+    tunnels: [],
+    startedAt: Date.now(),
+  };
+}
+
+export function fail(run: GatewayRun, stage: string, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  run.failure ??= { stage, message };
+  run.finishedAt ??= Date.now();
+}
+
+export interface ConnectSettings {
+  connector: Connector;
+  acceptNew: boolean;
+}
+
+/** Opens the SSH connection (host key verified) for a gateway. */
+export async function connectGateway(run: GatewayRun, settings: ConnectSettings): Promise<Connection> {
+  const { lan } = run.desired;
+  run.conn = await settings.connector({
+    name: lan.name,
+    host: lan.sshHost,
+    port: lan.ssh.port,
+    user: lan.ssh.user,
+    ...(lan.ssh.identityFile ? { identityFile: lan.ssh.identityFile } : {}),
+    knownHosts: lan.ssh.knownHosts,
+    acceptNew: settings.acceptNew,
+    become: lan.ssh.become,
+  });
+  return run.conn;
+}
+
+/** The one read-only probe: everything the planner needs, in one round trip. */
+export async function gatherFacts(run: GatewayRun): Promise<Facts> {
+  const conn = run.conn!;
+  const paths = [...run.desired.files.map((f) => f.path), run.desired.manifestPath];
+  const argv = probeCommand(paths);
+  const result = await conn.exec(argv, { timeoutMs: 60_000 });
+  if (result.code !== 0) {
+    throw new RemoteCommandError(run.name, ['sh', '-c', '(meshctl probe)'], result.code, result.stderr);
+  }
+  run.facts = parseFacts(result.stdout, run.name);
+  return run.facts;
+}
+
+export async function closeAll(runs: GatewayRun[]): Promise<void> {
+  await Promise.allSettled(runs.map((run) => run.conn?.close()));
+}

@@ -1,0 +1,222 @@
+import { Listr, type ListrTask } from 'listr2';
+import type { Connector } from '../connection/types.js';
+import type { Output } from '../output.js';
+import { HostPlanError, planMesh as planChanges } from '../plan/index.js';
+import type { DesiredState } from '../types.js';
+import { convergeSteps, finish, rollbackTunnel, startTunnels } from './converge.js';
+import { closeAll, connectGateway, fail, type GatewayRun, gatherFacts, newRun } from './gateway.js';
+import { waitForTunnels } from './tunnels.js';
+
+/**
+ * The push engine: phases across all gateways, each phase a listr2 task with one subtask per gateway (bounded by
+ * --forks, failures isolated: exitOnError false). A gateway that fails leaves the later phases; the others go on.
+ *
+ *   connect + facts → plan (pure) → converge (files, system, units; changed tunnels stopped)
+ *   → start tunnels (both ends of a pair together) → verify (roll back a tunnel that does not come up) → manifest
+ */
+
+export interface EngineOptions {
+  forks: number;
+  acceptNew: boolean;
+  connector: Connector;
+  out: Output;
+  /** How long a touched tunnel may take to come up. */
+  tunnelTimeoutMs: number;
+}
+
+function renderer(out: Output): { renderer: 'silent' | 'default'; fallbackRenderer: 'simple' } {
+  return { renderer: out.json ? 'silent' : 'default', fallbackRenderer: 'simple' };
+}
+
+function rootListr(tasks: ListrTask[], out: Output): Listr {
+  return new Listr(tasks, {
+    ...renderer(out),
+    exitOnError: false,
+    registerSignalListeners: false,
+    rendererOptions: { collapseSubtasks: false, collapseErrors: false, showErrorMessage: true },
+    fallbackRendererOptions: { timestamp: undefined },
+  } as ConstructorParameters<typeof Listr>[1]);
+}
+
+function alive(runs: GatewayRun[]): GatewayRun[] {
+  return runs.filter((run) => !run.failure);
+}
+
+/** One subtask per live gateway, at most `forks` at a time; an error fails that gateway only. */
+function perGateway(
+  select: () => GatewayRun[],
+  forks: number,
+  stage: string,
+  work: (run: GatewayRun, setOutput: (s: string) => void, setTitle: (s: string) => void) => Promise<void>,
+): (ctx: unknown, task: { newListr: (tasks: ListrTask[], opts: object) => Listr }) => Listr {
+  return (_ctx, task) =>
+    task.newListr(
+      alive(select()).map((run) => ({
+        title: run.name,
+        task: async (_c: unknown, sub: { output: string; title: string }) => {
+          try {
+            await work(
+              run,
+              (s) => {
+                sub.output = s;
+              },
+              (s) => {
+                sub.title = s;
+              },
+            );
+          } catch (error) {
+            fail(run, stage, error);
+            throw error;
+          }
+        },
+      })),
+      { concurrent: Math.max(1, forks), exitOnError: false },
+    );
+}
+
+/** Connect to every selected gateway and run the probe; then plan the whole selection at once. */
+export function gatherTasks(
+  runs: GatewayRun[],
+  desired: Map<string, DesiredState>,
+  opts: EngineOptions,
+): ListrTask[] {
+  return [
+    {
+      title: 'Connect and gather facts',
+      task: perGateway(
+        () => runs,
+        opts.forks,
+        'connect',
+        async (run, _output, setTitle) => {
+          await connectGateway(run, { connector: opts.connector, acceptNew: opts.acceptNew });
+          const facts = await gatherFacts(run);
+          const os = `${facts.os.id || 'unknown OS'} ${facts.os.versionId}`.trim();
+          setTitle(`${run.name}: ${os}, openvpn ${facts.openvpnVersion ?? 'not installed'}`);
+        },
+      ),
+    },
+    {
+      title: 'Plan',
+      task: () => {
+        const facts = new Map(alive(runs).map((run) => [run.name, run.facts!]));
+        const plans = planChanges(desired, facts, { limit: alive(runs).map((r) => r.name) });
+        for (const run of runs) {
+          const plan = plans.get(run.name);
+          if (plan instanceof HostPlanError) fail(run, 'plan', plan);
+          else if (plan) run.plan = plan;
+        }
+      },
+    },
+  ];
+}
+
+/** Everything after planning, for `apply`. */
+export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[] {
+  const byName = new Map(runs.map((run) => [run.name, run]));
+  const changing = () => alive(runs).filter((run) => run.plan!.actions.length > 0);
+  return [
+    {
+      title: 'Converge',
+      task: (_ctx, task) =>
+        task.newListr(
+          changing().map((run) => ({
+            title: run.name,
+            task: (_c, sub) =>
+              sub.newListr(
+                convergeSteps(run).map((step) => ({
+                  title: step.title,
+                  task: async () => {
+                    try {
+                      await step.run();
+                    } catch (error) {
+                      fail(run, `converge: ${step.title}`, error);
+                      throw error;
+                    }
+                  },
+                })),
+                { concurrent: false, exitOnError: true },
+              ),
+          })),
+          { concurrent: Math.max(1, opts.forks), exitOnError: false },
+        ),
+    },
+    {
+      title: 'Start changed tunnels',
+      skip: () => alive(runs).every((run) => run.toStart.length === 0),
+      task: perGateway(
+        () => runs.filter((run) => run.toStart.length > 0),
+        opts.forks,
+        'start tunnels',
+        async (run) => startTunnels(run),
+      ),
+    },
+    {
+      title: 'Verify tunnels',
+      skip: () => alive(runs).every((run) => run.verify.length === 0),
+      task: perGateway(
+        () => runs.filter((run) => run.verify.length > 0),
+        // verification mostly waits: let every gateway wait at once
+        Math.max(opts.forks, runs.length),
+        'verify',
+        async (run, setOutput, setTitle) => {
+          const probes = run.verify.filter((v) => {
+            const peer = byName.get(v.peer);
+            if (peer && !peer.failure) return true;
+            run.tunnels.push({
+              unit: v.unit,
+              peer: v.peer,
+              up: false,
+              note: peer ? `not verified: ${v.peer} failed` : `not verified: ${v.peer} not in this run`,
+            });
+            return false;
+          });
+          const up = await waitForTunnels(run.conn!, probes, opts.tunnelTimeoutMs, (n, total) =>
+            setOutput(`${n}/${total} tunnels up`),
+          );
+          const down = probes.filter((p) => !up.has(p.unit));
+          for (const p of probes.filter((p) => up.has(p.unit))) {
+            run.tunnels.push({ unit: p.unit, peer: p.peer, up: true });
+          }
+          for (const p of down) {
+            const note = await rollbackTunnel(run, p.unit);
+            run.tunnels.push({ unit: p.unit, peer: p.peer, up: false, note: `did not come up; ${note}` });
+          }
+          setTitle(`${run.name}: ${probes.length - down.length}/${probes.length} tunnels up`);
+          if (down.length > 0) {
+            throw new Error(
+              `${down.map((d) => d.peer).join(', ')}: tunnel did not come up within ${opts.tunnelTimeoutMs / 1000} s`,
+            );
+          }
+        },
+      ),
+    },
+    {
+      title: 'Record manifests',
+      task: perGateway(changing, opts.forks, 'manifest', async (run) => finish(run)),
+    },
+  ];
+}
+
+export interface EngineResult {
+  runs: GatewayRun[];
+}
+
+/** Runs the gather phase (and apply's phases when `apply`), always closing every connection. */
+export async function runEngine(
+  desired: Map<string, DesiredState>,
+  selected: string[],
+  opts: EngineOptions & { apply: boolean; after?: (runs: GatewayRun[]) => ListrTask[] },
+): Promise<EngineResult> {
+  const runs = selected.map((name) => newRun(desired.get(name)!));
+  const tasks = gatherTasks(runs, desired, opts);
+  // every phase picks its gateways when it runs, so it sees what earlier phases decided
+  if (opts.apply) tasks.push(...applyTasks(runs, opts));
+  if (opts.after) tasks.push(...opts.after(runs));
+  try {
+    await rootListr(tasks, opts.out).run();
+  } finally {
+    for (const run of runs) run.finishedAt ??= Date.now();
+    await closeAll(runs);
+  }
+  return { runs };
+}

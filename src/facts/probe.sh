@@ -1,0 +1,213 @@
+# meshctl probe: one read-only look at everything meshctl manages on a gateway.
+#
+# Usage:  sh -c "$(cat probe.sh)" meshctl-probe [PATH ...]
+#
+# Runs as root under any POSIX sh. It never writes, creates, starts, stops or reloads anything. A missing or
+# failing tool is reported in the output, never fatal: the probe always ends with an `end` record and exit 0, so
+# a non-zero exit means the shell itself could not run (sudo refused, no sh).
+#
+# Output: one record per line; fields are separated by a TAB; the first field names the record:
+#   probe 1                                     format version, always first
+#   os-release ID=debian                        raw ID, ID_LIKE, VERSION_ID lines of os-release
+#   os-release-missing
+#   package-manager apt-get                     once per package manager found (apt-get, dnf, yum)
+#   openvpn OpenVPN 2.6.14 x86_64-…             first line of `openvpn --version`
+#   openvpn-missing
+#   server-template yes|no                      openvpn-server@.service template unit file exists
+#   file PATH SHA256 MODE OWNER                 a regular file (MODE in octal, as stat %a prints it)
+#   file-absent PATH
+#   file-other PATH                             exists but is not a regular file (a directory, a socket, …)
+#   file-unreadable PATH DETAIL                 exists but could not be checksummed
+#   manifest LINE                               one per line of /etc/meshctl/manifest.json, verbatim
+#   manifest-end | manifest-absent
+#   unit KEY=VALUE                              `systemctl show` output; unit-end closes one unit's block
+#   unit-end
+#   systemd-unavailable DETAIL                  systemctl missing or not talking (no systemd as PID 1)
+#   ip-forward 0|1 | ip-forward-unknown
+#   iptables RULE                               each `iptables -S` line naming a meshctl chain
+#   iptables-read | iptables-missing | iptables-failed DETAIL
+#   end
+
+# sbin directories first: a non-root login's PATH often lacks them (sudo's secure_path may not).
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}
+LC_ALL=C
+export PATH LC_ALL
+
+MANIFEST=/etc/meshctl/manifest.json
+TUNNEL_DIR=/etc/openvpn/server
+# Prefix of every iptables chain meshctl creates (roles/firewall/defaults.yml chain_prefix).
+CHAIN_PREFIX=MESHCTL
+
+# record TAG [FIELD ...]: one output line. Fields never contain a TAB or a newline (see one_line).
+record() {
+  printf '%s' "$1"
+  shift
+  for field in "$@"; do printf '\t%s' "$field"; done
+  printf '\n'
+}
+
+# Free text (version lines, error messages) flattened to one line without TABs.
+one_line() {
+  tr '\t\n' '  ' | sed 's/ *$//'
+}
+
+have() {
+  command -v "$1" >/dev/null 2>&1
+}
+
+record probe 1
+
+# --- operating system ---------------------------------------------------------------------------------------
+os_release=
+for candidate in /etc/os-release /usr/lib/os-release; do
+  if [ -r "$candidate" ]; then
+    os_release=$candidate
+    break
+  fi
+done
+if [ -n "$os_release" ]; then
+  # Read, never sourced: sourcing would run whatever the file contains.
+  grep -E '^(ID|ID_LIKE|VERSION_ID)=' "$os_release" | while IFS= read -r line; do
+    record os-release "$(printf '%s' "$line" | one_line)"
+  done
+else
+  record os-release-missing
+fi
+
+for manager in apt-get dnf yum; do
+  if have "$manager"; then record package-manager "$manager"; fi
+done
+
+# --- OpenVPN ------------------------------------------------------------------------------------------------
+if have openvpn; then
+  # `openvpn --version` exits 1 on some releases: only its first line matters.
+  record openvpn "$(openvpn --version 2>/dev/null | head -n 1 | one_line)"
+else
+  record openvpn-missing
+fi
+
+# Unit file paths, not `systemctl cat`: this works even where systemd is not PID 1.
+template=no
+for dir in /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system \
+  /lib/systemd/system; do
+  if [ -f "$dir/openvpn-server@.service" ]; then template=yes; fi
+done
+record server-template "$template"
+
+# --- files --------------------------------------------------------------------------------------------------
+# The paths asked for, every path in the manifest, every tunnel config present: one per line, deduplicated.
+# Manifest paths are the JSON strings that start with `/` (its other strings are hex checksums and names).
+candidate_paths() {
+  for path in "$@"; do printf '%s\n' "$path"; done
+  if [ -f "$MANIFEST" ]; then tr '"' '\n' <"$MANIFEST" | grep '^/'; fi
+  for path in "$TUNNEL_DIR"/mesh-*.conf; do
+    if [ -e "$path" ]; then printf '%s\n' "$path"; fi
+  done
+}
+
+checksum() {
+  if have sha256sum; then
+    sha256sum 2>/dev/null <"$1"
+  elif have openssl; then
+    openssl dgst -sha256 -r 2>/dev/null <"$1"
+  else
+    return 1
+  fi
+}
+
+probe_file() {
+  if [ ! -e "$1" ] && [ ! -L "$1" ]; then
+    record file-absent "$1"
+  elif [ ! -f "$1" ]; then
+    record file-other "$1"
+  elif sum=$(checksum "$1") && [ -n "$sum" ]; then
+    meta=$(stat -c '%a %U' "$1" 2>/dev/null) || meta='? ?'
+    record file "$1" "${sum%% *}" "${meta%% *}" "${meta#* }"
+  else
+    record file-unreadable "$1" "no sha256sum or openssl, or the file cannot be read"
+  fi
+}
+
+candidate_paths "$@" | sort -u | while IFS= read -r path; do
+  case $path in
+  /*) probe_file "$path" ;;
+  esac
+done
+
+# --- manifest -----------------------------------------------------------------------------------------------
+if [ -f "$MANIFEST" ]; then
+  # `|| [ -n "$line" ]` keeps a last line that has no trailing newline.
+  while IFS= read -r line || [ -n "$line" ]; do
+    record manifest "$line"
+  done <"$MANIFEST"
+  record manifest-end
+else
+  record manifest-absent
+fi
+
+# --- units --------------------------------------------------------------------------------------------------
+# Tunnel units of the configs asked for and present, units named in the manifest, tunnel units systemd knows,
+# and the firewall unit. Names are filtered to unit-name characters before they reach systemctl.
+tunnel_unit_of() {
+  case $1 in
+  "$TUNNEL_DIR"/mesh-*.conf)
+    name=${1#"$TUNNEL_DIR"/}
+    printf 'openvpn-server@%s.service\n' "${name%.conf}"
+    ;;
+  esac
+}
+
+candidate_units() {
+  for path in "$@" "$TUNNEL_DIR"/mesh-*.conf; do tunnel_unit_of "$path"; done
+  if [ -f "$MANIFEST" ]; then tr '"' '\n' <"$MANIFEST" | grep -E '\.service$'; fi
+  if have systemctl; then
+    systemctl list-units --all --plain --no-legend --no-pager 'openvpn-server@mesh-*' 2>/dev/null |
+      while read -r unit _rest; do printf '%s\n' "$unit"; done
+    systemctl list-unit-files --plain --no-legend --no-pager 'openvpn-server@mesh-*' 2>/dev/null |
+      while read -r unit _rest; do printf '%s\n' "$unit"; done
+  fi
+  printf '%s\n' meshctl-firewall.service
+}
+
+units=$(candidate_units "$@" | grep -E '^(openvpn-server@mesh-[A-Za-z0-9_.-]+|meshctl-[A-Za-z0-9_.-]+)\.service$' |
+  sort -u)
+
+if have systemctl; then
+  # One call for every unit. Word splitting of $units is intended: names hold no space or glob character.
+  # shellcheck disable=SC2086
+  if shown=$(systemctl show --no-pager \
+    --property=Id,LoadState,ActiveState,SubState,UnitFileState,MainPID,StatusText -- $units 2>&1); then
+    printf '%s\n' "$shown" | while IFS= read -r line; do
+      if [ -z "$line" ]; then record unit-end; else record unit "$(printf '%s' "$line" | one_line)"; fi
+    done
+    record unit-end
+  else
+    record systemd-unavailable "$(printf '%s' "$shown" | head -n 1 | one_line)"
+  fi
+else
+  record systemd-unavailable "systemctl not found"
+fi
+
+# --- forwarding and firewall --------------------------------------------------------------------------------
+if [ -r /proc/sys/net/ipv4/ip_forward ]; then
+  record ip-forward "$(cat /proc/sys/net/ipv4/ip_forward)"
+else
+  record ip-forward-unknown
+fi
+
+if have iptables; then
+  # -S only lists rules; -w waits for the xtables lock instead of failing while another tool holds it.
+  if rules=$(iptables -w -S 2>&1); then
+    printf '%s\n' "$rules" | grep -F -- "$CHAIN_PREFIX" | while IFS= read -r line; do
+      record iptables "$line"
+    done
+    record iptables-read
+  else
+    record iptables-failed "$(printf '%s' "$rules" | head -n 1 | one_line)"
+  fi
+else
+  record iptables-missing
+fi
+
+record end
+exit 0

@@ -1,0 +1,79 @@
+import type { Manifest } from '../types.js';
+
+/**
+ * What one read-only probe learns about a gateway (see probe.sh). Everything the planner compares against the
+ * desired state comes from here, so a plan can be assembled and tested without a gateway.
+ */
+
+export type OsFamily = 'debian' | 'rhel' | 'amazon' | 'unknown';
+
+export type PackageManager = 'apt-get' | 'dnf' | 'yum';
+
+export interface OsFacts {
+  /** `ID` of /etc/os-release, e.g. `debian`, `rocky`, `amzn`; empty when the file is missing. */
+  id: string;
+  /** `ID_LIKE`, split on spaces, e.g. `['rhel', 'centos', 'fedora']`. */
+  idLike: string[];
+  /** `VERSION_ID`, e.g. `12`, `9.4`, `2023`; empty when absent (e.g. Debian testing). */
+  versionId: string;
+  family: OsFamily;
+}
+
+/** A regular file that exists on the gateway. */
+export interface FileFact {
+  /** sha256 hex of the content. */
+  sha256: string;
+  /** Permission bits, e.g. 0o644. */
+  mode: number;
+  /** Owner user name. */
+  owner: string;
+}
+
+/** `systemctl show` properties of one unit. */
+export interface UnitFact {
+  /** LoadState: `loaded`, `not-found`, `masked`, … */
+  load: string;
+  /** ActiveState: `active`, `inactive`, `failed`, `activating`, … */
+  active: string;
+  /** SubState: `running`, `exited`, `dead`, `auto-restart`, … */
+  sub: string;
+  /** UnitFileState: `enabled`, `disabled`, `static`, `masked`, or empty for a unit without a file. */
+  enabled: string;
+  /** MainPID; 0 when no process runs. */
+  mainPid: number;
+  /** StatusText (sd_notify STATUS=), empty when the service sends none. */
+  statusText: string;
+}
+
+export interface FirewallFacts {
+  /** iptables could be read (it exists and `iptables -S` succeeded). */
+  readable: boolean;
+  /** At least one of meshctl's chains exists. */
+  chains: boolean;
+  /** Both INPUT and FORWARD jump to one of meshctl's chains. */
+  jumps: boolean;
+}
+
+export interface Facts {
+  os: OsFacts;
+  /** The package manager meshctl would install with, or null when none of apt-get/dnf/yum exists. */
+  packageManager: PackageManager | null;
+  /** e.g. `2.6.14`; null when `openvpn` is not installed. */
+  openvpnVersion: string | null;
+  /** The `openvpn-server@.service` template unit exists (OpenVPN ≥ 2.4 packages ship it). */
+  hasServerTemplate: boolean;
+  /**
+   * Every probed path: the paths asked for, every path of the gateway's manifest, every
+   * /etc/openvpn/server/mesh-*.conf present. null: the path does not exist (or is not a regular file — see warnings).
+   */
+  files: Record<string, FileFact | null>;
+  /** Full unit names (`openvpn-server@mesh-branch.service`) → state. */
+  units: Record<string, UnitFact>;
+  /** /etc/meshctl/manifest.json; null when absent or unreadable (a corrupt one also adds a warning). */
+  manifest: Manifest | null;
+  /** net.ipv4.ip_forward is 1; null when it could not be read. */
+  ipForward: boolean | null;
+  firewall: FirewallFacts;
+  /** Things the probe could not learn, each a full sentence. */
+  warnings: string[];
+}

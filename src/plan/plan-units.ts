@@ -1,0 +1,123 @@
+import type { Facts, UnitFact } from '../facts/types.js';
+import type { DesiredState, DesiredUnit } from '../types.js';
+import { changesNotifying, type FileChange } from './file-changes.js';
+import { FIREWALL_UNIT, shortUnit } from './paths.js';
+import type { MeshView, PhasedActions } from './phases.js';
+import type { Noop, UnitAction } from './types.js';
+import { isEnabled, isRunning, unitState } from './unit-state.js';
+
+/** Enable, start or restart every desired unit; verify every tunnel that (re)starts. */
+export function planUnits(
+  lan: string,
+  desired: DesiredState,
+  facts: Facts,
+  changes: FileChange[],
+  view: MeshView,
+  phases: PhasedActions,
+  noops: Noop[],
+  notes: string[],
+): void {
+  // units without a tunnel (the firewall) first: the rules that admit a tunnel are loaded before it starts
+  const ordered = [...desired.units.filter((u) => !u.tunnel), ...desired.units.filter((u) => u.tunnel)];
+  for (const unit of ordered) {
+    const fact = unitState(facts, unit.name);
+    const short = shortUnit(unit.name);
+    if (unit.enabled && !isEnabled(fact)) {
+      phases.enable.push({
+        kind: 'enable-unit',
+        unit: unit.name,
+        reason: `${short} is ${fact?.enabled || 'not installed'} at boot`,
+      });
+    } else if (unit.enabled) {
+      noops.push({ subject: unit.name, reason: `${short} enabled` });
+    }
+    if (!unit.running) {
+      if (fact && isRunning(fact)) {
+        phases.stop.push({ kind: 'stop-unit', unit: unit.name, reason: `${short} must not run` });
+      }
+      continue;
+    }
+    let action: UnitAction | null = null;
+    if (!fact || !isRunning(fact)) {
+      const state = !fact
+        ? 'in an unknown state'
+        : fact.load === 'not-found'
+          ? 'not installed yet (no unit file)'
+          : `${fact.active} (${fact.sub})`;
+      action = { kind: 'start-unit', unit: unit.name, reason: `${short} is ${state}` };
+    } else if (unit.tunnel) {
+      action = planTunnelRestart(lan, unit, fact, changes, view, noops, notes);
+    } else if (unit.name !== FIREWALL_UNIT) {
+      const changed = changesNotifying(changes, unit.name);
+      if (changed.length > 0) {
+        action = {
+          kind: 'restart-unit',
+          unit: unit.name,
+          reason: `${changed.map((c) => c.file.path).join(', ')} changed`,
+        };
+      } else {
+        noops.push({ subject: unit.name, reason: `${short} running, no config change` });
+      }
+    } else {
+      noops.push({ subject: unit.name, reason: `${short} active (${fact.sub})` });
+    }
+    if (!action) continue;
+    phases.start.push(action);
+    if (unit.tunnel) {
+      phases.verify.push({
+        kind: 'verify-tunnel',
+        unit: unit.name,
+        peer: unit.tunnel.peer,
+        peerAddress: unit.tunnel.peerAddress,
+        reason: `${short} ${action.kind === 'start-unit' ? 'starts' : 'restarts'}: wait until ${unit.tunnel.peer} answers on ${unit.tunnel.peerAddress}`,
+      });
+    }
+  }
+}
+
+/**
+ * A running tunnel restarts when a file notifying it changes at either end (SPEC §5: restart both ends). The
+ * peer's end is judged from its own desired state and facts, so both plans agree without coordination.
+ */
+function planTunnelRestart(
+  lan: string,
+  unit: DesiredUnit,
+  fact: UnitFact,
+  changes: FileChange[],
+  view: MeshView,
+  noops: Noop[],
+  notes: string[],
+): UnitAction | null {
+  const peer = unit.tunnel!.peer;
+  const short = shortUnit(unit.name);
+  const here = changesNotifying(changes, unit.name).map((c) => c.file.path);
+  const pid = `PID ${fact.mainPid}`;
+  const peerView = view.peerChanges(peer);
+  if ('unknown' in peerView) {
+    const why = peerView.unknown;
+    if (here.length > 0) {
+      notes.push(
+        `${why}: only this end of ${short} restarts; re-run with ${peer} in --limit to restart its end too`,
+      );
+      return { kind: 'restart-unit', unit: unit.name, reason: `${here.join(', ')} changed here` };
+    }
+    noops.push({
+      subject: unit.name,
+      reason: `${short} running since ${pid}, no config change here (${why}: its end not checked)`,
+    });
+    return null;
+  }
+  const peerUnit = view.desired.get(peer)?.units.find((u) => u.tunnel?.peer === lan)?.name;
+  const there = peerUnit ? changesNotifying(peerView.changes, peerUnit).map((c) => c.file.path) : [];
+  if (here.length === 0 && there.length === 0) {
+    noops.push({
+      subject: unit.name,
+      reason: `${short} running since ${pid}, no config change at either end`,
+    });
+    return null;
+  }
+  const reasons: string[] = [];
+  if (here.length > 0) reasons.push(`${here.join(', ')} changed here`);
+  if (there.length > 0) reasons.push(`${there.join(', ')} changed on ${peer}`);
+  return { kind: 'restart-unit', unit: unit.name, reason: reasons.join('; ') };
+}

@@ -1,0 +1,125 @@
+import type { Facts } from '../facts/types.js';
+import type { DesiredState } from '../types.js';
+import { summarize } from './actions.js';
+import { HostPlanError } from './errors.js';
+import { compareFiles, type FileChange } from './file-changes.js';
+import { manifestDifference } from './manifest-diff.js';
+import { type MeshView, PhasedActions } from './phases.js';
+import { planFiles, planStale } from './plan-files.js';
+import { planSystem } from './plan-system.js';
+import { planUnits } from './plan-units.js';
+import { checkOpenvpn, checkOwnership } from './preconditions.js';
+import type { HostPlan, Noop } from './types.js';
+
+/**
+ * The pure planner (ARCHITECTURE rule 1): desired state + facts → what apply must do, and why nothing else is
+ * needed. No SSH, filesystem, clock or randomness. The executor runs the actions in the order given.
+ */
+
+/**
+ * The pure planner (ARCHITECTURE rule 1): desired state + facts → what apply must do, and why nothing else is
+ * needed. No SSH, filesystem, clock or randomness. The executor runs the actions in the order given.
+ */
+
+export interface PlanOptions {
+  /** The gateways being acted on (--limit, or all). Every one of them should have facts. */
+  limit: string[];
+}
+
+/** Plan every gateway in `limit`. A gateway that cannot be planned gets its HostPlanError; the others are unaffected. */
+export function planMesh(
+  desired: Map<string, DesiredState>,
+  facts: Map<string, Facts>,
+  opts: PlanOptions,
+): Map<string, HostPlan | HostPlanError> {
+  const cache = new Map<string, FileChange[] | null>();
+  const limit = new Set(opts.limit);
+  const view: MeshView = {
+    desired,
+    facts,
+    limit,
+    changes(lan) {
+      if (!cache.has(lan)) {
+        const d = desired.get(lan);
+        const f = facts.get(lan);
+        cache.set(lan, d && f ? compareFiles(d, f) : null);
+      }
+      return cache.get(lan)!;
+    },
+    peerChanges(peer) {
+      if (!limit.has(peer)) return { unknown: `${peer} is outside --limit` };
+      const d = desired.get(peer);
+      const f = facts.get(peer);
+      const changes = this.changes(peer);
+      if (!d || !f || !changes) return { unknown: `${peer} has no facts` };
+      try {
+        checkOwnership(d, f);
+      } catch {
+        // a refused peer is not touched, so its files are not "changing" either
+        return { unknown: `${peer} is refused` };
+      }
+      return { changes };
+    },
+  };
+  const result = new Map<string, HostPlan | HostPlanError>();
+  // desired's order (render sorts by id) keeps output stable whatever order --limit was typed in
+  const names = [...desired.keys()].filter((name) => limit.has(name));
+  for (const name of opts.limit) if (!desired.has(name)) names.push(name);
+  for (const name of names) {
+    try {
+      result.set(name, planHost(name, view));
+    } catch (error) {
+      if (error instanceof HostPlanError) result.set(name, error);
+      else throw error;
+    }
+  }
+  return result;
+}
+
+function planHost(lan: string, view: MeshView): HostPlan {
+  const desired = view.desired.get(lan);
+  if (!desired) {
+    throw new HostPlanError(
+      lan,
+      'unknown-lan',
+      `${lan}: not a LAN of this inventory (no lans/${lan}.yml): fix the name given to --limit`,
+    );
+  }
+  const facts = view.facts.get(lan);
+  const changes = view.changes(lan);
+  if (!facts || !changes) {
+    throw new HostPlanError(
+      lan,
+      'no-facts',
+      `${lan} (${desired.lan.sshHost}): no facts were gathered, so nothing can be planned: fix the connection ` +
+        'error reported for it and re-run',
+    );
+  }
+  checkOwnership(desired, facts);
+
+  const phases = new PhasedActions();
+  const noops: Noop[] = [];
+  const notes = facts.warnings.map((warning) => `probe: ${warning}`);
+
+  const install = checkOpenvpn(desired, facts, noops, notes);
+  if (install) phases.install.push(install);
+
+  planStale(desired, facts, phases, noops);
+  planFiles(changes, phases, noops);
+  planSystem(desired, facts, changes, phases, noops, notes);
+  planUnits(lan, desired, facts, changes, view, phases, noops, notes);
+
+  const actions = phases.ordered();
+  const manifestDiff = manifestDifference(desired.manifest, facts.manifest);
+  if (actions.length > 0 || manifestDiff !== null) {
+    actions.push({
+      kind: 'write-manifest',
+      path: desired.manifestPath,
+      reason: manifestDiff ?? 'records what this run converged',
+    });
+  } else {
+    noops.push({ subject: desired.manifestPath, reason: `${desired.manifestPath} up to date` });
+  }
+  const tunnelUnits = new Set(desired.units.filter((unit) => unit.tunnel).map((unit) => unit.name));
+  return { lan: desired.lan, actions, noops, notes, summary: summarize(actions, tunnelUnits) };
+}

@@ -1,0 +1,118 @@
+import type { PackageManager } from '../facts/types.js';
+import type { Lan } from '../types.js';
+
+/**
+ * A HostPlan is what `apply` will do on one gateway, in order, and why; plus why everything else needs nothing.
+ * It carries no file content: the executor takes content from the DesiredState by path, so a plan (and its JSON)
+ * can never leak key material.
+ */
+
+/** Terraform-like change symbols: create, change in place, destroy, restart; `✓` checks and changes nothing. */
+export type ChangeSymbol = '+' | '~' | '-' | '↻' | '✓';
+
+interface ActionBase {
+  /** Why this action is needed, for `diff` and logs. Never contains file content. */
+  reason: string;
+}
+
+export interface InstallPackageAction extends ActionBase {
+  kind: 'install-package';
+  package: 'openvpn';
+  manager: PackageManager;
+}
+
+export interface WriteFileAction extends ActionBase {
+  kind: 'write-file';
+  /** create: absent on the gateway; update: content differs; mode-only: content matches, mode or owner do not. */
+  change: 'create' | 'update' | 'mode-only';
+  path: string;
+  mode: number;
+  owner: 'root';
+  /** Key material: never shown, diffed or logged; no checksum is carried either. */
+  secret: boolean;
+  /** sha256 of the gateway's current content (non-secret files being updated or chmod-ed only). */
+  oldSha256?: string;
+  /** sha256 of the desired content (non-secret files only). */
+  newSha256?: string;
+  /** The gateway's current mode, when the file exists. */
+  oldMode?: number;
+}
+
+export interface RemoveFileAction extends ActionBase {
+  kind: 'remove-file';
+  path: string;
+}
+
+export interface DaemonReloadAction extends ActionBase {
+  kind: 'daemon-reload';
+}
+
+export interface ApplySysctlAction extends ActionBase {
+  kind: 'apply-sysctl';
+  /** The file to load with `sysctl -p FILE`. */
+  path: string;
+}
+
+export interface ReloadFirewallAction extends ActionBase {
+  kind: 'reload-firewall';
+  /** The unit that owns the firewall (restarting it re-runs the firewall script). */
+  unit: string;
+}
+
+export type UnitActionKind = 'enable-unit' | 'start-unit' | 'restart-unit' | 'stop-unit' | 'disable-unit';
+
+export interface UnitAction extends ActionBase {
+  kind: UnitActionKind;
+  unit: string;
+}
+
+export interface VerifyTunnelAction extends ActionBase {
+  kind: 'verify-tunnel';
+  unit: string;
+  peer: string;
+  /** The peer's transit address: it answers once the tunnel is up. */
+  peerAddress: string;
+}
+
+export interface WriteManifestAction extends ActionBase {
+  kind: 'write-manifest';
+  path: string;
+}
+
+export type Action =
+  | InstallPackageAction
+  | WriteFileAction
+  | RemoveFileAction
+  | DaemonReloadAction
+  | ApplySysctlAction
+  | ReloadFirewallAction
+  | UnitAction
+  | VerifyTunnelAction
+  | WriteManifestAction;
+
+export type ActionKind = Action['kind'];
+
+/** Something that needs no action, with the reason (pyinfra's `host.noop`). */
+export interface Noop {
+  /** The path, unit or package concerned. */
+  subject: string;
+  reason: string;
+}
+
+/** Resources (package, files, units, manifest) by what happens to them; tunnels restarted or started. */
+export interface PlanSummary {
+  add: number;
+  change: number;
+  remove: number;
+  restart: number;
+}
+
+export interface HostPlan {
+  lan: Lan;
+  /** In execution order; write-manifest, when present, is last. */
+  actions: Action[];
+  noops: Noop[];
+  /** Things the operator should know that are not actions: peers outside --limit, probe warnings. */
+  notes: string[];
+  summary: PlanSummary;
+}
