@@ -124,7 +124,8 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
             task: (_c, sub) =>
               sub.newListr(
                 convergeSteps(run).map((step) => ({
-                  title: step.title,
+                  // the line renderer of CI logs shows no tree: say which gateway a step belongs to
+                  title: process.stdout.isTTY ? step.title : `${run.name}: ${step.title}`,
                   task: async () => {
                     try {
                       await step.run();
