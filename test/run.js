@@ -10,7 +10,7 @@ const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const grepAt = args.indexOf('--grep');
 const grep = grepAt >= 0 ? args[grepAt + 1] : undefined;
-const suites = args.filter((a, i) => !a.startsWith('--') && i !== grepAt + 1);
+const suites = args.filter((a, i) => !a.startsWith('--') && (grepAt < 0 || i !== grepAt + 1));
 const selected = suites.length > 0 ? suites : ['unit', 'integration', 'e2e'];
 
 function testFiles(dir) {

@@ -29,7 +29,9 @@ describe('inventory lock', () => {
   });
 
   it('explains a stale lock left by a process that is gone, and does not take it over', () => {
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+      encoding: 'utf8',
+    });
     const pid = Number(dead.stdout);
     const holder = { pid, host: hostname(), command: 'meshctl apply', since: '2026-01-01T00:00:00.000Z' };
     writeFileSync(join(dir, LOCK_FILE), JSON.stringify(holder));
