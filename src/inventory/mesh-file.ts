@@ -176,11 +176,12 @@ function readOpenVpn(
       if (interval !== undefined && timeout !== undefined) {
         if (interval < 1 || timeout < 1)
           findings.error(field, keepalive, `${JSON.stringify(keepalive)}: both values must be positive`, fix);
-        else if (timeout <= interval) {
+        else if (timeout < 2 * interval) {
+          // OpenVPN refuses to start otherwise ("must be at least twice the value of the first parameter")
           findings.error(
             field,
             keepalive,
-            `${JSON.stringify(keepalive)}: the timeout ${timeout} is not longer than the interval ${interval}, so tunnels would restart between pings`,
+            `${JSON.stringify(keepalive)}: OpenVPN needs the timeout (${timeout}) to be at least twice the interval (${interval})`,
             `use a timeout several times the interval, e.g. [${interval}, ${interval * 6}]`,
           );
         } else settings.keepalive = [interval, timeout];
