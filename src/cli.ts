@@ -123,7 +123,56 @@ export async function main(args: string[]): Promise<number> {
         }),
       run(() => import('./commands/apply.js')),
     )
-    .demandCommand(1, 'Name a command: init, validate, render, diff, apply (see --help)')
+    .command(
+      'add-lan <name>',
+      'Add a LAN: validate it against the mesh, write lans/NAME.yml, issue its certificate, roll out (new gateway first; no existing tunnel restarts) and print the routes and firewall ports to add',
+      (y) =>
+        connecting(y)
+          .positional('name', { type: 'string', demandOption: true, describe: 'LAN name (lans/NAME.yml)' })
+          .option('subnet', {
+            type: 'string',
+            array: true,
+            demandOption: true,
+            describe: 'Private network behind the gateway (repeat for several)',
+          })
+          .option('endpoint', {
+            type: 'string',
+            demandOption: true,
+            describe: 'Address or DNS name the other gateways connect to',
+          })
+          .option('ssh-host', {
+            type: 'string',
+            describe: 'What meshctl connects to over SSH (default: endpoint)',
+          })
+          .option('ssh-user', { type: 'string', describe: 'SSH user (default: ssh.user of mesh.yml)' })
+          .option('ssh-port', { type: 'number', describe: 'SSH port (default: ssh.port of mesh.yml)' })
+          .option('id', { type: 'number', describe: 'LAN id (default: the next id never used)' })
+          .option('apply', {
+            type: 'boolean',
+            default: true,
+            describe: 'Roll out at once (--no-apply: stop after the inventory file and the PKI)',
+          })
+          .option('tunnel-timeout', {
+            type: 'number',
+            default: 60,
+            describe: 'Seconds a new tunnel may take to come up before it is removed again',
+          }),
+      run(() => import('./commands/add-lan.js')),
+    )
+    .command(
+      'remove-lan <name>',
+      'Remove a LAN: retire its id, revoke its certificate, drop its tunnels on every gateway, clean its gateway if reachable, remove lans/NAME.yml',
+      (y) =>
+        connecting(y)
+          .positional('name', { type: 'string', demandOption: true, describe: 'LAN name (lans/NAME.yml)' })
+          .option('tunnel-timeout', {
+            type: 'number',
+            default: 60,
+            describe: 'Seconds a changed tunnel may take to come up before its previous config is restored',
+          }),
+      run(() => import('./commands/remove-lan.js')),
+    )
+    .demandCommand(1, 'Name a command: init, validate, render, diff, apply, add-lan, remove-lan (see --help)')
     .strict()
     .recommendCommands()
     .epilog(EPILOG)

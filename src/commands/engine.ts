@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { sshConnector } from '../connection/ssh.js';
 import type { Connector } from '../connection/types.js';
 import { acquireLock, type Lock } from '../lock.js';
 import type { Output } from '../output.js';
 import { computeDesired, type Desired } from './desired.js';
-import { type GlobalOptions, selectLans } from './options.js';
+import { checkForks, type GlobalOptions, selectLans } from './options.js';
 
 /** What diff/apply/add-lan/remove-lan share: lock, offline desired state, the selection, the connector. */
 export interface EngineDeps {
@@ -33,8 +33,11 @@ export async function prepare(
   out: Output,
   deps: EngineDeps = {},
 ): Promise<Prepared> {
+  checkForks(options.forks);
   // a missing directory is reported by the inventory loader, with its fix
-  const lock = existsSync(options.inventory) ? acquireLock(options.inventory, command) : undefined;
+  // (-i naming a file is also left to the loader: there is no directory to lock)
+  const isDir = statSync(options.inventory, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  const lock = isDir ? acquireLock(options.inventory, command) : undefined;
   try {
     const desired = await computeDesired(options, out);
     const selected = selectLans(desired.inventory, options.limit);

@@ -34,3 +34,15 @@ export function selectLans(inventory: Inventory, limit: string | undefined): str
   }
   return all.filter((name) => wanted.includes(name));
 }
+
+/**
+ * --forks must be a whole number of gateways, 1 or more. yargs turns a non-number into NaN, and a pool of NaN,
+ * 0 or -1 workers runs nothing: the process would end with exit 0, no output and the lock left behind.
+ */
+export function checkForks(forks: number): void {
+  if (Number.isInteger(forks) && forks >= 1) return;
+  const got = Number.isNaN(forks) ? 'not a number' : String(forks);
+  throw new UsageError(
+    `--forks ${got}: it is how many gateways to work on at once, a whole number of 1 or more. Fix: pass --forks N with N ≥ 1, or leave it out (default 10)`,
+  );
+}

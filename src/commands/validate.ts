@@ -4,12 +4,14 @@ import { loadInventory } from '../inventory/load.js';
 import { planMesh } from '../mesh/allocate.js';
 import { allocationRows, formatAllocation } from '../mesh/table.js';
 import type { Output } from '../output.js';
-import type { GlobalOptions } from './options.js';
+import { type GlobalOptions, selectLans } from './options.js';
 
 /** `meshctl validate`: offline checks of SPEC §1. Exit 0 when valid (warnings allowed), 1 otherwise. */
 export async function run(options: GlobalOptions, out: Output): Promise<number> {
   const { inventory, diagnostics } = loadInventory(options.inventory);
   if (!inventory) throw new InventoryError(diagnostics);
+  // --limit selects nothing here, but a name that is not in the inventory is a typo worth refusing
+  selectLans(inventory, options.limit);
   const warnings = diagnostics.filter((d) => d.severity === 'warning');
   for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
   const mesh = planMesh(inventory);

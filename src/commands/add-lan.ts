@@ -1,0 +1,231 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { sshConnector } from '../connection/ssh.js';
+import { InventoryError, UsageError } from '../errors.js';
+import type { GatewayRun } from '../execute/gateway.js';
+import { printSummary, runsToJson } from '../execute/summary.js';
+import { formatDiagnostic } from '../inventory/format.js';
+import { loadInventory, loadInventoryOrThrow } from '../inventory/load.js';
+import { lanFileText, type NewLanFile } from '../inventory/write.js';
+import { acquireLock } from '../lock.js';
+import type { Output } from '../output.js';
+import { writeFileAtomic } from '../pki/atomic-file.js';
+import type { Inventory } from '../types.js';
+import type { Desired } from './desired.js';
+import { type ConnectingOptions, type EngineDeps, releaseOnSignal } from './engine.js';
+import { formatAdvice, portsForNewLan, routesForNewLan } from './lan/advice.js';
+import { checkLanName, refuseLimit } from './lan/checks.js';
+import { desiredFromInventory } from './lan/desired.js';
+import { nextLanId, requestedIdProblem } from './lan/ids.js';
+import { loadInventoryView } from './lan/inventory-view.js';
+import { leftOver, rolloutPhase, runSucceeded } from './lan/rollout.js';
+
+/**
+ * `meshctl add-lan NAME --subnet CIDR… --endpoint HOST`: grow the mesh by one LAN with no disruption.
+ *
+ *   validate the would-be inventory (nothing written on any problem) → write lans/NAME.yml (the only inventory
+ *   file touched) → issue its certificate and pair keys → roll out: the new gateway first, then the new tunnel on
+ *   every existing gateway (their other tunnels keep running: only files of the new pair change, and the planner
+ *   restarts only tunnels whose files changed) → print the routes and cloud firewall rules left to the operator.
+ *
+ * A gateway that fails does not stop the others; the run exits 1 naming it, and `meshctl apply` finishes later.
+ */
+
+export interface AddLanOptions extends ConnectingOptions {
+  name: string;
+  subnet: string[];
+  endpoint: string;
+  sshHost?: string;
+  sshUser?: string;
+  sshPort?: number;
+  id?: number;
+  /** false with --no-apply: stop after the inventory file and the PKI. */
+  apply?: boolean;
+}
+
+export async function run(options: AddLanOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
+  refuseLimit(options, 'add-lan');
+  const name = checkLanName(options.name);
+  const lock = existsSync(options.inventory)
+    ? acquireLock(options.inventory, `meshctl add-lan ${name}`)
+    : undefined;
+  const done = releaseOnSignal(lock);
+  try {
+    const { inventory, lan } = await addToInventory(name, options, out);
+    const desired = await desiredFromInventory(inventory, out);
+    reportPki(desired, out);
+    if (options.apply === false) {
+      out.info(
+        `\n--no-apply: no gateway was touched. Roll out with: meshctl apply -i ${options.inventory}\n`,
+      );
+      const routes = routesForNewLan(desired.mesh, name, new Map());
+      const ports = portsForNewLan(desired.mesh, name);
+      out.info(formatAdvice(routes, ports));
+      out.result({
+        ok: true,
+        command: 'add-lan',
+        applied: false,
+        ...resultBase(desired, lan),
+        routes,
+        ports,
+      });
+      return 0;
+    }
+    return await rollOut(desired, name, options, out, deps);
+  } finally {
+    done();
+  }
+}
+
+/** Validates the would-be inventory, then writes lans/NAME.yml; returns the inventory with the new LAN. */
+async function addToInventory(
+  name: string,
+  options: AddLanOptions,
+  out: Output,
+): Promise<{ inventory: Inventory; lan: NewLanFile & { name: string; file: string } }> {
+  const dir = options.inventory;
+  const current = loadInventory(dir);
+  if (!current.inventory) {
+    const errors = current.diagnostics.filter((d) => d.severity === 'error').length;
+    throw new InventoryError(
+      current.diagnostics,
+      `inventory ${dir} is invalid (${errors} problem(s)): fix it (meshctl validate) before adding a LAN; nothing was written`,
+    );
+  }
+  const file = path.join(dir, 'lans', `${name}.yml`);
+  const existing = current.inventory.lans.find((lan) => lan.name === name);
+  if (existing || existsSync(file)) {
+    throw new UsageError(
+      `${file} already exists${existing ? ` (LAN "${name}", id ${existing.id})` : ''}: add-lan never rewrites an operator's file. Fix: choose another name, or edit ${file} and run \`meshctl apply\``,
+    );
+  }
+  const ids = {
+    lans: current.inventory.lans.map((lan) => ({ name: lan.name, id: lan.id })),
+    retired: current.inventory.mesh.retiredIds,
+  };
+  if (options.id !== undefined) {
+    const problem = requestedIdProblem(options.id, ids);
+    if (problem) throw new UsageError(problem);
+  }
+  const lan: NewLanFile = {
+    id: options.id ?? nextLanId(ids),
+    subnets: options.subnet ?? [],
+    endpoint: options.endpoint,
+    ...(options.sshHost === undefined ? {} : { sshHost: options.sshHost }),
+  };
+  const ssh = {
+    ...(options.sshUser === undefined ? {} : { user: options.sshUser }),
+    ...(options.sshPort === undefined ? {} : { port: options.sshPort }),
+  };
+  if (Object.keys(ssh).length > 0) lan.ssh = ssh;
+  const text = lanFileText(lan);
+
+  const view = loadInventoryView(dir, { add: { name, text } });
+  if (!view.inventory) {
+    const errors = view.diagnostics.filter((d) => d.severity === 'error');
+    throw new InventoryError(
+      errors,
+      `${file} was not written: the mesh with LAN "${name}" would be invalid (${errors.length} problem(s) above)`,
+    );
+  }
+  for (const w of view.diagnostics.filter((d) => d.severity === 'warning'))
+    out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
+
+  try {
+    await writeFileAtomic(file, text, 0o644, { replace: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new UsageError(
+        `${file} appeared while add-lan ran: it was left as it is. Fix: check who wrote it`,
+      );
+    }
+    throw error;
+  }
+  out.info(`wrote ${file}: LAN "${name}", id ${lan.id}, ${lan.subnets.join(', ')}, endpoint ${lan.endpoint}`);
+  // read back through the loader, so what is rolled out is exactly what the file now says
+  const { inventory } = loadInventoryOrThrow(dir);
+  return { inventory, lan: { ...lan, name, file } };
+}
+
+function reportPki(desired: Desired, out: Output): void {
+  if (desired.created.length === 0) return;
+  out.info(
+    `pki: created ${desired.created.length} file(s) in ${desired.inventory.mesh.pkiDir} (the new gateway's certificate and key, one tls-crypt key per new tunnel)`,
+  );
+  if (out.verbose) for (const file of desired.created) out.info(`  ${file}`);
+}
+
+function resultBase(desired: Desired, lan: NewLanFile & { name: string; file: string }) {
+  return {
+    mesh: desired.mesh.name,
+    lan: { name: lan.name, id: lan.id, subnets: lan.subnets, endpoint: lan.endpoint, file: lan.file },
+    pkiCreated: desired.created,
+  };
+}
+
+async function rollOut(
+  desired: Desired,
+  name: string,
+  options: AddLanOptions,
+  out: Output,
+  deps: EngineDeps,
+): Promise<number> {
+  const connector = deps.connector ?? sshConnector;
+  const addresses = new Map<string, string[]>();
+  const ctx = { options, out, connector, addresses };
+  const newLan = desired.inventory.lans.find((lan) => lan.name === name)!;
+  const lan = { id: newLan.id, subnets: newLan.subnets, endpoint: newLan.endpoint, name, file: newLan.file };
+  const existing = desired.inventory.lans.filter((l) => l.name !== name).map((l) => l.name);
+
+  out.info(out.color.bold(`\nRoll-out 1/2: ${name}, the new gateway`));
+  const [first] = await rolloutPhase(desired.states, [name], ctx);
+  let runs: GatewayRun[] = [first!];
+  if (runSucceeded(first!) && existing.length > 0) {
+    out.info(
+      out.color.bold(`\nRoll-out 2/2: the tunnel to ${name} on ${existing.length} existing gateway(s)`),
+    );
+    // the new gateway takes part again (nothing left to do there) so each new tunnel is verified from both ends
+    const second = await rolloutPhase(desired.states, [name, ...existing], ctx);
+    const again = second.find((r) => r.name === name)!;
+    // phase 1 did the work there; phase 2 verified its tunnels (or found it failed)
+    if (!again.failure) first!.tunnels = again.tunnels;
+    runs = [again.failure ? again : first!, ...second.filter((r) => r.name !== name)];
+  }
+
+  printSummary(runs, true, out);
+  const routes = routesForNewLan(desired.mesh, name, addresses);
+  const ports = portsForNewLan(desired.mesh, name);
+  out.info('');
+  out.info(formatAdvice(routes, ports));
+  const left = leftOver(runs);
+  const skipped = runSucceeded(first!) ? [] : existing;
+  if (left.length > 0) {
+    out.info('');
+    out.info(out.color.red(`Left to do (LAN "${name}" is in the inventory; its rollout is not finished):`));
+    for (const l of left) out.info(out.color.red(`  ${l.lan}: ${l.reason}`));
+    if (skipped.length > 0)
+      out.info(
+        out.color.red(
+          `  ${skipped.join(', ')}: not changed, because the new gateway ${name} did not converge first`,
+        ),
+      );
+    out.info(
+      `Fix the cause, then run \`meshctl apply -i ${options.inventory}\`: it converges what is left (add-lan is not re-run: the LAN file exists).`,
+    );
+  }
+  const ok = left.length === 0;
+  out.result({
+    ok,
+    command: 'add-lan',
+    applied: true,
+    ...resultBase(desired, lan),
+    gateways: runsToJson(runs, true),
+    routes,
+    ports,
+    left: [
+      ...left,
+      ...skipped.map((l) => ({ lan: l, reason: `not changed: ${name} did not converge first` })),
+    ],
+  });
+  return ok ? 0 : 1;
+}

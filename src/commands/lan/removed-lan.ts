@@ -1,0 +1,43 @@
+import path from 'node:path';
+import { InventoryError } from '../../errors.js';
+import { FileFindings } from '../../inventory/findings.js';
+import { readLanFile } from '../../inventory/lan-file.js';
+import { homedirFrom } from '../../inventory/ssh-settings.js';
+import { readYamlFile } from '../../inventory/yaml-source.js';
+import type { Diagnostic, Inventory, Lan } from '../../types.js';
+
+/**
+ * The LAN remove-lan takes out, read from its own file against the rest of the inventory. It is read on its own
+ * because once its id is in retired_ids (the first step of remove-lan) the whole inventory no longer loads with
+ * it, yet a re-run still needs its id and its gateway's SSH settings to finish.
+ */
+export function readRemovedLan(file: string, name: string, remaining: Inventory, shownFile: string): Lan {
+  const diagnostics: Diagnostic[] = [];
+  const findings = new FileFindings(shownFile, diagnostics);
+  const context = { inventoryDir: remaining.dir, homedir: homedirFrom({ env: process.env }) };
+  const doc = readYamlFile(path.resolve(file), findings);
+  if (doc) {
+    findings.lines = doc.lines;
+    const draft = readLanFile(name, path.resolve(file), doc.data, findings, remaining.mesh.ssh, context);
+    if (
+      !diagnostics.some((d) => d.severity === 'error') &&
+      draft.id !== undefined &&
+      draft.endpoint !== undefined &&
+      draft.sshHost !== undefined
+    ) {
+      return {
+        name,
+        id: draft.id,
+        subnets: draft.subnets.map((s) => s.text),
+        endpoint: draft.endpoint,
+        sshHost: draft.sshHost,
+        ssh: draft.ssh,
+        file: path.resolve(file),
+      };
+    }
+  }
+  throw new InventoryError(
+    diagnostics.filter((d) => d.severity === 'error'),
+    `${shownFile} is invalid: remove-lan needs its id (to retire it) and its gateway (to clean it). Fix the file and re-run`,
+  );
+}

@@ -1,0 +1,242 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { sshConnector } from '../connection/ssh.js';
+import type { Connector } from '../connection/types.js';
+import { InventoryError, UsageError } from '../errors.js';
+import { printSummary, runsToJson } from '../execute/summary.js';
+import { acquireLock } from '../lock.js';
+import { pairIndex } from '../mesh/allocate.js';
+import type { Output } from '../output.js';
+import { removeFileDurably, writeFileAtomic } from '../pki/atomic-file.js';
+import { revokeGateway } from '../pki/index.js';
+import { rel } from '../pki/layout.js';
+import { parsePkiState } from '../pki/state.js';
+import type { Inventory, Lan } from '../types.js';
+import { type ConnectingOptions, type EngineDeps, releaseOnSignal } from './engine.js';
+import { checkLanName, refuseLimit } from './lan/checks.js';
+import { type CleanupOutcome, cleanGateway } from './lan/clean-gateway.js';
+import { desiredFromInventory } from './lan/desired.js';
+import { loadInventoryView } from './lan/inventory-view.js';
+import { readRemovedLan } from './lan/removed-lan.js';
+import { RetireEditError, retireIdText } from './lan/retire-id.js';
+import { leftOver, rolloutPhase } from './lan/rollout.js';
+
+/**
+ * `meshctl remove-lan NAME`: the reverse of add-lan. The steps are ordered so that a crash anywhere is finished by
+ * running the command again (and no step can be undone by a concurrent mistake):
+ *
+ *   1. retire the id in mesh.yml (a minimal textual edit) and revoke the certificate (CRL, key and pair keys
+ *      deleted): from here on the id is never handed out again and the gateway cannot authenticate;
+ *   2. roll out the mesh without the LAN: every remaining gateway gets the new CRL (no restart) and stops,
+ *      disables and removes its tunnel to the LAN (listed in its manifest as stale);
+ *   3. clean the removed gateway when it is reachable (tunnels, firewall chains, every file of its manifest);
+ *   4. remove lans/NAME.yml.
+ *
+ * Re-running after step 4 (the file is gone, the PKI remembers the name as removed) repeats step 2 only, so it
+ * also finishes a rollout that a gateway being down left incomplete — as `meshctl apply` does.
+ */
+
+export interface RemoveLanOptions extends ConnectingOptions {
+  name: string;
+}
+
+interface Cleanup {
+  status: 'cleaned' | 'nothing' | 'failed' | 'unknown';
+  detail: string;
+}
+
+export async function run(options: RemoveLanOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
+  refuseLimit(options, 'remove-lan');
+  const name = checkLanName(options.name);
+  const dir = options.inventory;
+  const lock = existsSync(dir) ? acquireLock(dir, `meshctl remove-lan ${name}`) : undefined;
+  const done = releaseOnSignal(lock);
+  try {
+    const file = path.join(dir, 'lans', `${name}.yml`);
+    refuseLastLan(dir, name);
+    const view = loadInventoryView(dir, { omit: name });
+    if (!view.inventory) {
+      const errors = view.diagnostics.filter((d) => d.severity === 'error');
+      throw new InventoryError(
+        errors,
+        `inventory ${dir} without LAN "${name}" is invalid (${errors.length} problem(s) above): fix them first; nothing was changed`,
+      );
+    }
+    const remaining = view.inventory;
+    const removed = existsSync(file) ? readRemovedLan(file, name, remaining, file) : undefined;
+    if (removed) await retireAndRevoke(removed, remaining, dir, out);
+    else if (!wasRemoved(remaining, name)) {
+      throw new UsageError(
+        `there is no LAN "${name}": ${file} does not exist and the PKI has no removed LAN of that name. LANs are: ${remaining.lans.map((l) => l.name).join(', ')}`,
+      );
+    } else {
+      out.info(
+        `LAN "${name}" is already out of the inventory and its certificate is revoked: finishing the rollout`,
+      );
+    }
+
+    const desired = await desiredFromInventory(remaining, out);
+    const connector = deps.connector ?? sshConnector;
+    out.info(
+      out.color.bold(
+        `\nRoll-out: the mesh without ${name} on ${remaining.lans.length} gateway(s) (new CRL, tunnel to ${name} removed)`,
+      ),
+    );
+    const runs = await rolloutPhase(
+      desired.states,
+      remaining.lans.map((l) => l.name),
+      { options, out, connector },
+    );
+
+    const cleanup = removed
+      ? await cleanRemovedGateway(removed, remaining.mesh.name, connector, options, out)
+      : {
+          status: 'unknown' as const,
+          detail: `not cleaned by this run: ${file} is gone, so its gateway is unknown`,
+        };
+    if (removed) {
+      await removeFileDurably(file);
+      out.info(`removed ${file}`);
+    }
+
+    printSummary(runs, true, out);
+    out.info(
+      `  ${name.padEnd(Math.max(7, ...runs.map((r) => r.name.length)))}  removed    ${cleanup.detail}`,
+    );
+    const left = leftOver(runs);
+    if (left.length > 0) {
+      out.info('');
+      out.info(out.color.red(`Left to do (LAN "${name}" is retired, revoked and out of the inventory):`));
+      for (const l of left) out.info(out.color.red(`  ${l.lan}: ${l.reason}`));
+      out.info(
+        `Fix the cause, then run \`meshctl apply -i ${dir}\` (or \`meshctl remove-lan ${name}\` again): it finishes the removal there.`,
+      );
+    }
+    const ok = left.length === 0;
+    out.result({
+      ok,
+      command: 'remove-lan',
+      mesh: remaining.mesh.name,
+      lan: { name, ...(removed ? { id: removed.id, retiredId: removed.id } : {}) },
+      gateways: runsToJson(runs, true),
+      removedGateway: cleanup,
+      left,
+    });
+    return ok ? 0 : 1;
+  } finally {
+    done();
+  }
+}
+
+/** Removing the last LAN would leave no mesh to converge: say what to do instead. */
+function refuseLastLan(dir: string, name: string): void {
+  const lans = path.join(dir, 'lans');
+  if (!existsSync(lans) || !statSync(lans).isDirectory()) return;
+  const others = readdirSync(lans).filter(
+    (f) => f.endsWith('.yml') && !f.startsWith('.') && f !== `${name}.yml`,
+  );
+  if (others.length === 0 && existsSync(path.join(lans, `${name}.yml`))) {
+    throw new UsageError(
+      `LAN "${name}" is the only LAN of the mesh: removing it would leave no mesh. Fix: add the LAN that replaces it first (meshctl add-lan), or retire the whole mesh by hand`,
+    );
+  }
+}
+
+/** The PKI remembers a LAN whose certificate was revoked (a re-run after the file was removed). */
+function wasRemoved(inventory: Inventory, name: string): boolean {
+  const stateFile = path.join(inventory.mesh.pkiDir, rel.state);
+  if (!existsSync(stateFile)) return false;
+  const state = parsePkiState(readFileSync(stateFile, 'utf8'));
+  return !('problem' in state) && state.revoked.some((r) => r.lan === name);
+}
+
+/** Step 1: id into retired_ids, then the certificate revoked. Both are idempotent. */
+async function retireAndRevoke(removed: Lan, remaining: Inventory, dir: string, out: Output): Promise<void> {
+  const meshFile = path.join(dir, 'mesh.yml');
+  const text = readFileSync(meshFile, 'utf8');
+  let edited: string;
+  try {
+    edited = retireIdText(text, removed.id);
+  } catch (error) {
+    if (!(error instanceof RetireEditError)) throw error;
+    throw new InventoryError(
+      [
+        {
+          severity: 'error',
+          file: meshFile,
+          field: 'retired_ids',
+          value: removed.id,
+          message: error.message,
+          fix: `add ${removed.id} to retired_ids in ${meshFile} by hand (e.g. retired_ids: [${removed.id}]), then re-run \`meshctl remove-lan ${removed.name}\``,
+        },
+      ],
+      `cannot retire id ${removed.id} of LAN "${removed.name}" automatically; nothing was changed`,
+    );
+  }
+  if (edited !== text) {
+    await writeFileAtomic(meshFile, edited, statSync(meshFile).mode & 0o7777, { replace: true });
+    out.info(
+      `${meshFile}: id ${removed.id} of "${removed.name}" added to retired_ids (never given out again)`,
+    );
+  }
+
+  const { pkiDir, name: mesh } = remaining.mesh;
+  const issued = existsSync(path.join(pkiDir, rel.gatewayCert(removed.name)));
+  if (!issued && !wasRemoved(remaining, removed.name)) {
+    out.info(`pki: "${removed.name}" never had a certificate: nothing to revoke`);
+    return;
+  }
+  await revokeGateway({
+    dir: pkiDir,
+    mesh,
+    lan: removed.name,
+    pairs: remaining.lans.map((lan) => pairIndex(lan.id, removed.id)),
+  });
+  out.info(
+    `pki: certificate of "${removed.name}" revoked (CRL updated; its key and its tunnels' tls-crypt keys deleted)`,
+  );
+}
+
+/** Step 3: best effort. A removed gateway that is gone for good must not block the removal. */
+async function cleanRemovedGateway(
+  lan: Lan,
+  mesh: string,
+  connector: Connector,
+  options: ConnectingOptions,
+  out: Output,
+): Promise<Cleanup> {
+  out.info(out.color.bold(`\nCleaning ${lan.name} (${lan.sshHost}), the removed gateway`));
+  let outcome: CleanupOutcome;
+  try {
+    const conn = await connector({
+      name: lan.name,
+      host: lan.sshHost,
+      port: lan.ssh.port,
+      user: lan.ssh.user,
+      ...(lan.ssh.identityFile ? { identityFile: lan.ssh.identityFile } : {}),
+      knownHosts: lan.ssh.knownHosts,
+      acceptNew: Boolean(options.acceptNew),
+      become: lan.ssh.become,
+    });
+    try {
+      outcome = await cleanGateway(conn, { mesh, lan: lan.name });
+    } finally {
+      await conn.close();
+    }
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const detail =
+      `NOT cleaned: ${reason}. Its tunnels cannot come up again (certificate revoked, peers dropped them). ` +
+      `To clean it by hand: systemctl disable --now 'openvpn-server@mesh-*' meshctl-firewall; ` +
+      `then remove the files listed in /etc/meshctl/manifest.json, and the manifest`;
+    out.warn(out.color.yellow(`warning: ${lan.name}: ${detail}`));
+    return { status: 'failed', detail };
+  }
+  if (outcome.status === 'nothing') {
+    out.info(`${lan.name}: ${outcome.reason}`);
+    return { status: 'nothing', detail: outcome.reason };
+  }
+  const detail = `cleaned: ${outcome.tunnels.length} tunnel(s) stopped and disabled, firewall chains removed, ${outcome.files} file(s) removed`;
+  out.info(`${lan.name}: ${detail}`);
+  return { status: 'cleaned', detail };
+}
