@@ -25,6 +25,14 @@ export interface Desired {
 export async function computeDesired(options: { inventory: string }, out: Output): Promise<Desired> {
   const { inventory, warnings } = loadInventoryOrThrow(options.inventory);
   for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
+  return desiredFromInventory(inventory, out);
+}
+
+/**
+ * The same for an inventory already loaded (add-lan and remove-lan validate a would-be inventory first):
+ * mesh → PKI (issued on first need, reused afterwards) → rendered desired state of every gateway.
+ */
+export async function desiredFromInventory(inventory: Inventory, out: Output): Promise<Desired> {
   const mesh = planMesh(inventory);
   const { material, created } = await ensurePki({
     dir: inventory.mesh.pkiDir,

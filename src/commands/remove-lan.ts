@@ -3,6 +3,7 @@ import path from 'node:path';
 import { sshConnector } from '../connection/ssh.js';
 import type { Connector } from '../connection/types.js';
 import { InventoryError, UsageError } from '../errors.js';
+import { connectOptions } from '../execute/gateway.js';
 import { printSummary, runsToJson } from '../execute/summary.js';
 import { acquireLock } from '../lock.js';
 import { pairIndex } from '../mesh/allocate.js';
@@ -12,10 +13,10 @@ import { revokeGateway } from '../pki/index.js';
 import { rel } from '../pki/layout.js';
 import { parsePkiState } from '../pki/state.js';
 import type { Inventory, Lan } from '../types.js';
+import { desiredFromInventory } from './desired.js';
 import { type ConnectingOptions, type EngineDeps, releaseOnSignal } from './engine.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
 import { type CleanupOutcome, cleanGateway } from './lan/clean-gateway.js';
-import { desiredFromInventory } from './lan/desired.js';
 import { loadInventoryView } from './lan/inventory-view.js';
 import { readRemovedLan } from './lan/removed-lan.js';
 import { RetireEditError, retireIdText } from './lan/retire-id.js';
@@ -208,16 +209,7 @@ async function cleanRemovedGateway(
   out.info(out.color.bold(`\nCleaning ${lan.name} (${lan.sshHost}), the removed gateway`));
   let outcome: CleanupOutcome;
   try {
-    const conn = await connector({
-      name: lan.name,
-      host: lan.sshHost,
-      port: lan.ssh.port,
-      user: lan.ssh.user,
-      ...(lan.ssh.identityFile ? { identityFile: lan.ssh.identityFile } : {}),
-      knownHosts: lan.ssh.knownHosts,
-      acceptNew: Boolean(options.acceptNew),
-      become: lan.ssh.become,
-    });
+    const conn = await connector(connectOptions(lan, Boolean(options.acceptNew)));
     try {
       outcome = await cleanGateway(conn, { mesh, lan: lan.name });
     } finally {

@@ -1,9 +1,9 @@
-import type { Connection, Connector } from '../connection/types.js';
+import type { Connection, ConnectOptions, Connector } from '../connection/types.js';
 import { RemoteCommandError } from '../errors.js';
 import { parseFacts, probeCommand } from '../facts/index.js';
 import type { Facts } from '../facts/types.js';
 import type { HostPlan, VerifyTunnelAction } from '../plan/types.js';
-import type { DesiredState } from '../types.js';
+import type { DesiredState, Lan } from '../types.js';
 
 /** Everything one run learns and does on one gateway; the per-gateway summary is built from it. */
 export interface GatewayRun {
@@ -50,19 +50,23 @@ export interface ConnectSettings {
   acceptNew: boolean;
 }
 
-/** Opens the SSH connection (host key verified) for a gateway. */
-export async function connectGateway(run: GatewayRun, settings: ConnectSettings): Promise<Connection> {
-  const { lan } = run.desired;
-  run.conn = await settings.connector({
+/** How to reach a LAN's gateway over SSH, from its inventory settings. */
+export function connectOptions(lan: Lan, acceptNew: boolean): ConnectOptions {
+  return {
     name: lan.name,
     host: lan.sshHost,
     port: lan.ssh.port,
     user: lan.ssh.user,
     ...(lan.ssh.identityFile ? { identityFile: lan.ssh.identityFile } : {}),
     knownHosts: lan.ssh.knownHosts,
-    acceptNew: settings.acceptNew,
+    acceptNew,
     become: lan.ssh.become,
-  });
+  };
+}
+
+/** Opens the SSH connection (host key verified) for a gateway. */
+export async function connectGateway(run: GatewayRun, settings: ConnectSettings): Promise<Connection> {
+  run.conn = await settings.connector(connectOptions(run.desired.lan, settings.acceptNew));
   return run.conn;
 }
 
