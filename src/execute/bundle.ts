@@ -10,6 +10,9 @@ import { quote } from '../connection/quote.js';
  *
  * Content travels base64-encoded inside quoted here-documents, so nothing the file holds is ever interpreted by
  * the shell, and key material never appears in argv. Paths pass through the one quoting function.
+ *
+ * A run killed mid-transfer cuts the script short, and `sh` runs a here-document cut by end-of-file as if it
+ * were complete: each file's byte count travels with it and a short temporary is never renamed into place.
  */
 
 export interface BundleFile {
@@ -42,6 +45,11 @@ function octal(mode: number): string {
 const PUT_FUNCTION = `meshctl_put() {
   meshctl_tmp=$(mktemp "$(dirname -- "$1")/${TEMP_PREFIX}XXXXXX")
   base64 -d > "$meshctl_tmp"
+  meshctl_size=$(wc -c < "$meshctl_tmp")
+  if [ "$meshctl_size" -ne "$3" ]; then
+    echo "meshctl: $1: received $meshctl_size of $3 bytes (transfer cut short); left unchanged" >&2
+    exit 1
+  fi
   chmod "$2" "$meshctl_tmp"
   if [ "$(id -u)" = 0 ]; then chown 0:0 "$meshctl_tmp"; fi
   sync "$meshctl_tmp" 2>/dev/null || sync
@@ -79,7 +87,8 @@ export function installScript(files: BundleFile[], privateDirs: string[] = []): 
     const body = Buffer.from(f.content)
       .toString('base64')
       .replace(/.{1,76}/g, '$&\n');
-    lines.push(`meshctl_put ${quote([f.path, octal(f.mode)])} <<'${DELIMITER}'\n${body}${DELIMITER}`);
+    const size = String(Buffer.byteLength(f.content));
+    lines.push(`meshctl_put ${quote([f.path, octal(f.mode), size])} <<'${DELIMITER}'\n${body}${DELIMITER}`);
   }
   // fsync each directory so the renames themselves survive a crash
   for (const [dir] of dirs) lines.push(`sync ${quote([dir])} 2>/dev/null || sync`);
@@ -101,6 +110,39 @@ export function restoreScript(updated: string[], created: string[]): string {
   }
   lines.push('exit $meshctl_failed');
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Rewrites the iptables rules file at `path` as the union of its new content and its rollback copy, for a
+ * gateway where some tunnels came up on their new config while others were rolled back to the previous one:
+ * neither version alone accepts both (a changed port, say), and on a gateway whose INPUT policy is DROP the
+ * restored tunnel would stay cut off. Only meshctl's chains are in the file (loaded with --noflush). Each chain's
+ * final DROP stays last, so a RETURN of the previous version is never shadowed. Exits 3 when there is no rollback
+ * copy (the rules did not change this run): nothing to widen.
+ */
+export function widenRulesScript(path: string): string {
+  assertAbsolute(path);
+  const rules = quote([path]);
+  const prev = quote([backupPath(path)]);
+  return `${[
+    'set -eu',
+    'umask 077',
+    `[ -e ${prev} ] || exit 3`,
+    `meshctl_tmp=$(mktemp ${quote([posix.dirname(path)])}/${TEMP_PREFIX}XXXXXX)`,
+    `trap 'rm -f "$meshctl_tmp"' EXIT`,
+    '{',
+    "  echo '# managed by meshctl: the rules of the last run plus the previous ones, because a tunnel of this'",
+    "  echo '# gateway was rolled back to its previous config; the next successful apply rewrites this file'",
+    "  echo '*filter'",
+    `  grep -h '^:' ${rules} ${prev} | awk '!seen[$0]++'`,
+    `  grep -h '^-A' ${rules} ${prev} | awk '!seen[$0]++' | grep -v -e ' -j DROP$' || true`,
+    `  grep -h '^-A' ${rules} ${prev} | awk '!seen[$0]++' | grep -e ' -j DROP$' || true`,
+    "  echo 'COMMIT'",
+    '} > "$meshctl_tmp"',
+    `chmod "$(stat -c %a ${rules})" "$meshctl_tmp"`,
+    'sync "$meshctl_tmp" 2>/dev/null || sync',
+    `mv -f "$meshctl_tmp" ${rules}`,
+  ].join('\n')}\n`;
 }
 
 /** Drops the rollback copies once the new files are verified. */

@@ -7,7 +7,8 @@ import type {
   WriteFileAction,
 } from '../plan/types.js';
 import { manifestText } from '../render/index.js';
-import { commitScript, installScript, removeScript, restoreScript } from './bundle.js';
+import { FIREWALL_UNIT, gatewayPaths } from '../render/paths.js';
+import { commitScript, installScript, removeScript, restoreScript, widenRulesScript } from './bundle.js';
 import type { GatewayRun } from './gateway.js';
 import { mustExec, mustRunScript, systemctl } from './remote.js';
 
@@ -176,8 +177,32 @@ export async function rollbackTunnel(run: GatewayRun, unit: string): Promise<str
     await systemctl(run.conn!, 'stop', [unit]);
     return 'new tunnel removed again';
   }
+  const widened = await keepPreviousRulesAccepted(run);
   await systemctl(run.conn!, 'restart', [unit]);
-  return 'previous config restored and restarted';
+  return `previous config restored and restarted${widened ? '; firewall accepts its previous port too' : ''}`;
+}
+
+/**
+ * The firewall was reloaded with this run's rules, which accept only the new ports: a tunnel put back on its
+ * previous config needs its previous port accepted again (a gateway whose INPUT policy is DROP would cut it off).
+ * Loads the union of both versions, once per gateway; the next successful apply loads the exact rules again.
+ */
+async function keepPreviousRulesAccepted(run: GatewayRun): Promise<boolean> {
+  const rules = gatewayPaths.iptablesRules;
+  if (!run.updated.includes(rules)) return false;
+  const result = await run.conn!.exec(['sh', '-s'], { stdin: widenRulesScript(rules), timeoutMs: 60_000 });
+  if (result.code === 3) return false;
+  if (result.code !== 0) {
+    throw new Error(
+      `${run.name}: could not keep the previous firewall rules next to the new ones (exit ${result.code}: ` +
+        `${result.stderr.trim().split('\n').slice(-2).join(' ')}); a rolled-back tunnel may be blocked. ` +
+        'Fix: re-run apply once the failing tunnel can come up.',
+    );
+  }
+  // the rules file is no longer this run's version: its rollback copy stays until the next bundle
+  run.updated = run.updated.filter((p) => p !== rules);
+  await systemctl(run.conn!, 'reload-or-restart', [FIREWALL_UNIT]);
+  return true;
 }
 
 /** Drop rollback copies and write the manifest, last. */

@@ -2,13 +2,19 @@ import type { Connection, ExecOptions, ExecResult } from '../connection/types.js
 import { RemoteCommandError } from '../errors.js';
 import { SCRIPT_ARGV } from './bundle.js';
 
+/**
+ * How long a remote command may run when its caller names no limit. SSH keepalives catch a dead link, but not a
+ * command that hangs on a live one (a stuck systemctl, a held lock): no phase of a run may wait forever.
+ */
+export const DEFAULT_REMOTE_TIMEOUT_MS = 120_000;
+
 /** Runs argv and requires exit 0; the error names the gateway, the command and the tail of stderr (never stdin). */
 export async function mustExec(
   conn: Connection,
   argv: string[],
   opts: ExecOptions = {},
 ): Promise<ExecResult> {
-  const result = await conn.exec(argv, opts);
+  const result = await conn.exec(argv, { timeoutMs: DEFAULT_REMOTE_TIMEOUT_MS, ...opts });
   if (result.code !== 0)
     throw new RemoteCommandError(conn.name, argv.slice(0, 4), result.code, result.stderr);
   return result;
@@ -22,7 +28,7 @@ export async function mustRunScript(
   conn: Connection,
   what: string,
   script: string,
-  timeoutMs = 120_000,
+  timeoutMs = DEFAULT_REMOTE_TIMEOUT_MS,
 ): Promise<ExecResult> {
   const result = await conn.exec(SCRIPT_ARGV, { stdin: script, timeoutMs });
   if (result.code !== 0) {
@@ -36,7 +42,7 @@ export async function systemctl(
   conn: Connection,
   verb: string,
   units: string[],
-  timeoutMs = 120_000,
+  timeoutMs = DEFAULT_REMOTE_TIMEOUT_MS,
 ): Promise<void> {
   if (units.length === 0) return;
   await mustExec(conn, ['systemctl', verb, ...units], { timeoutMs });

@@ -1,6 +1,6 @@
 import type { Facts } from '../facts/types.js';
 import type { DesiredState } from '../types.js';
-import { changesNotifying, type FileChange } from './file-changes.js';
+import { changedPath, changesNotifying, type FileChange } from './file-changes.js';
 import { FIREWALL_UNIT, isSysctlFile } from './paths.js';
 import type { PhasedActions } from './phases.js';
 import type { Noop } from './types.js';
@@ -48,7 +48,7 @@ export function planSystem(
   if (!fact || !isRunning(fact)) return;
   const changed = changesNotifying(changes, FIREWALL_UNIT).filter((c) => !isSysctlFile(c.file.path));
   let reason: string | null = null;
-  if (changed.length > 0) reason = `${changed.map((c) => c.file.path).join(', ')} changed`;
+  if (changed.length > 0) reason = `${changed.map(changedPath).join(', ')} changed`;
   else if (facts.firewall.readable && !facts.firewall.chains) {
     reason = "meshctl's iptables chains are missing (rules flushed since boot)";
   } else if (facts.firewall.readable && !facts.firewall.jumps) {

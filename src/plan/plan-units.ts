@@ -1,6 +1,6 @@
 import type { Facts, UnitFact } from '../facts/types.js';
 import type { DesiredState, DesiredUnit } from '../types.js';
-import { changesNotifying, type FileChange } from './file-changes.js';
+import { changedPath, changesNotifying, type FileChange } from './file-changes.js';
 import { FIREWALL_UNIT, shortUnit } from './paths.js';
 import type { MeshView, PhasedActions } from './phases.js';
 import type { Noop, UnitAction } from './types.js';
@@ -53,7 +53,7 @@ export function planUnits(
         action = {
           kind: 'restart-unit',
           unit: unit.name,
-          reason: `${changed.map((c) => c.file.path).join(', ')} changed`,
+          reason: `${changed.map(changedPath).join(', ')} changed`,
         };
       } else {
         noops.push({ subject: unit.name, reason: `${short} running, no config change` });
@@ -90,7 +90,7 @@ function planTunnelRestart(
 ): UnitAction | null {
   const peer = unit.tunnel!.peer;
   const short = shortUnit(unit.name);
-  const here = changesNotifying(changes, unit.name).map((c) => c.file.path);
+  const here = changesNotifying(changes, unit.name).map(changedPath);
   const pid = `PID ${fact.mainPid}`;
   const peerView = view.peerChanges(peer);
   if ('unknown' in peerView) {
@@ -108,7 +108,7 @@ function planTunnelRestart(
     return null;
   }
   const peerUnit = view.desired.get(peer)?.units.find((u) => u.tunnel?.peer === lan)?.name;
-  const there = peerUnit ? changesNotifying(peerView.changes, peerUnit).map((c) => c.file.path) : [];
+  const there = peerUnit ? changesNotifying(peerView.changes, peerUnit).map(changedPath) : [];
   if (here.length === 0 && there.length === 0) {
     noops.push({
       subject: unit.name,
