@@ -1,0 +1,225 @@
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Chalk } from 'chalk';
+import { run as applyCommand } from '../src/commands/apply.js';
+import { run as diffCommand } from '../src/commands/diff.js';
+import type { ConnectingOptions } from '../src/commands/engine.js';
+import { run as renderCommand } from '../src/commands/render.js';
+import { sshConnector } from '../src/connection/ssh.js';
+import type { Connection, Connector } from '../src/connection/types.js';
+import type { Output } from '../src/output.js';
+import { Lab, type LabSpec, reapOrphans } from '../test/lab/lab.js';
+import { prerequisiteProblems } from '../test/lab/prerequisites.js';
+
+/**
+ * Push-engine figures on the lab: wall time of a cold `apply` (fresh gateways, PKI already made), a no-op `apply`
+ * and a `diff` on 3, 6 and 12 gateways, and how many remote commands (execs) and SSH connections each gateway
+ * gets. Counting wraps the SSH connector the commands accept as `deps.connector`.
+ *
+ * meshctl must run where the gateways are reachable: in the lab's ctl network namespace. So this file has two
+ * modes: the driver (default) brings labs up and runs itself with `--measure COMMAND --inventory DIR` in that
+ * namespace, which runs one command in-process and prints its figures as JSON.
+ *
+ * Run as root: `npm run build && node dist/bench/apply.js [--sizes 3,6,12] [--forks N]`.
+ */
+
+interface Measured {
+  command: string;
+  exitCode: number;
+  seconds: number;
+  /** Per gateway: remote commands run and SSH connections opened. */
+  gateways: Record<string, { execs: number; connects: number }>;
+  statuses: Record<string, string>;
+}
+
+const args = process.argv.slice(2);
+const argValue = (name: string): string | undefined => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
+};
+
+/** An Output that prints nothing and keeps the JSON result (the progress tree would distort the timing). */
+function quietOutput(): Output & { value: unknown } {
+  const out = {
+    json: true,
+    verbose: false,
+    color: new Chalk({ level: 0 }),
+    value: undefined as unknown,
+    info() {},
+    warn() {},
+    result(value: unknown) {
+      out.value = value;
+    },
+  };
+  return out;
+}
+
+/** Wraps a connector: every exec and every connection is counted per gateway. */
+function countingConnector(inner: Connector, counts: Measured['gateways']): Connector {
+  return async (opts) => {
+    const conn = await inner(opts);
+    counts[opts.name] ??= { execs: 0, connects: 0 };
+    const count = counts[opts.name]!;
+    count.connects++;
+    const counted: Connection = {
+      name: conn.name,
+      host: conn.host,
+      exec: (argv, execOpts) => {
+        count.execs++;
+        return conn.exec(argv, execOpts);
+      },
+      close: () => conn.close(),
+    };
+    return counted;
+  };
+}
+
+/** Worker mode: one command, in-process, in the lab's namespace; its figures as JSON on stdout. */
+async function measure(command: string, inventory: string, forks: number): Promise<void> {
+  const counts: Measured['gateways'] = {};
+  const deps = { connector: countingConnector(sshConnector, counts) };
+  const options: ConnectingOptions = { inventory, forks, json: true, color: false, verbose: false };
+  const out = quietOutput();
+  const started = performance.now();
+  let exitCode: number;
+  if (command === 'apply') exitCode = await applyCommand(options, out, deps);
+  else if (command === 'diff') exitCode = await diffCommand(options, out, deps);
+  else if (command === 'render')
+    exitCode = await renderCommand({ ...options, out: `${inventory}/../rendered` }, out);
+  else throw new Error(`--measure ${command}: use apply, diff or render`);
+  const seconds = (performance.now() - started) / 1000;
+  const gateways = ((out.value as { gateways?: unknown[] }).gateways ?? []) as {
+    lan: string;
+    status: string;
+  }[];
+  const statuses = Object.fromEntries(
+    gateways.filter((g) => typeof g === 'object').map((g) => [g.lan, g.status]),
+  );
+  const result: Measured = { command, exitCode, seconds, gateways: counts, statuses };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+function specOf(n: number): LabSpec {
+  return {
+    name: `apb${n}`,
+    mesh: 'bench',
+    gateways: Array.from({ length: n }, (_, i) => ({
+      name: `gw${i + 1}`,
+      id: i + 1,
+      // a mix of LAN sizes, as in real inventories
+      subnets: [[`10.${i + 1}.0.0/16`, `10.200.${i + 1}.0/24`, `192.168.${i + 1}.0/27`][i % 3]!],
+    })),
+  };
+}
+
+async function runMeasured(lab: Lab, command: string, forks: number): Promise<Measured> {
+  const self = fileURLToPath(import.meta.url);
+  const result = await lab.execCtl(
+    [process.execPath, self, '--measure', command, '--inventory', lab.inventoryDir, '--forks', String(forks)],
+    { timeoutMs: 600_000 },
+  );
+  const line = result.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line) as Measured;
+  } catch {
+    throw new Error(
+      `measuring \`meshctl ${command}\` on lab ${lab.name} failed (exit ${result.code}):\n${result.stderr}`,
+    );
+  }
+}
+
+function perGateway(m: Measured, n: number, key: 'execs' | 'connects'): string {
+  const values = Object.values(m.gateways).map((g) => g[key]);
+  if (values.length === 0) return '0';
+  // a gateway missing from the counts was never connected to: it counts as 0
+  while (values.length < n) values.push(0);
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return min === max ? String(min) : `${min}–${max} (mean ${mean.toFixed(1)})`;
+}
+
+/** The expected outcome of each measured run: a figure from a failed run would mean nothing. */
+function check(m: Measured, expectedExit: number, expectedStatus: string, n: number): void {
+  const statuses = Object.values(m.statuses);
+  if (m.exitCode !== expectedExit || statuses.length !== n || statuses.some((s) => s !== expectedStatus)) {
+    throw new Error(
+      `\`meshctl ${m.command}\` ended with exit ${m.exitCode} and statuses ${JSON.stringify(m.statuses)}; ` +
+        `expected exit ${expectedExit} and every gateway ${expectedStatus}: run it by hand on the lab to see why`,
+    );
+  }
+}
+
+/** One lab of `n` gateways: PKI + render, cold apply, no-op apply, diff; the table rows. */
+async function measureSize(n: number, forks: number): Promise<string[][]> {
+  const lab = await Lab.up(specOf(n));
+  try {
+    const pki = await runMeasured(lab, 'render', forks);
+    const cold = await runMeasured(lab, 'apply', forks);
+    check(cold, 0, 'changed', n);
+    const noop = await runMeasured(lab, 'apply', forks);
+    check(noop, 0, 'unchanged', n);
+    const diff = await runMeasured(lab, 'diff', forks);
+    check(diff, 0, 'unchanged', n);
+    const rows = [[String(n), 'render (PKI created, offline)', pki.seconds.toFixed(2), '0', '0']];
+    for (const [label, m] of [
+      [`apply, cold (${n - 1} tunnels/gw)`, cold],
+      ['apply, no-op', noop],
+      ['diff, no changes', diff],
+    ] as const) {
+      rows.push([
+        String(n),
+        label,
+        m.seconds.toFixed(2),
+        perGateway(m, n, 'execs'),
+        perGateway(m, n, 'connects'),
+      ]);
+    }
+    return rows;
+  } finally {
+    await lab.down();
+  }
+}
+
+async function driver(): Promise<void> {
+  const problems = prerequisiteProblems();
+  if (problems.length > 0) throw new Error(`cannot run the apply bench:\n  ${problems.join('\n  ')}`);
+  const sizes = (argValue('--sizes') ?? '3,6,12').split(',').map(Number);
+  const forks = Number(argValue('--forks') ?? 10);
+  await reapOrphans();
+  const rows: string[][] = [];
+  const failures: string[] = [];
+  for (const n of sizes) {
+    try {
+      rows.push(...(await measureSize(n, forks)));
+    } catch (error) {
+      // a size that fails (e.g. a lab that does not come up on a loaded machine) must not hide the others
+      failures.push(`${n} gateways: ${(error as Error).message}`);
+      rows.push([String(n), 'FAILED (see below)', '-', '-', '-']);
+    }
+  }
+  const header = ['gateways', 'step', 'seconds', 'remote commands/gw', 'SSH connections/gw'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(`meshctl apply/diff on the lab: ${cpus().length} CPUs, --forks ${forks}, in-process wall time`);
+  console.log(line(header));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const row of rows) console.log(line(row));
+  for (const failure of failures) console.error(`failed: ${failure}`);
+  if (failures.length > 0) process.exitCode = 1;
+}
+
+const measuring = argValue('--measure');
+const main = measuring
+  ? () => measure(measuring, argValue('--inventory') ?? 'inventory', Number(argValue('--forks') ?? 10))
+  : driver;
+main().then(
+  () => {
+    // the worker's SSH sockets are closed; exit now rather than wait for idle timers
+    process.exit(process.exitCode ?? 0);
+  },
+  (error: Error) => {
+    console.error(error.message);
+    process.exit(1);
+  },
+);
