@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InventoryError } from '../errors.js';
 import type { Diagnostic, Inventory, Lan } from '../types.js';
@@ -87,6 +87,17 @@ export function loadInventoryOrThrow(
   return { inventory, warnings: diagnostics.filter((d) => d.severity === 'warning') };
 }
 
+/** True when `file` (links resolved) lies inside `dir` (links resolved). A dangling link is outside. */
+function insideDir(file: string, dir: string): boolean {
+  try {
+    const target = realpathSync(file);
+    const root = realpathSync(dir);
+    return target.startsWith(root + path.sep);
+  } catch {
+    return false;
+  }
+}
+
 /** `lans/*.yml`, sorted; anything else in lans/ is reported so a misnamed file is not silently skipped. */
 function listLanFiles(dir: string, diagnostics: Diagnostic[]): { name: string; file: string }[] {
   const lansDir = path.join(dir, 'lans');
@@ -104,11 +115,32 @@ function listLanFiles(dir: string, diagnostics: Diagnostic[]): { name: string; f
   for (const entry of readdirSync(lansDir, { withFileTypes: true }).sort((a, b) =>
     a.name.localeCompare(b.name),
   )) {
-    // Hidden files (.gitkeep, editor swap files) are not LANs and are no one's mistake.
-    if (entry.name.startsWith('.')) continue;
     const file = path.join(lansDir, entry.name);
     const other = new FileFindings(file, diagnostics);
-    // A symlinked LAN file is fine: follow it to see what it is.
+    if (entry.name.startsWith('.')) {
+      // Hidden files (.gitkeep, editor swap files) are not LANs and are no one's mistake, but a hidden NAME.yml
+      // is a LAN someone tried to switch off: ignoring it would tear its tunnels down on the next apply.
+      if (entry.name.endsWith('.yml')) {
+        other.error(
+          '',
+          entry.name,
+          `${entry.name} is hidden (its name starts with a dot), so it would not be read as a LAN`,
+          `rename it to ${entry.name.replace(/^\.+/, '') || 'NAME.yml'} if it is a LAN; to take a LAN out of the mesh, use \`meshctl remove-lan\``,
+        );
+      }
+      continue;
+    }
+    // A symlinked LAN file is fine inside the inventory; one leading elsewhere is refused, because messages quote
+    // the file's text and the inventory should hold everything the mesh is built from.
+    if (entry.isSymbolicLink() && !insideDir(file, dir)) {
+      other.error(
+        '',
+        entry.name,
+        `${entry.name} is a symbolic link to a file outside the inventory ${dir}`,
+        'replace the link with the LAN file itself',
+      );
+      continue;
+    }
     const isFile =
       entry.isFile() || (entry.isSymbolicLink() && statSync(file, { throwIfNoEntry: false })?.isFile());
     if (isFile && entry.name.endsWith('.yml'))

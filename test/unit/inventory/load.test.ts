@@ -172,16 +172,34 @@ describe('loadInventory', () => {
     assert.ok(diagnostics.some((d) => d.field === 'subnets[0]' && /host bits/.test(d.message)));
   });
 
-  it('follows a symlinked LAN file', () => {
+  it('follows a symlinked LAN file inside the inventory, and refuses one leading outside it', () => {
     const dir = temp('name: corp\n', { a: lanText(1) });
-    const elsewhere = temp('name: unused\n', { b: lanText(2) });
-    symlinkSync(path.join(elsewhere, 'lans', 'b.yml'), path.join(dir, 'lans', 'b.yml'));
+    mkdirSync(path.join(dir, 'shared'));
+    writeFileSync(path.join(dir, 'shared', 'b.yml'), lanText(2));
+    symlinkSync(path.join(dir, 'shared', 'b.yml'), path.join(dir, 'lans', 'b.yml'));
     const { inventory, diagnostics } = loadInventory(dir);
     assert.deepEqual(diagnostics, []);
     assert.deepEqual(
       inventory?.lans.map((l) => l.name),
       ['a', 'b'],
     );
+    const elsewhere = temp('name: unused\n', { c: lanText(3) });
+    symlinkSync(path.join(elsewhere, 'lans', 'c.yml'), path.join(dir, 'lans', 'c.yml'));
+    const refused = loadInventory(dir);
+    assert.equal(refused.inventory, undefined);
+    assert.match(
+      refused.diagnostics[0]!.message,
+      /c\.yml is a symbolic link to a file outside the inventory/,
+    );
+  });
+
+  it('refuses a hidden NAME.yml instead of silently dropping that LAN', () => {
+    const dir = temp('name: corp\n', { a: lanText(1) });
+    writeFileSync(path.join(dir, 'lans', '.b.yml'), lanText(2));
+    const { inventory, diagnostics } = loadInventory(dir);
+    assert.equal(inventory, undefined);
+    assert.match(diagnostics[0]!.message, /\.b\.yml is hidden/);
+    assert.match(diagnostics[0]!.fix, /rename it to b\.yml/);
   });
 
   it('ignores hidden files in lans/ such as .gitkeep', () => {
