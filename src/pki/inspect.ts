@@ -1,4 +1,4 @@
-import { lstat, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as x509 from '@peculiar/x509';
 import { PkiError } from '../errors.js';
@@ -87,6 +87,21 @@ export async function inspectPki(
     return { snapshot, problems };
   }
   snapshot.dirExists = true;
+  // A directory holding other things is not ours to take over (or to chmod): pki_dir probably points at the
+  // wrong place, e.g. /etc or a home directory.
+  const entries = await readdir(dir);
+  const meshctlLayout = [rel.state, rel.caCert, rel.crl, 'private', 'issued', 'tls-crypt', 'revoked'];
+  if (
+    !entries.some((name) => meshctlLayout.includes(name)) &&
+    entries.some((name) => name !== '.gitignore')
+  ) {
+    problems.push({
+      file: dir,
+      problem: `already holds other files (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}) and is not a meshctl PKI (no ${rel.state})`,
+      fix: 'point pki_dir in mesh.yml at a new or empty directory',
+    });
+    return { snapshot, problems };
+  }
   checkDirMode(dir, dirStat.mode, problems);
   for (const sub of SECRET_DIRS) {
     const subStat = await lstat(path(sub)).catch(ignoreMissing);

@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict';
-import { chmod, copyFile, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { PkiError } from '../../../src/errors.js';
 import { ensurePki, loadPkiReadOnly, revokeGateway } from '../../../src/pki/index.js';
@@ -35,6 +46,22 @@ describe('pki: refusals', () => {
     assert.deepEqual(await treeSnapshot(pki), before, 'a refused run changed the PKI directory');
     return message;
   }
+
+  it('a pki_dir that already holds foreign files is neither taken over nor chmod-ed', async () => {
+    const foreign = join(root, 'etc-like');
+    await mkdir(foreign, { mode: 0o755 });
+    await writeFile(join(foreign, 'passwd'), 'not a PKI\n');
+    await assert.rejects(
+      ensurePki({ dir: foreign, mesh: 'corp', lans: ['alpha'], pairs: [] }),
+      (error: unknown) =>
+        error instanceof PkiError &&
+        error.message.includes('is not a meshctl PKI') &&
+        error.message.includes('new or empty directory') &&
+        !error.message.includes('chmod'),
+    );
+    assert.deepEqual(await readdir(foreign), ['passwd']);
+    assert.equal((await stat(foreign)).mode & 0o777, 0o755);
+  });
 
   it('a private key readable by others, with the chmod fix', async () => {
     const key = join(pki, 'private/alpha.key');
