@@ -67,7 +67,9 @@ function imageRecipe(variant: ImageVariant) {
   return {
     version: RECIPE_VERSION,
     suite: SUITE,
-    packages: variant.openvpn ? [...BASE_PACKAGES, 'openvpn'] : BASE_PACKAGES,
+    packages: [...BASE_PACKAGES, 'openvpn'],
+    // the image without OpenVPN is the full image with the openvpn package purged (seconds, not a second debootstrap)
+    ...(variant.openvpn ? {} : { purged: ['openvpn'] }),
   };
 }
 
@@ -93,6 +95,7 @@ export async function ensureImage(variant: ImageVariant, log: Log = () => {}): P
   const debs = join(CACHE_ROOT, 'debs');
   mkdirSync(debs, { recursive: true });
   const tmp = join(parent, `.tmp-${process.pid}-${Date.now()}`);
+  if (!variant.openvpn) return deriveWithoutOpenvpn(final, tmp, started, log);
   const mirror = machineMirror(SUITE);
   const recipe = imageRecipe(variant);
   log(
@@ -118,6 +121,40 @@ export async function ensureImage(variant: ImageVariant, log: Log = () => {}): P
       renameSync(tmp, final);
     } catch (error) {
       // another build of the same recipe finished first: use it
+      if (!existsSync(final)) throw error;
+      await removeTree(tmp);
+    }
+  } catch (error) {
+    await removeTree(tmp);
+    throw error;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  log(`image ready in ${seconds.toFixed(1)} s: ${final}`);
+  return { path: final, built: true, seconds };
+}
+
+/** The image without OpenVPN: a copy of the full image with the openvpn package purged. */
+async function deriveWithoutOpenvpn(
+  final: string,
+  tmp: string,
+  started: number,
+  log: Log,
+): Promise<CacheResult> {
+  const full = await ensureImage({ openvpn: true }, log);
+  log('deriving the gateway image without OpenVPN (copy, then dpkg --purge openvpn)');
+  try {
+    await runOk(['cp', '-a', '--reflink=auto', full.path, tmp], { fix: 'check the free space of the cache' });
+    // no maintainer script may start or stop a service from inside the copy
+    const policy = join(tmp, 'usr/sbin/policy-rc.d');
+    writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+    await runOk(['chroot', tmp, 'dpkg', '--purge', 'openvpn'], {
+      fix: 'rebuild the full image: remove the cache',
+    });
+    rmSync(policy);
+    tweakImage(tmp, { openvpn: false });
+    try {
+      renameSync(tmp, final);
+    } catch (error) {
       if (!existsSync(final)) throw error;
       await removeTree(tmp);
     }
