@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { join } from 'node:path';
 import { pairIndex } from '../../src/mesh/allocate.js';
 import { Lab, type LabSpec, reapOrphans } from '../lab/lab.js';
-import { prerequisiteProblems } from '../lab/prerequisites.js';
+import { skipUnlessLabUsable } from './helpers/skip.js';
 
 /**
  * add-lan and remove-lan on the real lab: a 4-LAN mesh grows to 5 with no existing tunnel restarting, loses a
@@ -22,17 +22,6 @@ const SPEC: LabSpec = {
     ...(id === 2 ? { persistent: true } : {}),
   })),
 };
-
-function skipUnlessLabUsable(ctx: Mocha.Context): void {
-  const problems = prerequisiteProblems();
-  if (problems.length === 0) return;
-  const bar = '!'.repeat(100);
-  console.warn(
-    `\n${bar}\n!! SKIPPED: add-lan / remove-lan end-to-end tests\n${problems.map((p) => `!!   ${p}`).join('\n')}\n` +
-      `!! These tests did NOT run and prove nothing. Run them as root: sudo npx mocha 'dist/test/e2e/add-lan.test.js'\n${bar}\n`,
-  );
-  ctx.skip();
-}
 
 /** sha256 of every file under `dir` except the PKI and the lock (relative path → hash). */
 function inventoryHashes(dir: string): Record<string, string> {

@@ -3,25 +3,13 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab } from '../lab/lab.js';
-import { prerequisiteProblems } from '../lab/prerequisites.js';
+
+export { skipUnlessLabUsable } from './helpers/skip.js';
 
 /**
  * What the hostile-conditions end-to-end tests share: the loud skip, fingerprints of what a run could change
  * (a local tree, a gateway's managed state), and observers that tell whether meshctl even opened an SSH session.
  */
-
-/** Without root and systemd-nspawn the lab cannot boot: say so loudly, then skip (never report a pass). */
-export function skipUnlessLabUsable(ctx: Mocha.Context, file: string): void {
-  const problems = prerequisiteProblems();
-  if (problems.length === 0) return;
-  const bar = '!'.repeat(100);
-  console.warn(
-    `\n${bar}\n!! SKIPPED: ${ctx.currentTest?.parent?.title ?? ctx.test?.parent?.title}\n` +
-      problems.map((p) => `!!   ${p}`).join('\n') +
-      `\n!! These tests did NOT run and prove nothing. Run them as root: sudo npx mocha '${file}'\n${bar}\n`,
-  );
-  ctx.skip();
-}
 
 /**
  * Every entry under `dir` with its type, mode and content hash (symlinks by target, not followed), keyed by path

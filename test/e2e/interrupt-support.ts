@@ -6,25 +6,13 @@ import { join, relative } from 'node:path';
 import yaml from 'js-yaml';
 import type { Lab } from '../lab/lab.js';
 import { MESHCTL_CLI } from '../lab/paths.js';
-import { prerequisiteProblems } from '../lab/prerequisites.js';
+
+export { skipUnlessLabUsable } from './helpers/skip.js';
 
 /**
  * What the hostile-conditions tests (interrupt, rollback, flaky link) share: a meshctl run they can watch and
  * kill, the rendered files to compare a gateway against, and checks of what really runs on a gateway.
  */
-
-/** Skips a lab-backed suite loudly when the machine cannot run the lab (not root, no systemd-nspawn). */
-export function skipUnlessLabUsable(ctx: Mocha.Context): void {
-  const problems = prerequisiteProblems();
-  if (problems.length === 0) return;
-  const bar = '!'.repeat(100);
-  console.warn(
-    `\n${bar}\n!! SKIPPED: lab-backed tests (${ctx.currentTest?.parent?.title ?? ctx.test?.parent?.title})\n` +
-      problems.map((p) => `!!   ${p}`).join('\n') +
-      `\n!! These tests did NOT run and prove nothing. Run them as root.\n${bar}\n`,
-  );
-  ctx.skip();
-}
 
 export interface Exit {
   code: number | null;

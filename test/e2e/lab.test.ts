@@ -20,28 +20,11 @@ import { parseDeb822, parseSourcesList, pickMirror } from '../lab/mirror.js';
 import { mountsUnder } from '../lab/mounts.js';
 import { stableMacs } from '../lab/netns.js';
 import { EXAMPLE_INVENTORY, REPO_ROOT } from '../lab/paths.js';
-import { prerequisiteProblems } from '../lab/prerequisites.js';
 import { isAlive, type ProcessIdentity, stillRunning, waitFor } from '../lab/process.js';
 import { shellQuote } from '../lab/shell.js';
 import { gatewayLanAddress, lanHostAddress, names, specProblems } from '../lab/spec.js';
 import { labDir, readState } from '../lab/state.js';
-
-/**
- * The lab's own tests. The pure parts run everywhere; the rest boots real gateways and needs root and a usable
- * systemd-nspawn: without them it is skipped, loudly, and never reported as passed.
- */
-
-function skipUnlessLabUsable(ctx: Mocha.Context): void {
-  const problems = prerequisiteProblems();
-  if (problems.length === 0) return;
-  const bar = '!'.repeat(100);
-  console.warn(
-    `\n${bar}\n!! SKIPPED: lab-backed tests (${ctx.currentTest?.parent?.title ?? ctx.test?.parent?.title})\n` +
-      problems.map((p) => `!!   ${p}`).join('\n') +
-      `\n!! These tests did NOT run and prove nothing. Run them as root: sudo npx mocha 'dist/test/e2e/lab.test.js'\n${bar}\n`,
-  );
-  ctx.skip();
-}
+import { skipUnlessLabUsable } from './helpers/skip.js';
 
 /** Everything a lab left on the machine, beyond what leftovers() reports: also the PIDs given. */
 function assertNothingLeft(name: string, pids: number[]): void {

@@ -1,28 +1,12 @@
 import assert from 'node:assert/strict';
 import type { Lab, RunResult } from '../../lab/lab.js';
-import { prerequisiteProblems } from '../../lab/prerequisites.js';
 
 /**
  * What the end-to-end tests read off a lab after meshctl ran: tunnel process ids, reachability between LAN
  * hosts, and meshctl's own results. Everything here looks at the real gateways (nsenter or the LAN host
  * namespaces); nothing stands in for them.
  */
-
-/** Skips the suite with a banner nobody can miss when the lab cannot run here (not root, tools missing). */
-export function skipUnlessLabUsable(ctx: Mocha.Context, file: string): void {
-  const problems = prerequisiteProblems();
-  if (problems.length === 0) return;
-  const bar = '!'.repeat(100);
-  const suite = ctx.currentTest?.parent ?? ctx.test?.parent;
-  const titles = suite?.tests.map((t) => `!!   - ${t.title}`) ?? [];
-  console.warn(
-    `\n${bar}\n!! SKIPPED: ${suite?.title ?? 'lab-backed tests'}\n` +
-      problems.map((p) => `!!   ${p}`).join('\n') +
-      `\n!! These ${titles.length} test(s) did NOT run and prove nothing:\n${titles.join('\n')}\n` +
-      `!! Run them as root: sudo npx mocha '${file}'\n${bar}\n`,
-  );
-  ctx.skip();
-}
+export { skipUnlessLabUsable } from './skip.js';
 
 /** The systemd unit of the tunnel from `gateway` to `peer`. */
 export function tunnelUnit(peer: string): string {
