@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { sshConnector } from '../connection/ssh.js';
 import type { Connector } from '../connection/types.js';
+import { recoverInterrupted } from '../execute/run.js';
 import { acquireLock, type Lock } from '../lock.js';
 import type { Output } from '../output.js';
 import { computeDesired, type Desired } from './desired.js';
@@ -48,12 +49,27 @@ export async function prepare(
   }
 }
 
-/** Releases the lock on Ctrl-C too; the remote side cleans its temporary files when the channel drops. */
+/**
+ * On Ctrl-C (or SIGTERM): start again any tunnel the run had stopped for a restart, release the lock, exit 130.
+ * A second signal exits at once. The remote side removes its temporary files when the channel drops.
+ */
 export function releaseOnSignal(lock: Lock | undefined): () => void {
   const handler = (signal: NodeJS.Signals) => {
-    lock?.release();
-    process.stderr.write(`\nmeshctl: interrupted (${signal}); re-run to converge what is left\n`);
-    process.exit(130);
+    process.once('SIGINT', () => process.exit(130));
+    process.once('SIGTERM', () => process.exit(130));
+    void recoverInterrupted()
+      .then(
+        (started) =>
+          started > 0 ? ` (started again ${started} tunnel(s) it had stopped for a restart)` : '',
+        () => '',
+      )
+      .then((recovered) => {
+        lock?.release();
+        process.stderr.write(
+          `\nmeshctl: interrupted (${signal}); re-run to converge what is left${recovered}\n`,
+        );
+        process.exit(130);
+      });
   };
   process.once('SIGINT', handler);
   process.once('SIGTERM', handler);

@@ -146,7 +146,10 @@ export function convergeSteps(run: GatewayRun): Step[] {
   if (restarts.length > 0) {
     steps.push({
       title: `stop ${shortUnits(restarts)} (restarted with their peers)`,
-      run: () => systemctl(conn, 'stop', restarts),
+      run: async () => {
+        run.stopped = restarts;
+        await systemctl(conn, 'stop', restarts);
+      },
     });
   }
   run.toStart = [...restarts, ...starts];
@@ -157,6 +160,24 @@ export function convergeSteps(run: GatewayRun): Step[] {
 /** The start phase: start every stopped or new tunnel of this gateway in one call. */
 export async function startTunnels(run: GatewayRun): Promise<void> {
   await systemctl(run.conn!, 'start', run.toStart);
+  run.stopped = [];
+}
+
+/**
+ * After an interruption: start again every tunnel this run stopped for a restart, so Ctrl-C between the converge
+ * and start phases never leaves a tunnel down. Best effort, bounded; returns how many units were started.
+ */
+export async function startStopped(runs: GatewayRun[], timeoutMs: number): Promise<number> {
+  const pending = runs.filter((run) => run.conn && run.stopped.length > 0);
+  const started = await Promise.allSettled(
+    pending.map(async (run) => {
+      await systemctl(run.conn!, 'start', run.stopped, timeoutMs);
+      const count = run.stopped.length;
+      run.stopped = [];
+      return count;
+    }),
+  );
+  return started.reduce((sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0), 0);
 }
 
 /** Restore a tunnel that did not come up: its own files go back to their previous version. */

@@ -19,6 +19,8 @@ export interface GatewayRun {
   created: string[];
   /** Tunnel units stopped in the converge phase, to start in the start phase (a restart split in two). */
   toStart: string[];
+  /** Units stopped by this run and not started again yet: an interrupted run starts them before it exits. */
+  stopped: string[];
   /** Tunnels to verify after every gateway has started its tunnels. */
   verify: VerifyTunnelAction[];
   tunnels: { unit: string; peer: string; up: boolean; note?: string }[];
@@ -33,6 +35,7 @@ export function newRun(desired: DesiredState): GatewayRun {
     updated: [],
     created: [],
     toStart: [],
+    stopped: [],
     verify: [],
     tunnels: [],
     startedAt: Date.now(),

@@ -3,7 +3,7 @@ import type { Connector } from '../connection/types.js';
 import type { Output } from '../output.js';
 import { HostPlanError, planMesh as planChanges } from '../plan/index.js';
 import type { DesiredState } from '../types.js';
-import { convergeSteps, finish, rollbackTunnel, startTunnels } from './converge.js';
+import { convergeSteps, finish, rollbackTunnel, startStopped, startTunnels } from './converge.js';
 import { closeAll, connectGateway, fail, type GatewayRun, gatherFacts, newRun } from './gateway.js';
 import { waitForTunnels } from './tunnels.js';
 
@@ -202,6 +202,18 @@ export interface EngineResult {
   runs: GatewayRun[];
 }
 
+/** The runs of engines in progress, for `recoverInterrupted`. */
+const inProgress = new Set<GatewayRun[]>();
+
+/**
+ * Called on SIGINT/SIGTERM before exiting: starts the tunnels a running apply had stopped for a restart (their
+ * new files are already in place). Returns how many were started.
+ */
+export async function recoverInterrupted(timeoutMs = 15_000): Promise<number> {
+  const all = [...inProgress].flat();
+  return all.length === 0 ? 0 : startStopped(all, timeoutMs);
+}
+
 /** Runs the gather phase (and apply's phases when `apply`), always closing every connection. */
 export async function runEngine(
   desired: Map<string, DesiredState>,
@@ -213,9 +225,11 @@ export async function runEngine(
   // every phase picks its gateways when it runs, so it sees what earlier phases decided
   if (opts.apply) tasks.push(...applyTasks(runs, opts));
   if (opts.after) tasks.push(...opts.after(runs));
+  inProgress.add(runs);
   try {
     await rootListr(tasks, opts.out).run();
   } finally {
+    inProgress.delete(runs);
     for (const run of runs) run.finishedAt ??= Date.now();
     await closeAll(runs);
   }

@@ -167,6 +167,25 @@ describe('interrupted apply: no half-written file, lock handled, re-run converge
         assert.deepEqual(await leftoverTemporaries(lab!, gw.name), [], `${gw.name}: temporaries left`);
       }
 
+      if (point.signal === 'SIGINT' && point.kind === 'change') {
+        // Ctrl-C must not leave a tunnel down that the run had stopped only to restart it
+        for (const gw of spec.gateways) {
+          const units = await lab!.exec(gw.name, [
+            'systemctl',
+            'list-units',
+            '--all',
+            '--plain',
+            '--no-legend',
+            'openvpn-server@mesh-*',
+          ]);
+          const notActive = units.stdout
+            .split('\n')
+            .map((line) => line.trim().split(/\s+/))
+            .filter((cols) => cols.length > 2 && cols[2] !== 'active')
+            .map((cols) => `${cols[0]} ${cols[2]}`);
+          assert.deepEqual(notActive, [], `${gw.name}: tunnels left stopped after SIGINT:\n${live.output}`);
+        }
+      }
       if (point.signal === 'SIGINT') {
         assert.equal(existsSync(lockPath()), false, 'SIGINT releases the inventory lock');
       } else {
