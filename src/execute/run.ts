@@ -38,6 +38,14 @@ function rootListr(tasks: ListrTask[], out: Output): Listr {
   } as ConstructorParameters<typeof Listr>[1]);
 }
 
+/**
+ * A gateway's line in a phase. The tree shows the phase above it; the line renderer of CI logs shows no tree, so
+ * there the line says the phase too.
+ */
+function gatewayTitle(run: GatewayRun, stage: string): string {
+  return process.stdout.isTTY ? run.name : `${run.name}: ${stage}`;
+}
+
 function alive(runs: GatewayRun[]): GatewayRun[] {
   return runs.filter((run) => !run.failure);
 }
@@ -52,7 +60,7 @@ function perGateway(
   return (_ctx, task) =>
     task.newListr(
       alive(select()).map((run) => ({
-        title: run.name,
+        title: gatewayTitle(run, stage),
         task: async (_c: unknown, sub: { output: string; title: string }) => {
           try {
             await work(
@@ -120,7 +128,7 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
       task: (_ctx, task) =>
         task.newListr(
           changing().map((run) => ({
-            title: run.name,
+            title: gatewayTitle(run, 'converge'),
             task: (_c, sub) =>
               sub.newListr(
                 convergeSteps(run).map((step) => ({

@@ -85,8 +85,9 @@ async function main(keep: boolean): Promise<number> {
       ),
       '   Each is a real systemd host with sshd and its own network; one "LAN host" sits behind each gateway.',
       '2. Write an inventory for them (lab addresses, a fresh SSH key, a known_hosts with their host keys).',
-      "3. Run meshctl from the lab's bastion namespace: `validate`, `render --out rendered`, and `apply` when",
-      '   this meshctl has it.',
+      "3. Run meshctl from the lab's bastion namespace: `validate`, `render --out rendered`, `apply` (which",
+      '   installs nothing here but configs, keys, forwarding and firewall, and starts every tunnel), then',
+      '   `diff`, which must find nothing left to do.',
       '4. Ping every LAN from every other LAN and print the matrix: after apply, every cell should be ok.',
       `5. ${keep ? 'Keep the lab up and print the commands to explore it and to tear it down.' : 'Tear everything down (pass -- --keep to explore instead).'}`,
     ].join('\n'),
@@ -114,20 +115,22 @@ async function main(keep: boolean): Promise<number> {
       const render = await lab.meshctl(['render', '--out', 'rendered', '--no-color']);
       show(render);
       if (render.code !== 0) code = 1;
-      const help = await lab.meshctl(['--help']);
-      if (/^\s+meshctl apply\b/m.test(help.stdout)) {
-        step('meshctl apply --accept-new');
-        const apply = await lab.meshctl(['apply', '--accept-new', '--no-color'], { timeoutMs: 600_000 });
-        show(apply);
-        applied = apply.code === 0;
-        if (!applied) code = 1;
-      } else {
-        step('meshctl apply');
-        say(
-          '   This meshctl has no `apply` command yet, so no tunnel is deployed: the LANs cannot reach each',
-        );
-        say('   other, and every cell of the matrix below is expected to be `--`.');
-      }
+      step('meshctl apply --accept-new');
+      const apply = await lab.meshctl(['apply', '--accept-new', '--no-color'], { timeoutMs: 600_000 });
+      show(apply);
+      applied = apply.code === 0;
+      if (!applied) code = 1;
+      step('meshctl diff (after apply: nothing to do, exit 0)');
+      const diff = await lab.meshctl(['diff', '--no-color']);
+      say(
+        `   ${diff.stdout
+          .trim()
+          .split('\n')
+          .slice(-lab.gateways.length - 1)
+          .join('\n   ')}`,
+      );
+      say(`   exit ${diff.code}`);
+      if (diff.code !== 0) code = 1;
     }
     step('LAN-to-LAN ping matrix (rows ping columns)');
     const results = await lab.pingMatrix();
