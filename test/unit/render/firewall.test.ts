@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { renderMesh } from '../../../src/render/render.js';
 import { loadRoles } from '../../../src/render/roles.js';
 import type { DesiredState } from '../../../src/types.js';
@@ -112,10 +116,26 @@ describe('render: firewall rules', () => {
       script,
       /iptables -w -C "\$hook" -j "MESHCTL-\$hook" 2>\/dev\/null \|\| iptables -w -I "\$hook" 1 -j "MESHCTL-\$hook"/,
     );
-    assert.match(script, /wanted=" MESHCTL-INPUT MESHCTL-FORWARD MESHCTL-SRC-mtun1 MESHCTL-SRC-mtun4 "/);
     const declared = rules(state)
       .filter((l) => l.startsWith(':'))
       .map((l) => l.slice(1).split(' ')[0]);
+    // the chains the script keeps are read from the rules file when it runs: run that line with the real sh
+    const wantedLine = script.split('\n').find((l) => l.startsWith('wanted='));
+    assert.ok(wantedLine, 'the script computes the chains it keeps');
+    const dir = mkdtempSync(join(tmpdir(), 'meshctl-fw-'));
+    try {
+      writeFileSync(join(dir, 'iptables.rules'), content(state, '/etc/meshctl/iptables.rules'));
+      const kept = execFileSync(
+        'sh',
+        ['-c', `rules="$1/iptables.rules"\n${wantedLine}\necho "$wanted"`, 'sh', dir],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.equal(kept.trim(), declared.join(' '));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     assert.deepEqual(declared, [
       'MESHCTL-INPUT',
       'MESHCTL-FORWARD',
@@ -130,7 +150,7 @@ describe('render: firewall rules', () => {
     const unit = content(state, '/etc/systemd/system/meshctl-firewall.service');
     for (const line of [
       'DefaultDependencies=no',
-      'After=local-fs.target',
+      'After=local-fs.target netfilter-persistent.service iptables.service firewalld.service ufw.service',
       'Wants=network-pre.target',
       'Type=oneshot',
       'RemainAfterExit=yes',
