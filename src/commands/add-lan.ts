@@ -7,13 +7,12 @@ import { printSummary, runsToJson } from '../execute/summary.js';
 import { formatDiagnostic } from '../inventory/format.js';
 import { loadInventory, loadInventoryOrThrow } from '../inventory/load.js';
 import { lanFileText, type NewLanFile } from '../inventory/write.js';
-import { acquireLock } from '../lock.js';
 import type { Output } from '../output.js';
 import { writeFileAtomic } from '../pki/atomic-file.js';
 import type { Inventory } from '../types.js';
 import type { Desired } from './desired.js';
 import { desiredFromInventory } from './desired.js';
-import { type ConnectingOptions, type EngineDeps, releaseOnSignal } from './engine.js';
+import { type ConnectingOptions, type EngineDeps, lockInventory } from './engine.js';
 import { formatAdvice, portsForNewLan, routesForNewLan } from './lan/advice.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
 import { nextLanId, requestedIdProblem } from './lan/ids.js';
@@ -46,10 +45,7 @@ export interface AddLanOptions extends ConnectingOptions {
 export async function run(options: AddLanOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
   refuseLimit(options, 'add-lan');
   const name = checkLanName(options.name);
-  const lock = existsSync(options.inventory)
-    ? acquireLock(options.inventory, `meshctl add-lan ${name}`)
-    : undefined;
-  const done = releaseOnSignal(lock);
+  const { done } = lockInventory(options.inventory, `meshctl add-lan ${name}`);
   try {
     const { inventory, lan } = await addToInventory(name, options, out);
     const desired = await desiredFromInventory(inventory, out);

@@ -1,15 +1,14 @@
 import { runEngine } from '../execute/run.js';
 import { printSummary, runsToJson } from '../execute/summary.js';
 import type { Output } from '../output.js';
-import { type ConnectingOptions, type EngineDeps, prepare, releaseOnSignal } from './engine.js';
+import { type ConnectingOptions, type EngineDeps, prepare } from './engine.js';
 
 /**
  * `meshctl apply`: converge every selected gateway in parallel; restart only tunnels whose config changed at
  * either end; verify every touched tunnel; exit 0 when all converged, 1 otherwise.
  */
 export async function run(options: ConnectingOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
-  const { desired, selected, connector, lock } = await prepare('meshctl apply', options, out, deps);
-  const done = releaseOnSignal(lock);
+  const { desired, selected, connector, done } = await prepare('meshctl apply', options, out, deps);
   try {
     const { runs } = await runEngine(desired.states, selected, {
       apply: true,

@@ -11,15 +11,14 @@ import {
   pathsToFetch,
   planToJson,
 } from '../plan/index.js';
-import { type ConnectingOptions, type EngineDeps, prepare, releaseOnSignal } from './engine.js';
+import { type ConnectingOptions, type EngineDeps, prepare } from './engine.js';
 
 /**
  * `meshctl diff`: connect, read each gateway's state, print what apply would do (unified diffs with key material
  * hidden). Exit 0 when nothing would change, 2 when apply would change something, 1 on any error.
  */
 export async function run(options: ConnectingOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
-  const { desired, selected, connector, lock } = await prepare('meshctl diff', options, out, deps);
-  const done = releaseOnSignal(lock);
+  const { desired, selected, connector, done } = await prepare('meshctl diff', options, out, deps);
   const oldContents = new Map<string, Record<string, string>>();
   const readOld = (runs: GatewayRun[]): ListrTask[] => [
     {

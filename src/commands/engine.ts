@@ -22,6 +22,8 @@ export interface Prepared {
   selected: string[];
   connector: Connector;
   lock: Lock | undefined;
+  /** Releases the lock and the Ctrl-C handler: call it when the command ends. */
+  done: () => void;
 }
 
 /**
@@ -37,16 +39,28 @@ export async function prepare(
   checkForks(options.forks);
   // a missing directory is reported by the inventory loader, with its fix
   // (-i naming a file is also left to the loader: there is no directory to lock)
-  const isDir = statSync(options.inventory, { throwIfNoEntry: false })?.isDirectory() ?? false;
-  const lock = isDir ? acquireLock(options.inventory, command) : undefined;
+  const { lock, done } = lockInventory(options.inventory, command);
   try {
     const desired = await computeDesired(options, out);
     const selected = selectLans(desired.inventory, options.limit);
-    return { desired, selected, connector: deps.connector ?? sshConnector, lock };
+    return { desired, selected, connector: deps.connector ?? sshConnector, lock, done };
   } catch (error) {
-    lock?.release();
+    done();
     throw error;
   }
+}
+
+/**
+ * Takes the inventory lock and, from that moment, handles Ctrl-C (see releaseOnSignal). `done` releases both.
+ * A path that is not a directory gets no lock: the inventory loader reports it, with its fix.
+ */
+export function lockInventory(
+  inventory: string,
+  command: string,
+): { lock: Lock | undefined; done: () => void } {
+  const isDir = statSync(inventory, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  const lock = isDir ? acquireLock(inventory, command) : undefined;
+  return { lock, done: releaseOnSignal(lock) };
 }
 
 /**
@@ -55,8 +69,12 @@ export async function prepare(
  */
 export function releaseOnSignal(lock: Lock | undefined): () => void {
   const handler = (signal: NodeJS.Signals) => {
-    process.once('SIGINT', () => process.exit(130));
-    process.once('SIGTERM', () => process.exit(130));
+    const now = () => {
+      lock?.release();
+      process.exit(130);
+    };
+    process.once('SIGINT', now);
+    process.once('SIGTERM', now);
     void recoverInterrupted()
       .then(
         (started) =>

@@ -5,7 +5,6 @@ import type { Connector } from '../connection/types.js';
 import { InventoryError, UsageError } from '../errors.js';
 import { connectOptions } from '../execute/gateway.js';
 import { printSummary, runsToJson } from '../execute/summary.js';
-import { acquireLock } from '../lock.js';
 import { pairIndex } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
 import { removeFileDurably, writeFileAtomic } from '../pki/atomic-file.js';
@@ -14,7 +13,7 @@ import { rel } from '../pki/layout.js';
 import { parsePkiState } from '../pki/state.js';
 import type { Inventory, Lan } from '../types.js';
 import { desiredFromInventory } from './desired.js';
-import { type ConnectingOptions, type EngineDeps, releaseOnSignal } from './engine.js';
+import { type ConnectingOptions, type EngineDeps, lockInventory } from './engine.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
 import { type CleanupOutcome, cleanGateway } from './lan/clean-gateway.js';
 import { loadInventoryView } from './lan/inventory-view.js';
@@ -50,8 +49,7 @@ export async function run(options: RemoveLanOptions, out: Output, deps: EngineDe
   refuseLimit(options, 'remove-lan');
   const name = checkLanName(options.name);
   const dir = options.inventory;
-  const lock = existsSync(dir) ? acquireLock(dir, `meshctl remove-lan ${name}`) : undefined;
-  const done = releaseOnSignal(lock);
+  const { done } = lockInventory(dir, `meshctl remove-lan ${name}`);
   try {
     const file = path.join(dir, 'lans', `${name}.yml`);
     refuseLastLan(dir, name);

@@ -2,10 +2,21 @@ import { join } from 'node:path';
 import type { Output } from '../output.js';
 import { writeRenderTree } from '../render/tree.js';
 import { computeDesired } from './desired.js';
+import { lockInventory } from './engine.js';
 import { type GlobalOptions, selectLans } from './options.js';
 
 /** `meshctl render --out DIR`: every gateway's files as a tree under DIR/<lan>/, for review or air-gapped install. */
 export async function run(options: GlobalOptions & { out: string }, out: Output): Promise<number> {
+  // render creates the PKI on first use: one run at a time
+  const { done } = lockInventory(options.inventory, 'meshctl render');
+  try {
+    return await renderLocked(options, out);
+  } finally {
+    done();
+  }
+}
+
+async function renderLocked(options: GlobalOptions & { out: string }, out: Output): Promise<number> {
   const desired = await computeDesired(options, out);
   const selected = new Set(selectLans(desired.inventory, options.limit));
   const states = new Map([...desired.states].filter(([name]) => selected.has(name)));

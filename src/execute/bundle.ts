@@ -79,8 +79,13 @@ export function installScript(files: BundleFile[], privateDirs: string[] = []): 
     PUT_FUNCTION,
   ];
   for (const [dir, mode] of dirs) {
-    lines.push(`mkdir -p ${quote([dir])}`);
-    if (mode === 0o700) lines.push(`chmod 0700 ${quote([dir])}`);
+    if (mode === 0o700) {
+      lines.push(`mkdir -p ${quote([dir])}`, `chmod 0700 ${quote([dir])}`);
+    } else {
+      // created world-readable like the rest of /etc (the script's umask 077 is for files); an existing
+      // directory keeps the mode its owner gave it
+      lines.push(`(umask 022 && mkdir -p ${quote([dir])})`);
+    }
     lines.push(`rm -f ${quote([dir])}/${TEMP_PREFIX}* ${quote([dir])}/${PREV_PREFIX}*`);
   }
   for (const f of files) {

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { RemoteCommandError } from '../errors.js';
 import type {
   Action,
   InstallPackageAction,
@@ -8,9 +9,11 @@ import type {
 } from '../plan/types.js';
 import { manifestText } from '../render/index.js';
 import { FIREWALL_UNIT, gatewayPaths } from '../render/paths.js';
+import type { Manifest } from '../types.js';
 import { commitScript, installScript, removeScript, restoreScript, widenRulesScript } from './bundle.js';
 import type { GatewayRun } from './gateway.js';
 import { mustExec, mustRunScript, systemctl } from './remote.js';
+import { parseShow } from './tunnels.js';
 
 /**
  * Runs one gateway's plan, batching consecutive actions of a kind into one remote command (one bundle for all
@@ -24,19 +27,26 @@ export interface Step {
   run: () => Promise<void>;
 }
 
-const INSTALL_ARGV: Record<InstallPackageAction['manager'], string[]> = {
-  'apt-get': [
-    'env',
-    'DEBIAN_FRONTEND=noninteractive',
-    'apt-get',
-    'install',
-    '-y',
-    '-q',
-    '-o',
-    'Dpkg::Options::=--force-confold',
-  ],
-  dnf: ['dnf', 'install', '-y', '-q'],
-  yum: ['yum', 'install', '-y', '-q'],
+/**
+ * Install commands. apt-get refreshes its package lists first (a fresh cloud image often has none) and waits for
+ * the dpkg lock (unattended-upgrades at first boot) instead of failing at once.
+ */
+const APT_INSTALL = [
+  'export DEBIAN_FRONTEND=noninteractive',
+  'apt-get -q -o DPkg::Lock::Timeout=300 update || echo "meshctl: apt-get update failed; installing from the lists there are" >&2',
+  'exec apt-get -q -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold install "$1"',
+].join('\n');
+
+function installArgv(manager: InstallPackageAction['manager'], pkg: string): string[] {
+  if (manager === 'apt-get') return ['sh', '-c', APT_INSTALL, 'meshctl-install', pkg];
+  return [manager, 'install', '-y', '-q', pkg];
+}
+
+/** What to tell the operator when the package manager could not install OpenVPN. */
+const INSTALL_HINT: Record<InstallPackageAction['manager'], string> = {
+  'apt-get': 'check that the gateway reaches its package mirrors, then re-run',
+  dnf: 'on RHEL-family systems OpenVPN comes from EPEL: enable it (dnf install epel-release), then re-run',
+  yum: 'on RHEL-family systems OpenVPN comes from EPEL: enable it (yum install epel-release), then re-run',
 };
 
 function ofKind<K extends Action['kind']>(actions: Action[], kind: K): Extract<Action, { kind: K }>[] {
@@ -66,7 +76,18 @@ export function convergeSteps(run: GatewayRun): Step[] {
     steps.push({
       title: `install ${install.package} (${install.manager})`,
       run: async () => {
-        await mustExec(conn, [...INSTALL_ARGV[install.manager], install.package], { timeoutMs: 600_000 });
+        const argv = installArgv(install.manager, install.package);
+        const result = await conn.exec(argv, { timeoutMs: 600_000 });
+        if (result.code !== 0) {
+          const said = result.stderr.trim().split('\n').slice(-3).join(' | ');
+          throw new RemoteCommandError(
+            run.name,
+            [install.manager, 'install', install.package],
+            result.code,
+            result.stderr,
+            `${run.name}: ${install.manager} could not install ${install.package} (exit ${result.code}: ${said}); ${INSTALL_HINT[install.manager]}`,
+          );
+        }
       },
     });
   }
@@ -159,8 +180,33 @@ export function convergeSteps(run: GatewayRun): Step[] {
 
 /** The start phase: start every stopped or new tunnel of this gateway in one call. */
 export async function startTunnels(run: GatewayRun): Promise<void> {
-  await systemctl(run.conn!, 'start', run.toStart);
+  const conn = run.conn!;
+  const argv = ['systemctl', 'start', ...run.toStart];
+  const started = await conn.exec(argv, { timeoutMs: 120_000 });
   run.stopped = [];
+  if (started.code === 0) return;
+  // systemctl starts every unit it was given and fails if any failed: find which. A tunnel that OpenVPN refused
+  // to start goes to verification as down (and is rolled back); any other unit fails the gateway.
+  const show = await conn.exec(
+    ['systemctl', 'show', '-p', 'Id', '-p', 'ActiveState', '-p', 'SubState', ...run.toStart],
+    { timeoutMs: 30_000 },
+  );
+  const states = parseShow(show.stdout);
+  // a unit that failed and waits to be restarted by systemd (Restart=on-failure) shows as activating/auto-restart
+  const running = (u: string) => {
+    const state = states.get(u);
+    return (
+      ['active', 'reloading'].includes(state?.ActiveState ?? '') ||
+      (state?.ActiveState === 'activating' && state.SubState !== 'auto-restart')
+    );
+  };
+  const failed = run.toStart.filter((u) => !running(u));
+  const tunnels = new Set(run.verify.map((v) => v.unit));
+  for (const unit of failed.filter((u) => tunnels.has(u))) run.startFailed.add(unit);
+  const others = failed.filter((u) => !tunnels.has(u));
+  if (others.length > 0 || failed.length === 0) {
+    throw new RemoteCommandError(run.name, argv.slice(0, 4), started.code, started.stderr);
+  }
 }
 
 /**
@@ -192,6 +238,7 @@ export async function rollbackTunnel(run: GatewayRun, unit: string): Promise<str
   await mustRunScript(run.conn!, `restore ${unit}`, restoreScript(updated, created));
   run.updated = run.updated.filter((p) => !updated.includes(p));
   run.created = run.created.filter((p) => !created.includes(p));
+  run.restored.push(...updated, ...created);
   const wasNew = created.some((p) => p.endsWith('.conf'));
   if (wasNew) {
     await systemctl(run.conn!, 'disable', [unit]);
@@ -226,6 +273,21 @@ async function keepPreviousRulesAccepted(run: GatewayRun): Promise<boolean> {
   return true;
 }
 
+/**
+ * The manifest of what is really on the gateway: the desired one, except that files put back by a rollback keep
+ * the checksum they had before the run (or leave the manifest's file list if they did not exist). Recording the
+ * desired checksum there would make the next run believe the whole run was interrupted.
+ */
+function actualManifest(run: GatewayRun): Manifest {
+  const files = { ...run.desired.manifest.files };
+  for (const path of run.restored) {
+    const before = run.facts?.files[path];
+    if (before) files[path] = before.sha256;
+    else delete files[path];
+  }
+  return { ...run.desired.manifest, files };
+}
+
 /** Drop rollback copies and write the manifest, last. */
 export async function finish(run: GatewayRun): Promise<void> {
   const conn = run.conn!;
@@ -233,7 +295,7 @@ export async function finish(run: GatewayRun): Promise<void> {
   if (run.plan!.actions.some((a) => a.kind === 'write-manifest')) {
     const manifest = {
       path: run.desired.manifestPath,
-      content: manifestText(run.desired.manifest),
+      content: manifestText(actualManifest(run)),
       mode: 0o644,
     };
     await mustRunScript(conn, 'write manifest', installScript([manifest]));

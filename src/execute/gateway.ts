@@ -21,6 +21,10 @@ export interface GatewayRun {
   toStart: string[];
   /** Units stopped by this run and not started again yet: an interrupted run starts them before it exits. */
   stopped: string[];
+  /** Files a rollback put back (or removed again): the manifest records their previous state. */
+  restored: string[];
+  /** Tunnel units whose start failed (OpenVPN refused the new config): verified as down at once, rolled back. */
+  startFailed: Set<string>;
   /** Tunnels to verify after every gateway has started its tunnels. */
   verify: VerifyTunnelAction[];
   tunnels: { unit: string; peer: string; up: boolean; note?: string }[];
@@ -36,6 +40,8 @@ export function newRun(desired: DesiredState): GatewayRun {
     created: [],
     toStart: [],
     stopped: [],
+    startFailed: new Set(),
+    restored: [],
     verify: [],
     tunnels: [],
     startedAt: Date.now(),

@@ -59,7 +59,7 @@ function perGateway(
 ): (ctx: unknown, task: { newListr: (tasks: ListrTask[], opts: object) => Listr }) => Listr {
   return (_ctx, task) =>
     task.newListr(
-      alive(select()).map((run) => ({
+      select().map((run) => ({
         title: gatewayTitle(run, stage),
         task: async (_c: unknown, sub: { output: string; title: string }) => {
           try {
@@ -153,7 +153,7 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
       title: 'Start changed tunnels',
       skip: () => alive(runs).every((run) => run.toStart.length === 0),
       task: perGateway(
-        () => runs.filter((run) => run.toStart.length > 0),
+        () => alive(runs).filter((run) => run.toStart.length > 0),
         opts.forks,
         'start tunnels',
         async (run) => startTunnels(run),
@@ -163,7 +163,7 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
       title: 'Verify tunnels',
       skip: () => alive(runs).every((run) => run.verify.length === 0),
       task: perGateway(
-        () => runs.filter((run) => run.verify.length > 0),
+        () => alive(runs).filter((run) => run.verify.length > 0),
         // verification mostly waits: let every gateway wait at once
         Math.max(opts.forks, runs.length),
         'verify',
@@ -179,7 +179,9 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
             });
             return false;
           });
-          const up = await waitForTunnels(run.conn!, probes, opts.tunnelTimeoutMs, (n, total) =>
+          // a tunnel whose start failed will not come up: no point waiting for it
+          const waiting = probes.filter((p) => !run.startFailed.has(p.unit));
+          const up = await waitForTunnels(run.conn!, waiting, opts.tunnelTimeoutMs, (n, total) =>
             setOutput(`${n}/${total} tunnels up`),
           );
           const down = probes.filter((p) => !up.has(p.unit));
@@ -201,7 +203,17 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
     },
     {
       title: 'Record manifests',
-      task: perGateway(changing, opts.forks, 'manifest', async (run) => finish(run)),
+      // also after a rollback: the manifest then records the files that were put back
+      task: perGateway(
+        () =>
+          runs.filter(
+            (run) =>
+              run.plan && run.plan.actions.length > 0 && (!run.failure || run.failure.stage === 'verify'),
+          ),
+        opts.forks,
+        'manifest',
+        async (run) => finish(run),
+      ),
     },
   ];
 }

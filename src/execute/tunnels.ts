@@ -14,19 +14,23 @@ export interface TunnelProbe {
 
 const COMPLETED = 'Initialization Sequence Completed';
 
-/** Parses `systemctl show -p Id -p StatusText …` output (blocks separated by blank lines). */
-export function parseStatusTexts(stdout: string): Map<string, string> {
-  const result = new Map<string, string>();
+/** Parses `systemctl show -p Id -p … UNIT…` output (blocks separated by blank lines): unit → property → value. */
+export function parseShow(stdout: string): Map<string, Record<string, string>> {
+  const result = new Map<string, Record<string, string>>();
   for (const block of stdout.split(/\n\s*\n/)) {
-    let id = '';
-    let status = '';
+    const props: Record<string, string> = {};
     for (const line of block.split('\n')) {
-      if (line.startsWith('Id=')) id = line.slice(3);
-      else if (line.startsWith('StatusText=')) status = line.slice('StatusText='.length);
+      const eq = line.indexOf('=');
+      if (eq > 0) props[line.slice(0, eq)] = line.slice(eq + 1);
     }
-    if (id) result.set(id, status);
+    if (props.Id) result.set(props.Id, props);
   }
   return result;
+}
+
+/** Unit → StatusText, from `systemctl show -p Id -p StatusText …`. */
+export function parseStatusTexts(stdout: string): Map<string, string> {
+  return new Map([...parseShow(stdout)].map(([id, props]) => [id, props.StatusText ?? '']));
 }
 
 /** One round trip: ping each address once through its tunnel; prints `UP addr` or `DOWN addr` per address. */

@@ -42,6 +42,7 @@ describe('file bundle (one round trip, atomic writes)', () => {
     assert.equal(readFileSync(files[3]!.path, 'utf8'), '');
     for (const f of files) assert.equal(statSync(f.path).mode & 0o7777, f.mode, f.path);
     assert.equal(statSync(join(root, 'etc/openvpn/server/meshctl')).mode & 0o777, 0o700);
+    assert.equal(statSync(join(root, 'etc/meshctl')).mode & 0o777, 0o755, 'a new public directory is 0755');
     const leftovers = readdirSync(join(root, 'etc/openvpn/server')).filter((n) => n.startsWith('.meshctl'));
     assert.deepEqual(leftovers, []);
   });
