@@ -27,6 +27,8 @@ export interface GatewayRun {
   startFailed: Set<string>;
   /** Tunnels to verify after every gateway has started its tunnels. */
   verify: VerifyTunnelAction[];
+  /** What verification saw at this end; rollback is decided per pair from both ends. */
+  verified: { probe: VerifyTunnelAction; up: boolean }[];
   tunnels: { unit: string; peer: string; up: boolean; note?: string }[];
   startedAt: number;
   finishedAt?: number;
@@ -43,6 +45,7 @@ export function newRun(desired: DesiredState): GatewayRun {
     startFailed: new Set(),
     restored: [],
     verify: [],
+    verified: [],
     tunnels: [],
     startedAt: Date.now(),
   };

@@ -118,6 +118,22 @@ export function gatherTasks(
   ];
 }
 
+/** `openvpn-server@mesh-branch.service` → `branch`. */
+function shortTunnel(unit: string): string {
+  return unit.replace(/^openvpn-server@mesh-/, '').replace(/\.service$/, '');
+}
+
+/** This gateway's verified tunnels that are down at either end of their pair. */
+export function pairDown(run: GatewayRun, byName: Map<string, GatewayRun>): string[] {
+  return run.verified
+    .filter(({ probe, up }) => {
+      if (!up) return true;
+      const peerEnd = byName.get(probe.peer)?.verified.find((v) => v.probe.peer === run.name);
+      return peerEnd !== undefined && !peerEnd.up;
+    })
+    .map(({ probe }) => probe.unit);
+}
+
 /** Everything after planning, for `apply`. */
 export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[] {
   const byName = new Map(runs.map((run) => [run.name, run]));
@@ -184,20 +200,47 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
           const up = await waitForTunnels(run.conn!, waiting, opts.tunnelTimeoutMs, (n, total) =>
             setOutput(`${n}/${total} tunnels up`),
           );
-          const down = probes.filter((p) => !up.has(p.unit));
-          for (const p of probes.filter((p) => up.has(p.unit))) {
-            run.tunnels.push({ unit: p.unit, peer: p.peer, up: true });
+          run.verified = probes.map((p) => ({ probe: p, up: up.has(p.unit) }));
+          setTitle(`${run.name}: ${up.size}/${probes.length} tunnels up`);
+        },
+      ),
+    },
+    {
+      title: 'Record which tunnels came up at both ends',
+      skip: () => alive(runs).every((run) => run.verified.length === 0),
+      task: () => {
+        for (const run of alive(runs)) {
+          const down = new Set(pairDown(run, byName));
+          for (const { probe } of run.verified.filter((v) => !down.has(v.probe.unit))) {
+            run.tunnels.push({ unit: probe.unit, peer: probe.peer, up: true });
           }
-          for (const p of down) {
-            const note = await rollbackTunnel(run, p.unit);
-            run.tunnels.push({ unit: p.unit, peer: p.peer, up: false, note: `did not come up; ${note}` });
+        }
+      },
+    },
+    {
+      // decided per pair, once every end has been verified: a tunnel is rolled back at BOTH ends when either end
+      // saw it down, so the two ends never stay on different configs
+      title: 'Roll back tunnels that did not come up',
+      skip: () => !runs.some((run) => pairDown(run, byName).length > 0),
+      task: perGateway(
+        () => alive(runs).filter((run) => pairDown(run, byName).length > 0),
+        opts.forks,
+        'verify',
+        async (run, _setOutput, setTitle) => {
+          const down = new Set(pairDown(run, byName));
+          for (const { probe } of run.verified.filter((v) => down.has(v.probe.unit))) {
+            const note = await rollbackTunnel(run, probe.unit);
+            run.tunnels.push({
+              unit: probe.unit,
+              peer: probe.peer,
+              up: false,
+              note: `did not come up; ${note}`,
+            });
           }
-          setTitle(`${run.name}: ${probes.length - down.length}/${probes.length} tunnels up`);
-          if (down.length > 0) {
-            throw new Error(
-              `${down.map((d) => d.peer).join(', ')}: tunnel did not come up within ${opts.tunnelTimeoutMs / 1000} s`,
-            );
-          }
+          setTitle(`${run.name}: ${down.size} tunnel(s) rolled back`);
+          throw new Error(
+            `${[...down].map(shortTunnel).join(', ')}: tunnel did not come up within ${opts.tunnelTimeoutMs / 1000} s`,
+          );
         },
       ),
     },
