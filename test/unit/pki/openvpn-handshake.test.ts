@@ -18,7 +18,13 @@ describe('pki: real OpenVPN accepts the material in a TLS handshake', function (
   let peers: ChildProcess[] = [];
 
   before(function () {
-    if (process.getuid?.() !== 0) this.skip(); // network namespaces need root
+    if (process.getuid?.() !== 0) {
+      // network namespaces need root: say so loudly, never pass silently
+      console.warn(
+        `\n${'!'.repeat(78)}\n!! SKIPPED: ${this.test?.parent?.title} (not root: it creates a network namespace)\n${'!'.repeat(78)}`,
+      );
+      this.skip();
+    }
     const added = run('ip', ['netns', 'add', ns]);
     assert.equal(added.status, 0, added.out);
     assert.equal(run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']).status, 0);
