@@ -92,30 +92,10 @@ export async function ensureImage(variant: ImageVariant, log: Log = () => {}): P
   const parent = join(CACHE_ROOT, 'images');
   mkdirSync(parent, { recursive: true });
   await removeAbandonedBuilds(parent);
-  const debs = join(CACHE_ROOT, 'debs');
-  mkdirSync(debs, { recursive: true });
   const tmp = join(parent, `.tmp-${process.pid}-${Date.now()}`);
-  if (!variant.openvpn) return deriveWithoutOpenvpn(final, tmp, started, log);
-  const mirror = machineMirror(SUITE);
-  const recipe = imageRecipe(variant);
-  log(
-    `building the gateway image (${variant.openvpn ? 'with' : 'without'} OpenVPN) with debootstrap from ${mirror}`,
-  );
   try {
-    await runOk(
-      [
-        'debootstrap',
-        '--variant=minbase',
-        `--include=${recipe.packages.join(',')}`,
-        `--cache-dir=${debs}`,
-        SUITE,
-        tmp,
-        mirror,
-      ],
-      {
-        fix: `check that ${mirror} is reachable (or set MESHCTL_LAB_MIRROR) and that debootstrap is installed`,
-      },
-    );
+    if (variant.openvpn) await bootstrapFull(tmp, log);
+    else await deriveWithoutOpenvpn(tmp, log);
     tweakImage(tmp, variant);
     try {
       renameSync(tmp, final);
@@ -133,38 +113,41 @@ export async function ensureImage(variant: ImageVariant, log: Log = () => {}): P
   return { path: final, built: true, seconds };
 }
 
-/** The image without OpenVPN: a copy of the full image with the openvpn package purged. */
-async function deriveWithoutOpenvpn(
-  final: string,
-  tmp: string,
-  started: number,
-  log: Log,
-): Promise<CacheResult> {
+/** The full image: debootstrap with every package, OpenVPN included. */
+async function bootstrapFull(tmp: string, log: Log): Promise<void> {
+  const debs = join(CACHE_ROOT, 'debs');
+  mkdirSync(debs, { recursive: true });
+  const mirror = machineMirror(SUITE);
+  const recipe = imageRecipe({ openvpn: true });
+  log(`building the gateway image (with OpenVPN) with debootstrap from ${mirror}`);
+  await runOk(
+    [
+      'debootstrap',
+      '--variant=minbase',
+      `--include=${recipe.packages.join(',')}`,
+      `--cache-dir=${debs}`,
+      SUITE,
+      tmp,
+      mirror,
+    ],
+    {
+      fix: `check that ${mirror} is reachable (or set MESHCTL_LAB_MIRROR) and that debootstrap is installed`,
+    },
+  );
+}
+
+/** The image without OpenVPN: a copy of the full image with the openvpn package purged (seconds, not minutes). */
+async function deriveWithoutOpenvpn(tmp: string, log: Log): Promise<void> {
   const full = await ensureImage({ openvpn: true }, log);
   log('deriving the gateway image without OpenVPN (copy, then dpkg --purge openvpn)');
-  try {
-    await runOk(['cp', '-a', '--reflink=auto', full.path, tmp], { fix: 'check the free space of the cache' });
-    // no maintainer script may start or stop a service from inside the copy
-    const policy = join(tmp, 'usr/sbin/policy-rc.d');
-    writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
-    await runOk(['chroot', tmp, 'dpkg', '--purge', 'openvpn'], {
-      fix: 'rebuild the full image: remove the cache',
-    });
-    rmSync(policy);
-    tweakImage(tmp, { openvpn: false });
-    try {
-      renameSync(tmp, final);
-    } catch (error) {
-      if (!existsSync(final)) throw error;
-      await removeTree(tmp);
-    }
-  } catch (error) {
-    await removeTree(tmp);
-    throw error;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  log(`image ready in ${seconds.toFixed(1)} s: ${final}`);
-  return { path: final, built: true, seconds };
+  await runOk(['cp', '-a', '--reflink=auto', full.path, tmp], { fix: 'check the free space of the cache' });
+  // no maintainer script may start or stop a service from inside the copy
+  const policy = join(tmp, 'usr/sbin/policy-rc.d');
+  writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  await runOk(['chroot', tmp, 'dpkg', '--purge', 'openvpn'], {
+    fix: 'rebuild the full image: remove the cache',
+  });
+  rmSync(policy);
 }
 
 /** The LAB.md tweaks that make one tree bootable as many distinct hosts. */
