@@ -3,7 +3,7 @@ import path from 'node:path';
 import { sshConnector } from '../connection/ssh.js';
 import { InventoryError, UsageError } from '../errors.js';
 import type { GatewayRun } from '../execute/gateway.js';
-import { printSummary, runsToJson } from '../execute/summary.js';
+import { printSummary, runSucceeded, runsToJson } from '../execute/summary.js';
 import { formatDiagnostic } from '../inventory/format.js';
 import { loadInventory, loadInventoryOrThrow } from '../inventory/load.js';
 import { lanFileText, type NewLanFile } from '../inventory/write.js';
@@ -17,7 +17,7 @@ import { formatAdvice, portsForNewLan, routesForNewLan } from './lan/advice.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
 import { nextLanId, requestedIdProblem } from './lan/ids.js';
 import { loadInventoryView } from './lan/inventory-view.js';
-import { leftOver, rolloutPhase, runSucceeded } from './lan/rollout.js';
+import { leftOver, rolloutPhase } from './lan/rollout.js';
 
 /**
  * `meshctl add-lan NAME --subnet CIDR… --endpoint HOST`: grow the mesh by one LAN with no disruption.

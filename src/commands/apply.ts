@@ -1,5 +1,5 @@
 import { runEngine } from '../execute/run.js';
-import { printSummary, runsToJson } from '../execute/summary.js';
+import { printSummary, runSucceeded, runsToJson } from '../execute/summary.js';
 import type { Output } from '../output.js';
 import { type ConnectingOptions, type EngineDeps, prepare } from './engine.js';
 
@@ -19,9 +19,7 @@ export async function run(options: ConnectingOptions, out: Output, deps: EngineD
       tunnelTimeoutMs: (options.tunnelTimeout ?? 60) * 1000,
     });
     printSummary(runs, true, out);
-    const ok = runs.every(
-      (r) => !r.failure && r.tunnels.every((t) => t.up || t.note?.startsWith('not verified')),
-    );
+    const ok = runs.every(runSucceeded);
     out.result({ ok, command: 'apply', mesh: desired.mesh.name, gateways: runsToJson(runs, true) });
     return ok ? 0 : 1;
   } finally {

@@ -28,6 +28,17 @@ const TEMP_PREFIX = '.meshctl-tmp.';
 const PREV_PREFIX = '.meshctl-prev.';
 const DELIMITER = 'MESHCTL_BASE64_END';
 
+/**
+ * Every script starts with a line naming what it is, so a log (or a test double of a gateway) can tell the scripts
+ * apart without parsing shell. A comment: the shell ignores it.
+ */
+export type ScriptKind = 'install' | 'restore' | 'widen-rules' | 'commit' | 'remove';
+export const SCRIPT_MARKER = '# meshctl-script: ';
+
+function marker(kind: ScriptKind): string {
+  return `${SCRIPT_MARKER}${kind}`;
+}
+
 export function backupPath(path: string): string {
   return posix.join(posix.dirname(path), PREV_PREFIX + posix.basename(path));
 }
@@ -72,6 +83,7 @@ export function installScript(files: BundleFile[], privateDirs: string[] = []): 
   for (const f of files) assertAbsolute(f.path);
   const dirs = directoriesOf(files, new Set(privateDirs));
   const lines = [
+    marker('install'),
     'set -eu',
     'umask 077',
     'meshctl_tmp=',
@@ -103,7 +115,7 @@ export function installScript(files: BundleFile[], privateDirs: string[] = []): 
 
 /** Puts back the previous version of `updated` files and removes `created` ones (a rollback). */
 export function restoreScript(updated: string[], created: string[]): string {
-  const lines = ['set -u', 'meshctl_failed=0'];
+  const lines = [marker('restore'), 'set -u', 'meshctl_failed=0'];
   for (const path of updated) {
     assertAbsolute(path);
     const prev = quote([backupPath(path)]);
@@ -130,6 +142,7 @@ export function widenRulesScript(path: string): string {
   const rules = quote([path]);
   const prev = quote([backupPath(path)]);
   return `${[
+    marker('widen-rules'),
     'set -eu',
     'umask 077',
     `[ -e ${prev} ] || exit 3`,
@@ -153,13 +166,13 @@ export function widenRulesScript(path: string): string {
 /** Drops the rollback copies once the new files are verified. */
 export function commitScript(paths: string[]): string {
   for (const path of paths) assertAbsolute(path);
-  if (paths.length === 0) return 'true\n';
-  return `rm -f ${quote(paths.map(backupPath))}\n`;
+  if (paths.length === 0) return `${marker('commit')}\ntrue\n`;
+  return `${marker('commit')}\nrm -f ${quote(paths.map(backupPath))}\n`;
 }
 
 /** Removes files meshctl owns and no longer wants (and their rollback copies). */
 export function removeScript(paths: string[]): string {
   for (const path of paths) assertAbsolute(path);
-  if (paths.length === 0) return 'true\n';
-  return `rm -f ${quote([...paths, ...paths.map(backupPath)])}\n`;
+  if (paths.length === 0) return `${marker('remove')}\ntrue\n`;
+  return `${marker('remove')}\nrm -f ${quote([...paths, ...paths.map(backupPath)])}\n`;
 }

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { RemoteCommandError } from '../errors.js';
+import { tunnelUnitOfConfig } from '../plan/paths.js';
 import type {
   Action,
   InstallPackageAction,
@@ -12,6 +13,7 @@ import { FIREWALL_UNIT, gatewayPaths } from '../render/paths.js';
 import type { Manifest } from '../types.js';
 import { commitScript, installScript, removeScript, restoreScript, widenRulesScript } from './bundle.js';
 import type { GatewayRun } from './gateway.js';
+import { confirmedManifestFiles, type KeptFile, type TunnelOutcome, unconfirmed } from './outcomes.js';
 import { mustExec, mustRunScript, systemctl } from './remote.js';
 import { parseShow } from './tunnels.js';
 
@@ -132,6 +134,7 @@ export function convergeSteps(run: GatewayRun): Step[] {
         for (const w of writes) {
           if (w.change === 'create') run.created.push(w.path);
           else if (w.change === 'update') run.updated.push(w.path);
+          if (w.change !== 'mode-only') run.landed.push(w.path);
         }
       },
     });
@@ -226,28 +229,81 @@ export async function startStopped(runs: GatewayRun[], timeoutMs: number): Promi
   return started.reduce((sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0), 0);
 }
 
-/** Restore a tunnel that did not come up: its own files go back to their previous version. */
-export async function rollbackTunnel(run: GatewayRun, unit: string): Promise<string> {
-  const own = run.desired.files
-    .filter((f) => f.notifies.length === 1 && f.notifies[0] === unit)
-    .map((f) => f.path);
-  const updated = own.filter((p) => run.updated.includes(p));
-  const created = own.filter((p) => run.created.includes(p));
-  if (updated.length + created.length === 0)
-    return 'its files were not changed by this run: nothing to restore';
-  await mustRunScript(run.conn!, `restore ${unit}`, restoreScript(updated, created));
-  run.updated = run.updated.filter((p) => !updated.includes(p));
-  run.created = run.created.filter((p) => !created.includes(p));
-  run.restored.push(...updated, ...created);
-  const wasNew = created.some((p) => p.endsWith('.conf'));
-  if (wasNew) {
-    await systemctl(run.conn!, 'disable', [unit]);
-    await systemctl(run.conn!, 'stop', [unit]);
-    return 'new tunnel removed again';
+/**
+ * Roll back the tunnels `units` of this gateway, which did not come up. Every file this run changed that only these
+ * tunnels read goes back to its previous version (a file this run created is removed, and a new tunnel is
+ * disabled again); a changed file that other tunnels of the gateway also read (the CA, this gateway's certificate
+ * and key) is kept, because those tunnels came up on it — and the outcome says so, file by file. One restore
+ * script and one restart for the whole gateway.
+ */
+export async function rollbackTunnels(run: GatewayRun, units: string[]): Promise<Map<string, TunnelOutcome>> {
+  const down = new Set(units);
+  const changed = new Set([...run.updated, ...run.created]);
+  const restore: string[] = [];
+  const kept = new Map<string, KeptFile[]>();
+  for (const file of run.desired.files.filter((f) => changed.has(f.path))) {
+    const readers = file.notifies.filter((u) => down.has(u));
+    if (readers.length === 0) continue;
+    const others = file.notifies.filter((u) => !down.has(u));
+    if (others.length === 0) {
+      restore.push(file.path);
+      continue;
+    }
+    for (const unit of readers)
+      kept.set(unit, [...(kept.get(unit) ?? []), { path: file.path, sharedWith: others }]);
   }
-  const widened = await keepPreviousRulesAccepted(run);
-  await systemctl(run.conn!, 'restart', [unit]);
-  return `previous config restored and restarted${widened ? '; firewall accepts its previous port too' : ''}`;
+  const updated = restore.filter((p) => run.updated.includes(p));
+  const created = restore.filter((p) => run.created.includes(p));
+  const removedUnits = new Set(
+    created.map((p) => tunnelUnitOfConfig(p)).filter((u): u is string => u !== null && down.has(u)),
+  );
+  const outcomes = new Map<string, TunnelOutcome>();
+  try {
+    if (restore.length > 0) {
+      await mustRunScript(run.conn!, 'restore previous files', restoreScript(updated, created));
+      run.updated = run.updated.filter((p) => !updated.includes(p));
+      run.created = run.created.filter((p) => !created.includes(p));
+      run.restored.push(...restore);
+    }
+    const restart = units.filter((u) => !removedUnits.has(u) && restoredFor(u, restore, run).length > 0);
+    const widened = restart.length > 0 && (await keepPreviousRulesAccepted(run));
+    await systemctl(run.conn!, 'disable', [...removedUnits]);
+    await systemctl(run.conn!, 'stop', [...removedUnits]);
+    await systemctl(run.conn!, 'restart', restart);
+    for (const unit of units) {
+      const restored = restoredFor(unit, restore, run);
+      const keptHere = kept.get(unit) ?? [];
+      if (removedUnits.has(unit)) {
+        outcomes.set(unit, {
+          kind: 'rolled-back',
+          restored,
+          kept: [],
+          removed: true,
+          firewallWidened: false,
+        });
+      } else if (restored.length === 0) {
+        outcomes.set(unit, { kind: 'down', kept: keptHere });
+      } else {
+        outcomes.set(unit, {
+          kind: 'rolled-back',
+          restored,
+          kept: keptHere,
+          removed: false,
+          firewallWidened: widened,
+        });
+      }
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    for (const unit of units) outcomes.set(unit, { kind: 'rollback-failed', error: message });
+  }
+  return outcomes;
+}
+
+/** The restored files that `unit` reads. */
+function restoredFor(unit: string, restored: string[], run: GatewayRun): string[] {
+  const set = new Set(restored);
+  return run.desired.files.filter((f) => set.has(f.path) && f.notifies.includes(unit)).map((f) => f.path);
 }
 
 /**
@@ -274,17 +330,22 @@ async function keepPreviousRulesAccepted(run: GatewayRun): Promise<boolean> {
 }
 
 /**
- * The manifest of what is really on the gateway: the desired one, except that files put back by a rollback keep
- * the checksum they had before the run (or leave the manifest's file list if they did not exist). Recording the
- * desired checksum there would make the next run believe the whole run was interrupted.
+ * The manifest of what is really on the gateway and confirmed: see `confirmedManifestFiles`. Recording the desired
+ * checksum of a file a rollback put back, or of one an unverified tunnel reads, would make the next run believe
+ * the tunnel converged.
  */
 function actualManifest(run: GatewayRun): Manifest {
-  const files = { ...run.desired.manifest.files };
-  for (const path of run.restored) {
-    const before = run.facts?.files[path];
-    if (before) files[path] = before.sha256;
-    else delete files[path];
-  }
+  const unconfirmedUnits = new Set(run.tunnels.filter((t) => unconfirmed(t.outcome)).map((t) => t.unit));
+  const notifies = new Map(run.desired.files.map((f) => [f.path, f.notifies]));
+  const files = confirmedManifestFiles({
+    desired: run.desired.manifest.files,
+    before: Object.fromEntries(
+      Object.entries(run.facts?.files ?? {}).map(([p, f]) => [p, f?.sha256 ?? null]),
+    ),
+    restored: run.restored,
+    written: run.landed.map((path) => ({ path, notifies: notifies.get(path) ?? [] })),
+    unconfirmedUnits,
+  });
   return { ...run.desired.manifest, files };
 }
 

@@ -4,6 +4,7 @@ import { parseFacts, probeCommand } from '../facts/index.js';
 import type { Facts } from '../facts/types.js';
 import type { HostPlan, VerifyTunnelAction } from '../plan/types.js';
 import type { DesiredState, Lan } from '../types.js';
+import type { EndCheck, GatewayFailure, Stage, TunnelResult } from './outcomes.js';
 
 /** Everything one run learns and does on one gateway; the per-gateway summary is built from it. */
 export interface GatewayRun {
@@ -13,10 +14,12 @@ export interface GatewayRun {
   facts?: Facts;
   plan?: HostPlan;
   /** Set when the gateway failed; later phases skip it. `stage` says where. */
-  failure?: { stage: string; message: string };
+  failure?: GatewayFailure;
   /** Files written this run: updated ones have a rollback copy, created ones did not exist. */
   updated: string[];
   created: string[];
+  /** Every file whose content this run wrote (a rollback does not shrink it): what the manifest must vouch for. */
+  landed: string[];
   /** Tunnel units stopped in the converge phase, to start in the start phase (a restart split in two). */
   toStart: string[];
   /** Units stopped by this run and not started again yet: an interrupted run starts them before it exits. */
@@ -28,8 +31,9 @@ export interface GatewayRun {
   /** Tunnels to verify after every gateway has started its tunnels. */
   verify: VerifyTunnelAction[];
   /** What verification saw at this end; rollback is decided per pair from both ends. */
-  verified: { probe: VerifyTunnelAction; up: boolean }[];
-  tunnels: { unit: string; peer: string; up: boolean; note?: string }[];
+  checks: EndCheck[];
+  /** One outcome per tunnel this run touched, decided once both ends were checked. */
+  tunnels: TunnelResult[];
   startedAt: number;
   finishedAt?: number;
 }
@@ -40,20 +44,21 @@ export function newRun(desired: DesiredState): GatewayRun {
     desired,
     updated: [],
     created: [],
+    landed: [],
     toStart: [],
     stopped: [],
     startFailed: new Set(),
     restored: [],
     verify: [],
-    verified: [],
+    checks: [],
     tunnels: [],
     startedAt: Date.now(),
   };
 }
 
-export function fail(run: GatewayRun, stage: string, error: unknown): void {
+export function fail(run: GatewayRun, stage: Stage, error: unknown, step?: string): void {
   const message = error instanceof Error ? error.message : String(error);
-  run.failure ??= { stage, message };
+  run.failure ??= { stage, ...(step ? { step } : {}), message };
   run.finishedAt ??= Date.now();
 }
 

@@ -3,8 +3,9 @@ import type { Connector } from '../connection/types.js';
 import type { Output } from '../output.js';
 import { HostPlanError, planMesh as planChanges } from '../plan/index.js';
 import type { DesiredState } from '../types.js';
-import { convergeSteps, finish, rollbackTunnel, startStopped, startTunnels } from './converge.js';
+import { convergeSteps, finish, rollbackTunnels, startStopped, startTunnels } from './converge.js';
 import { closeAll, connectGateway, fail, type GatewayRun, gatherFacts, newRun } from './gateway.js';
+import { type EndCheck, pairVerdict, type Stage, type TunnelOutcome, verdictError } from './outcomes.js';
 import { waitForTunnels } from './tunnels.js';
 
 /**
@@ -22,6 +23,8 @@ export interface EngineOptions {
   out: Output;
   /** How long a touched tunnel may take to come up. */
   tunnelTimeoutMs: number;
+  /** Pause between two checks of tunnels not up yet (default 1 s). */
+  pollIntervalMs?: number;
 }
 
 function renderer(out: Output): { renderer: 'silent' | 'default'; fallbackRenderer: 'simple' } {
@@ -54,7 +57,7 @@ function alive(runs: GatewayRun[]): GatewayRun[] {
 function perGateway(
   select: () => GatewayRun[],
   forks: number,
-  stage: string,
+  stage: Stage,
   work: (run: GatewayRun, setOutput: (s: string) => void, setTitle: (s: string) => void) => Promise<void>,
 ): (ctx: unknown, task: { newListr: (tasks: ListrTask[], opts: object) => Listr }) => Listr {
   return (_ctx, task) =>
@@ -123,15 +126,54 @@ function shortTunnel(unit: string): string {
   return unit.replace(/^openvpn-server@mesh-/, '').replace(/\.service$/, '');
 }
 
-/** This gateway's verified tunnels that are down at either end of their pair. */
+/** The other end's check of the tunnel `check` names, when the other end was checked in this run. */
+function otherEnd(run: GatewayRun, check: EndCheck, byName: Map<string, GatewayRun>): EndCheck | undefined {
+  return byName.get(check.probe.peer)?.checks.find((c) => c.probe.peer === run.name);
+}
+
+/** This gateway's checked tunnels whose pair is down: seen down at this end or at the other (see pairVerdict). */
 export function pairDown(run: GatewayRun, byName: Map<string, GatewayRun>): string[] {
-  return run.verified
-    .filter(({ probe, up }) => {
-      if (!up) return true;
-      const peerEnd = byName.get(probe.peer)?.verified.find((v) => v.probe.peer === run.name);
-      return peerEnd !== undefined && !peerEnd.up;
-    })
-    .map(({ probe }) => probe.unit);
+  return run.checks
+    .filter((check) => pairVerdict(check, otherEnd(run, check, byName)) === 'down')
+    .map((check) => check.probe.unit);
+}
+
+/**
+ * Once every end is checked: record each pair's verdict at this end, rolling back (at this end) the tunnels whose
+ * pair is down. Throws when anything is not up, so the gateway is reported failed at the verify stage.
+ */
+async function decidePairs(
+  run: GatewayRun,
+  byName: Map<string, GatewayRun>,
+  timeoutMs: number,
+): Promise<string> {
+  const down = pairDown(run, byName);
+  const rolledBack = down.length > 0 ? await rollbackTunnels(run, down) : new Map<string, TunnelOutcome>();
+  const unverified: string[] = [];
+  for (const check of run.checks) {
+    const peerCheck = otherEnd(run, check, byName);
+    const verdict = pairVerdict(check, peerCheck);
+    const { unit, peer } = check.probe;
+    if (verdict === 'down') run.tunnels.push({ unit, peer, outcome: rolledBack.get(unit)! });
+    else if (verdict === 'error') {
+      run.tunnels.push({
+        unit,
+        peer,
+        outcome: { kind: 'verify-error', error: verdictError(check, peerCheck) },
+      });
+      unverified.push(unit);
+    } else run.tunnels.push({ unit, peer, outcome: { kind: 'verified' } });
+  }
+  const problems: string[] = [];
+  if (down.length > 0) {
+    problems.push(`${down.map(shortTunnel).join(', ')}: tunnel did not come up within ${timeoutMs / 1000} s`);
+  }
+  if (unverified.length > 0) {
+    problems.push(`${unverified.map(shortTunnel).join(', ')}: could not be verified`);
+  }
+  const up = run.tunnels.filter((t) => t.outcome.kind === 'verified').length;
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  return `${up}/${run.checks.length} tunnels up`;
 }
 
 /** Everything after planning, for `apply`. */
@@ -154,7 +196,7 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
                     try {
                       await step.run();
                     } catch (error) {
-                      fail(run, `converge: ${step.title}`, error);
+                      fail(run, 'converge', error, step.title);
                       throw error;
                     }
                   },
@@ -171,7 +213,7 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
       task: perGateway(
         () => alive(runs).filter((run) => run.toStart.length > 0),
         opts.forks,
-        'start tunnels',
+        'start',
         async (run) => startTunnels(run),
       ),
     },
@@ -186,61 +228,43 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
         async (run, setOutput, setTitle) => {
           const probes = run.verify.filter((v) => {
             const peer = byName.get(v.peer);
-            if (peer && !peer.failure) return true;
-            run.tunnels.push({
-              unit: v.unit,
-              peer: v.peer,
-              up: false,
-              note: peer ? `not verified: ${v.peer} failed` : `not verified: ${v.peer} not in this run`,
-            });
+            if (!peer?.failure) return true;
+            run.tunnels.push({ unit: v.unit, peer: v.peer, outcome: { kind: 'peer-failed' } });
             return false;
           });
           // a tunnel whose start failed will not come up: no point waiting for it
           const waiting = probes.filter((p) => !run.startFailed.has(p.unit));
-          const up = await waitForTunnels(run.conn!, waiting, opts.tunnelTimeoutMs, (n, total) =>
-            setOutput(`${n}/${total} tunnels up`),
-          );
-          run.verified = probes.map((p) => ({ probe: p, up: up.has(p.unit) }));
-          setTitle(`${run.name}: ${up.size}/${probes.length} tunnels up`);
+          try {
+            const up = await waitForTunnels(
+              run.conn!,
+              waiting,
+              opts.tunnelTimeoutMs,
+              (n, total) => setOutput(`${n}/${total} tunnels up`),
+              opts.pollIntervalMs,
+            );
+            run.checks = probes.map((probe) => ({ probe, seen: up.has(probe.unit) ? 'up' : 'down' }));
+            setTitle(`${run.name}: ${up.size}/${probes.length} tunnels up`);
+          } catch (error) {
+            // the check failed, not the tunnel: its state is unknown (never "down", which would roll back a
+            // tunnel that may be up, nor "up", which would let the manifest vouch for it)
+            const message = error instanceof Error ? error.message : String(error);
+            run.checks = probes.map((probe) => ({ probe, seen: 'error', error: message }));
+            setTitle(`${run.name}: verification failed`);
+          }
         },
       ),
     },
     {
-      title: 'Record which tunnels came up at both ends',
-      skip: () => alive(runs).every((run) => run.verified.length === 0),
-      task: () => {
-        for (const run of alive(runs)) {
-          const down = new Set(pairDown(run, byName));
-          for (const { probe } of run.verified.filter((v) => !down.has(v.probe.unit))) {
-            run.tunnels.push({ unit: probe.unit, peer: probe.peer, up: true });
-          }
-        }
-      },
-    },
-    {
-      // decided per pair, once every end has been verified: a tunnel is rolled back at BOTH ends when either end
+      // decided per pair, once every end has been checked: a tunnel is rolled back at BOTH ends when either end
       // saw it down, so the two ends never stay on different configs
-      title: 'Roll back tunnels that did not come up',
-      skip: () => !runs.some((run) => pairDown(run, byName).length > 0),
+      title: 'Decide per pair; roll back tunnels that did not come up',
+      skip: () => alive(runs).every((run) => run.checks.length === 0),
       task: perGateway(
-        () => alive(runs).filter((run) => pairDown(run, byName).length > 0),
+        () => alive(runs).filter((run) => run.checks.length > 0),
         opts.forks,
         'verify',
         async (run, _setOutput, setTitle) => {
-          const down = new Set(pairDown(run, byName));
-          for (const { probe } of run.verified.filter((v) => down.has(v.probe.unit))) {
-            const note = await rollbackTunnel(run, probe.unit);
-            run.tunnels.push({
-              unit: probe.unit,
-              peer: probe.peer,
-              up: false,
-              note: `did not come up; ${note}`,
-            });
-          }
-          setTitle(`${run.name}: ${down.size} tunnel(s) rolled back`);
-          throw new Error(
-            `${[...down].map(shortTunnel).join(', ')}: tunnel did not come up within ${opts.tunnelTimeoutMs / 1000} s`,
-          );
+          setTitle(`${run.name}: ${await decidePairs(run, byName, opts.tunnelTimeoutMs)}`);
         },
       ),
     },
@@ -249,6 +273,9 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
       // also after a rollback: the manifest then records the files that were put back
       task: perGateway(
         () =>
+          // a gateway whose run got through starting its tunnels: its files are in place, and the manifest
+          // vouches only for what was confirmed (a gateway that failed earlier keeps its old manifest, so the
+          // next run sees its new files as unconfirmed and restarts what reads them)
           runs.filter(
             (run) =>
               run.plan && run.plan.actions.length > 0 && (!run.failure || run.failure.stage === 'verify'),

@@ -1,6 +1,8 @@
+import stringWidth from 'string-width';
 import type { Output } from '../output.js';
 import { summaryLine } from '../plan/index.js';
 import type { GatewayRun } from './gateway.js';
+import { acceptable, describeOutcome } from './outcomes.js';
 
 export type GatewayStatus = 'failed' | 'unchanged' | 'changed' | 'pending';
 
@@ -11,34 +13,51 @@ export function statusOf(run: GatewayRun, applied: boolean): GatewayStatus {
   return applied ? 'changed' : 'pending';
 }
 
+/** A gateway converged and every tunnel it touched came up (tunnels to a failed peer wait for the re-run). */
+export function runSucceeded(run: GatewayRun): boolean {
+  return !run.failure && run.tunnels.every((t) => acceptable(t.outcome));
+}
+
 function seconds(run: GatewayRun): string {
   return `${(((run.finishedAt ?? Date.now()) - run.startedAt) / 1000).toFixed(1)} s`;
 }
 
+/** Pads to a display width: colour codes take no columns, wide characters take two (string-width knows both). */
+export function padColumn(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - stringWidth(text)));
+}
+
+/** `verify: …`, or `converge (write 3 files): …` when the failure happened in a named step. */
+function failureText(run: GatewayRun): string {
+  const f = run.failure!;
+  return `${f.stage}${f.step ? ` (${f.step})` : ''}: ${f.message}`;
+}
+
 /** The per-gateway summary that ends every diff and apply (SPEC §6). */
 export function printSummary(runs: GatewayRun[], applied: boolean, out: Output): void {
-  const width = Math.max(...runs.map((r) => r.name.length), 7);
+  const width = Math.max(...runs.map((r) => stringWidth(r.name)), 7);
   out.info('');
   out.info(out.color.bold(applied ? 'Summary' : 'Summary (nothing was changed)'));
   for (const run of runs) {
     const status = statusOf(run, applied);
-    const name = run.name.padEnd(width);
+    const name = padColumn(run.name, width);
+    const label = {
+      failed: out.color.red('FAILED'),
+      unchanged: out.color.green('ok'),
+      changed: out.color.yellow('changed'),
+      pending: out.color.yellow('changes'),
+    }[status];
     if (status === 'failed') {
-      out.info(`  ${name}  ${out.color.red('FAILED')}     ${run.failure!.stage}: ${run.failure!.message}`);
+      out.info(`  ${name}  ${padColumn(label, 10)} ${failureText(run)}`);
     } else {
-      const label = {
-        unchanged: out.color.green('ok'),
-        changed: out.color.yellow('changed'),
-        pending: out.color.yellow('changes'),
-      }[status];
       const plan = run.plan!;
       const line = plan.actions.length === 0 ? 'no changes' : summaryLine(plan.summary);
-      out.info(
-        `  ${name}  ${label.padEnd(10 + (label.length - out.color.reset(label).length))} ${line}  (${seconds(run)})`,
-      );
+      out.info(`  ${name}  ${padColumn(label, 10)} ${line}  (${seconds(run)})`);
     }
-    for (const t of run.tunnels.filter((t) => !t.up)) {
-      out.info(`  ${' '.repeat(width)}  ${out.color.red('tunnel')} ${t.peer}: ${t.note ?? 'down'}`);
+    for (const t of run.tunnels.filter((t) => t.outcome.kind !== 'verified')) {
+      out.info(
+        `  ${' '.repeat(width)}  ${out.color.red('tunnel')} ${t.peer}: ${describeOutcome(t.outcome, t.peer)}`,
+      );
     }
   }
   const failed = runs.filter((r) => r.failure);
@@ -59,7 +78,13 @@ export function runsToJson(runs: GatewayRun[], applied: boolean): Record<string,
     status: statusOf(run, applied),
     ...(run.failure ? { error: run.failure } : {}),
     ...(run.plan ? { summary: run.plan.summary, summaryLine: summaryLine(run.plan.summary) } : {}),
-    tunnels: run.tunnels,
+    tunnels: run.tunnels.map((t) => ({
+      unit: t.unit,
+      peer: t.peer,
+      up: t.outcome.kind === 'verified',
+      outcome: t.outcome,
+      note: describeOutcome(t.outcome, t.peer),
+    })),
     seconds: Number((((run.finishedAt ?? Date.now()) - run.startedAt) / 1000).toFixed(3)),
   }));
 }

@@ -70,6 +70,7 @@ export async function waitForTunnels(
   tunnels: TunnelProbe[],
   timeoutMs: number,
   onProgress: (up: number, total: number) => void = () => {},
+  pollIntervalMs = 1000,
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
 ): Promise<Set<string>> {
   const deadline = Date.now() + timeoutMs;
@@ -79,6 +80,6 @@ export async function waitForTunnels(
     for (const unit of await tunnelsUp(conn, pending)) up.add(unit);
     onProgress(up.size, tunnels.length);
     if (up.size === tunnels.length || Date.now() >= deadline) return up;
-    await sleep(1000);
+    await sleep(pollIntervalMs);
   }
 }

@@ -1,7 +1,9 @@
 import type { ListrTask } from 'listr2';
 import type { Connector } from '../../connection/types.js';
 import type { GatewayRun } from '../../execute/gateway.js';
+import { acceptable, describeOutcome } from '../../execute/outcomes.js';
 import { runEngine } from '../../execute/run.js';
+import { runSucceeded } from '../../execute/summary.js';
 import type { Output } from '../../output.js';
 import type { DesiredState } from '../../types.js';
 import type { ConnectingOptions } from '../engine.js';
@@ -56,11 +58,6 @@ function learnAddresses(runs: GatewayRun[], addresses: Map<string, string[]>): L
   };
 }
 
-/** A gateway converged and every tunnel it touched came up (tunnels to a failed peer wait for the re-run). */
-export function runSucceeded(run: GatewayRun): boolean {
-  return !run.failure && run.tunnels.every((t) => t.up || t.note?.startsWith('not verified'));
-}
-
 /** What a re-run must still do: one entry per gateway that did not converge. */
 export function leftOver(runs: GatewayRun[]): { lan: string; reason: string }[] {
   return runs
@@ -70,8 +67,8 @@ export function leftOver(runs: GatewayRun[]): { lan: string; reason: string }[] 
       reason: run.failure
         ? `${run.failure.stage}: ${run.failure.message}`
         : run.tunnels
-            .filter((t) => !t.up)
-            .map((t) => `tunnel to ${t.peer}: ${t.note ?? 'down'}`)
+            .filter((t) => !acceptable(t.outcome))
+            .map((t) => `tunnel to ${t.peer}: ${describeOutcome(t.outcome, t.peer)}`)
             .join('; '),
     }));
 }

@@ -5,7 +5,7 @@ import type { VerifyTunnelAction } from '../../../src/plan/types.js';
 
 /** Only what pairDown reads of a run: its name and what verification saw at its end. */
 function end(name: string, seen: Record<string, boolean>): GatewayRun {
-  const verified = Object.entries(seen).map(([peer, up]) => ({
+  const checks = Object.entries(seen).map(([peer, up]) => ({
     probe: {
       kind: 'verify-tunnel',
       unit: `openvpn-server@mesh-${peer}.service`,
@@ -13,9 +13,9 @@ function end(name: string, seen: Record<string, boolean>): GatewayRun {
       peerAddress: '172.19.0.1',
       reason: '',
     } as VerifyTunnelAction,
-    up,
+    seen: up ? 'up' : 'down',
   }));
-  return { name, verified } as unknown as GatewayRun;
+  return { name, checks } as unknown as GatewayRun;
 }
 
 describe('rollback is decided per pair, from both ends', () => {

@@ -1,0 +1,592 @@
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import type {
+  Connection,
+  ConnectOptions,
+  Connector,
+  ExecOptions,
+  ExecResult,
+} from '../../src/connection/types.js';
+import { ConnectError } from '../../src/errors.js';
+import { backupPath, SCRIPT_MARKER } from '../../src/execute/bundle.js';
+import { PING_SCRIPT } from '../../src/execute/tunnels.js';
+import { PROBE_SCRIPT } from '../../src/facts/probe.js';
+import { FETCH_OLD_SCRIPT } from '../../src/plan/old-contents.js';
+
+/**
+ * An in-memory gateway behind the real Connection interface (ARCHITECTURE "an in-memory connector"): files, units,
+ * forwarding and firewall are data, and every command meshctl sends is interpreted against them — the probe
+ * answers in the probe's format from that data, the file bundle's `meshctl_put` lines land files, `systemctl`
+ * starts and stops units, and a tunnel is up when both ends run it with the same pair key and port. Unit tests of
+ * apply, diff, add-lan and remove-lan drive the real engine through it, without root or a lab.
+ *
+ * A command it does not recognise fails the test (exit 127 and a message): a new remote command must be taught
+ * here, so these tests never silently stop covering what the engine sends. `faults` let a test make any command
+ * fail, hang (a timeout) or change the gateway first.
+ */
+
+export interface MemoryFile {
+  content: Buffer;
+  mode: number;
+  owner: string;
+}
+
+export interface MemoryUnit {
+  enabled: boolean;
+  active: 'active' | 'inactive' | 'failed';
+  pid: number;
+  /** sha256 of every file when the unit last started: what the running process loaded. */
+  loaded: Map<string, string>;
+}
+
+export interface ExecRecord {
+  argv: string[];
+  stdin?: string;
+  privileged: boolean;
+}
+
+/** Return a result to answer the command instead of the gateway, throw to fail it, or undefined to let it run. */
+export type Fault = (record: ExecRecord, gateway: MemoryGateway) => ExecResult | undefined;
+
+const FIREWALL_UNIT = 'meshctl-firewall.service';
+const TUNNEL_UNIT = /^openvpn-server@(mesh-[a-z0-9][a-z0-9-]*)\.service$/;
+const COMPLETED = 'Initialization Sequence Completed';
+
+export function sha256(content: string | Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
+const failed = (code: number, stderr: string): ExecResult => ({ code, stdout: '', stderr });
+
+/** Splits a line produced by src/connection/quote.ts back into words ('…' with '\'' escapes, or bare words). */
+export function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    while (line[i] === ' ') i++;
+    if (i >= line.length) break;
+    let word = '';
+    while (i < line.length && line[i] !== ' ') {
+      if (line[i] === "'") {
+        const end = line.indexOf("'", i + 1);
+        word += line.slice(i + 1, end);
+        i = end + 1;
+      } else if (line[i] === '\\') {
+        word += line[i + 1];
+        i += 2;
+      } else {
+        word += line[i];
+        i++;
+      }
+    }
+    words.push(word);
+  }
+  return words;
+}
+
+export class MemoryGateway {
+  readonly files = new Map<string, MemoryFile>();
+  readonly units = new Map<string, MemoryUnit>();
+  readonly log: ExecRecord[] = [];
+  faults: Fault[] = [];
+  reachable = true;
+  openvpnVersion: string | null = '2.6.14';
+  os = { id: 'debian', versionId: '12', idLike: [] as string[] };
+  packageManager: 'apt-get' | 'dnf' | 'yum' | null = 'apt-get';
+  ipForward = false;
+  /** Lines of the iptables rules file loaded by the firewall unit; null when meshctl's chains are not loaded. */
+  firewall: string[] | null = null;
+  /** `ip -4 -o addr show` answers with these (CIDR form). */
+  addresses: string[] = [];
+  /** Tunnel configs OpenVPN refuses to start (e.g. a directive this version does not know). */
+  refuses: (config: string) => boolean = () => false;
+  private nextPid = 100;
+
+  constructor(
+    readonly name: string,
+    readonly host: string,
+    readonly network: MemoryNetwork,
+  ) {}
+
+  // --- what tests read ---------------------------------------------------------------------------------------
+
+  text(path: string): string | undefined {
+    return this.files.get(path)?.content.toString('utf8');
+  }
+
+  manifest(): { files: Record<string, string>; units: string[]; mesh: string; lan: string } | undefined {
+    const text = this.text('/etc/meshctl/manifest.json');
+    return text === undefined ? undefined : JSON.parse(text);
+  }
+
+  pid(unit: string): number {
+    return this.units.get(unit)?.pid ?? 0;
+  }
+
+  /** Commands sent, as `argv[0] argv[1]` or the script kind: a compact trace for assertions. */
+  commands(): string[] {
+    return this.log.map((r) => {
+      const script = r.stdin?.startsWith(SCRIPT_MARKER)
+        ? r.stdin.slice(SCRIPT_MARKER.length).split('\n')[0]
+        : '';
+      if (script) return `script ${script}`;
+      if (r.argv[0] === 'sh' && r.argv[1] === '-c') return r.argv[3] ?? 'sh -c';
+      return r.argv.slice(0, 2).join(' ');
+    });
+  }
+
+  // --- the tunnel model --------------------------------------------------------------------------------------
+
+  private tunnelConfigPath(unit: string): string | undefined {
+    const match = TUNNEL_UNIT.exec(unit);
+    return match ? `/etc/openvpn/server/${match[1]}.conf` : undefined;
+  }
+
+  /** The directive values of the config the running unit loaded (from the file's content at start). */
+  private loadedConfig(unit: string): Map<string, string> | undefined {
+    const state = this.units.get(unit);
+    const path = this.tunnelConfigPath(unit);
+    if (!state || state.active !== 'active' || !path) return undefined;
+    const text = this.loadedText.get(unit);
+    if (text === undefined) return undefined;
+    const directives = new Map<string, string>();
+    for (const line of text.split('\n')) {
+      const [key, ...rest] = line.trim().split(/\s+/);
+      if (key && !key.startsWith('#')) directives.set(key, rest.join(' '));
+    }
+    directives.set('#unit', unit);
+    directives.set('#path', path);
+    return directives;
+  }
+
+  private readonly loadedText = new Map<string, string>();
+
+  /** Is this end's tunnel `unit` up: running here and at the peer, same port, same pair key loaded at both ends? */
+  tunnelUp(unit: string): boolean {
+    const here = this.loadedConfig(unit);
+    if (!here || !this.reachable) return false;
+    const peerName = TUNNEL_UNIT.exec(unit)![1]!.slice('mesh-'.length);
+    const peer = this.network.byName(peerName);
+    if (!peer?.reachable) return false;
+    const peerUnit = `openvpn-server@mesh-${this.name}.service`;
+    const there = peer.loadedConfig(peerUnit);
+    if (!there) return false;
+    if (this.network.cut.has(MemoryNetwork.pairKey(this.name, peerName))) return false;
+    const keyHere = this.units.get(unit)!.loaded.get(here.get('tls-crypt') ?? '');
+    const keyThere = peer.units.get(peerUnit)!.loaded.get(there.get('tls-crypt') ?? '');
+    return here.get('port') === there.get('port') && keyHere !== undefined && keyHere === keyThere;
+  }
+
+  /** The peer transit address each running tunnel's `ifconfig` names → unit. */
+  private peerAddresses(): Map<string, string> {
+    const result = new Map<string, string>();
+    for (const unit of this.units.keys()) {
+      const ifconfig = this.loadedConfig(unit)?.get('ifconfig');
+      if (ifconfig) result.set(ifconfig.split(' ')[1]!, unit);
+    }
+    return result;
+  }
+
+  // --- the connection ----------------------------------------------------------------------------------------
+
+  exec(argv: string[], opts: ExecOptions = {}): ExecResult {
+    const stdin = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin).toString('utf8');
+    const record: ExecRecord = {
+      argv: [...argv],
+      ...(stdin === undefined ? {} : { stdin }),
+      privileged: opts.privileged !== false,
+    };
+    this.log.push(record);
+    if (!this.reachable) throw new ConnectError(this.host, `${this.name}: connection lost`);
+    for (const fault of this.faults) {
+      const answer = fault(record, this);
+      if (answer) return answer;
+    }
+    return this.run(argv, stdin);
+  }
+
+  private run(argv: string[], stdin: string | undefined): ExecResult {
+    if (argv[0] === 'sh' && argv[1] === '-s') return this.script(stdin ?? '');
+    if (argv[0] === 'sh' && argv[1] === '-c') return this.namedScript(argv[2]!, argv[3] ?? '', argv.slice(4));
+    if (argv[0] === 'systemctl') return this.systemctl(argv[1]!, argv.slice(2));
+    if (argv[0] === 'sysctl' && argv[1] === '-p') {
+      const text = this.text(argv[2]!);
+      if (text === undefined)
+        return failed(255, `sysctl: cannot open "${argv[2]}": No such file or directory`);
+      if (/^net\.ipv4\.ip_forward\s*=\s*1\s*$/m.test(text)) this.ipForward = true;
+      return ok('net.ipv4.ip_forward = 1\n');
+    }
+    if (argv[0] === 'dnf' || argv[0] === 'yum') return this.install(argv[argv.length - 1]!);
+    return failed(127, `memory gateway ${this.name}: unknown command ${JSON.stringify(argv.slice(0, 3))}`);
+  }
+
+  private namedScript(script: string, name: string, args: string[]): ExecResult {
+    if (script === PROBE_SCRIPT) return ok(this.probe(args));
+    if (script === PING_SCRIPT) {
+      const answering = this.peerAddresses();
+      const lines = args.map((a) => {
+        const unit = answering.get(a);
+        return `${unit && this.tunnelUp(unit) ? 'UP' : 'DOWN'} ${a}`;
+      });
+      return ok(`${lines.join('\n')}\n`);
+    }
+    if (script === FETCH_OLD_SCRIPT) {
+      const blocks = args.map((path) => {
+        const file = this.files.get(path);
+        if (!file) return `absent\t${path}\n`;
+        return `content\t${path}\n${file.content.toString('base64')}\ncontent-end\n`;
+      });
+      return ok(`${blocks.join('')}end\n`);
+    }
+    switch (name) {
+      case 'meshctl-install':
+        return this.install(args[0]!);
+      case 'meshctl-read': {
+        const text = this.text(args[0]!);
+        return ok(text ?? 'ABSENT\n');
+      }
+      case 'meshctl-stop':
+        for (const unit of args) {
+          const state = this.units.get(unit);
+          if (state) Object.assign(state, { enabled: false, active: 'inactive', pid: 0 });
+        }
+        return ok();
+      case 'meshctl-firewall':
+        if (this.files.has(args[0]!)) this.firewall = null;
+        return ok();
+      case 'meshctl-rmdir':
+        return ok();
+      default:
+        if (script.includes('ip -4 -o addr show')) {
+          return ok(
+            this.addresses.map((a, i) => `${i + 2}: eth${i}    inet ${a} scope global eth${i}\n`).join(''),
+          );
+        }
+        return failed(
+          127,
+          `memory gateway ${this.name}: unknown script ${JSON.stringify(name || script.slice(0, 60))}`,
+        );
+    }
+  }
+
+  private install(pkg: string): ExecResult {
+    if (pkg !== 'openvpn') return failed(100, `E: Unable to locate package ${pkg}`);
+    this.openvpnVersion = '2.6.14';
+    return ok(`Setting up openvpn (2.6.14) ...\n`);
+  }
+
+  // --- systemctl -----------------------------------------------------------------------------------------------
+
+  private unitLoaded(unit: string): boolean {
+    if (unit === FIREWALL_UNIT) return this.files.has('/etc/systemd/system/meshctl-firewall.service');
+    return TUNNEL_UNIT.test(unit) && this.openvpnVersion !== null;
+  }
+
+  private unit(unit: string): MemoryUnit {
+    let state = this.units.get(unit);
+    if (!state) {
+      state = { enabled: false, active: 'inactive', pid: 0, loaded: new Map() };
+      this.units.set(unit, state);
+    }
+    return state;
+  }
+
+  private start(unit: string): string | null {
+    if (!this.unitLoaded(unit)) return `Unit ${unit} not found.`;
+    const state = this.unit(unit);
+    if (state.active === 'active') return null;
+    if (unit === FIREWALL_UNIT) {
+      this.firewall = this.text('/etc/meshctl/iptables.rules')?.split('\n') ?? [];
+      if (/^net\.ipv4\.ip_forward\s*=\s*1\s*$/m.test(this.text('/etc/sysctl.d/99-meshctl.conf') ?? ''))
+        this.ipForward = true;
+    } else {
+      const config = this.text(this.tunnelConfigPath(unit)!);
+      if (config === undefined || this.refuses(config)) {
+        Object.assign(state, { active: 'failed', pid: 0 });
+        return `Job for ${unit} failed because the control process exited with error code.`;
+      }
+      this.loadedText.set(unit, config);
+    }
+    state.loaded = new Map([...this.files].map(([p, f]) => [p, sha256(f.content)]));
+    Object.assign(state, { active: 'active', pid: this.nextPid++ });
+    return null;
+  }
+
+  private stop(unit: string): void {
+    const state = this.units.get(unit);
+    if (!state) return;
+    if (unit === FIREWALL_UNIT && state.active === 'active') this.firewall = null;
+    Object.assign(state, { active: 'inactive', pid: 0 });
+  }
+
+  private systemctl(verb: string, args: string[]): ExecResult {
+    if (verb === 'daemon-reload') return ok();
+    if (verb === 'show') return ok(this.show(args));
+    const errors: string[] = [];
+    for (const unit of args) {
+      if (verb === 'enable' || verb === 'disable') {
+        if (!this.unitLoaded(unit) && verb === 'enable') errors.push(`Unit file ${unit} does not exist.`);
+        else this.unit(unit).enabled = verb === 'enable';
+      } else if (verb === 'start') {
+        const error = this.start(unit);
+        if (error) errors.push(error);
+      } else if (verb === 'stop') this.stop(unit);
+      else if (verb === 'restart' || verb === 'reload-or-restart') {
+        if (
+          unit === FIREWALL_UNIT &&
+          verb === 'reload-or-restart' &&
+          this.units.get(unit)?.active === 'active'
+        ) {
+          this.firewall = this.text('/etc/meshctl/iptables.rules')?.split('\n') ?? [];
+          continue;
+        }
+        this.stop(unit);
+        const error = this.start(unit);
+        if (error) errors.push(error);
+      } else return failed(1, `memory gateway: systemctl ${verb} is not modelled`);
+    }
+    return errors.length > 0 ? failed(1, `${errors.join('\n')}\n`) : ok();
+  }
+
+  private unitProperties(unit: string): Record<string, string> {
+    const state = this.units.get(unit);
+    const loaded = this.unitLoaded(unit);
+    const active = state?.active ?? 'inactive';
+    const up = TUNNEL_UNIT.test(unit) && this.tunnelUp(unit);
+    return {
+      Id: unit,
+      LoadState: loaded ? 'loaded' : 'not-found',
+      ActiveState: active,
+      SubState:
+        active === 'active'
+          ? unit === FIREWALL_UNIT
+            ? 'exited'
+            : 'running'
+          : active === 'failed'
+            ? 'failed'
+            : 'dead',
+      UnitFileState: loaded ? (state?.enabled ? 'enabled' : 'disabled') : '',
+      MainPID: String(state?.pid ?? 0),
+      StatusText:
+        active === 'active' && unit !== FIREWALL_UNIT
+          ? up
+            ? COMPLETED
+            : 'Pre-connection initialization successful'
+          : '',
+    };
+  }
+
+  /** `systemctl show -p A -p B UNIT…` (or `--property=A,B`): one block per unit, blank-line separated. */
+  private show(args: string[]): string {
+    const props: string[] = [];
+    const units: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i]!;
+      if (arg === '-p') props.push(args[++i]!);
+      else if (arg.startsWith('--property=')) props.push(...arg.slice('--property='.length).split(','));
+      else if (!arg.startsWith('-')) units.push(arg);
+    }
+    return units
+      .map((unit) => {
+        const all = this.unitProperties(unit);
+        return `${props.map((p) => `${p}=${all[p] ?? ''}`).join('\n')}\n`;
+      })
+      .join('\n');
+  }
+
+  // --- the probe -----------------------------------------------------------------------------------------------
+
+  /** The probe's output (format 1, see src/facts/probe.sh) from this gateway's data. */
+  private probe(args: string[]): string {
+    const dashes = args.indexOf('--');
+    const asked = dashes >= 0 ? args.slice(dashes + 1) : args;
+    const lines: string[] = ['probe\t1'];
+    lines.push(`os-release\tID=${this.os.id}`, `os-release\tVERSION_ID="${this.os.versionId}"`);
+    if (this.os.idLike.length > 0) lines.push(`os-release\tID_LIKE="${this.os.idLike.join(' ')}"`);
+    if (this.packageManager) lines.push(`package-manager\t${this.packageManager}`);
+    lines.push(
+      this.openvpnVersion ? `openvpn\tOpenVPN ${this.openvpnVersion} x86_64-pc-linux-gnu` : 'openvpn-missing',
+    );
+    lines.push(`server-template\t${this.openvpnVersion ? 'yes' : 'no'}`);
+    const manifestText = this.text('/etc/meshctl/manifest.json');
+    const fromManifest = manifestText ? manifestText.split('"').filter((s) => s.startsWith('/')) : [];
+    const configs = [...this.files.keys()].filter((p) =>
+      /^\/etc\/openvpn\/server\/mesh-[^/]*\.conf$/.test(p),
+    );
+    for (const path of [...new Set([...asked, ...fromManifest, ...configs])].sort()) {
+      const file = this.files.get(path);
+      lines.push(
+        file
+          ? `file\t${path}\t${sha256(file.content)}\t${file.mode.toString(8)}\t${file.owner}`
+          : `file-absent\t${path}`,
+      );
+    }
+    if (manifestText !== undefined) {
+      for (const line of manifestText.replace(/\n$/, '').split('\n')) lines.push(`manifest\t${line}`);
+      lines.push('manifest-end');
+    } else lines.push('manifest-absent');
+    const units = new Set<string>([FIREWALL_UNIT]);
+    for (const path of [...asked, ...configs]) {
+      const match = /^\/etc\/openvpn\/server\/(mesh-[a-z0-9-]+)\.conf$/.exec(path);
+      if (match) units.add(`openvpn-server@${match[1]}.service`);
+    }
+    for (const s of manifestText?.split('"') ?? []) if (s.endsWith('.service')) units.add(s);
+    for (const unit of this.units.keys()) units.add(unit);
+    for (const unit of [...units].sort()) {
+      const props = this.unitProperties(unit);
+      for (const [key, value] of Object.entries(props)) lines.push(`unit\t${key}=${value}`);
+      lines.push('unit-end');
+    }
+    lines.push(`ip-forward\t${this.ipForward ? 1 : 0}`);
+    for (const rule of this.iptablesRules()) lines.push(`iptables\t${rule}`);
+    lines.push('iptables-read', 'end');
+    return `${lines.join('\n')}\n`;
+  }
+
+  /** What `iptables -S` shows of meshctl's chains: each chain declared by the loaded rules file, and the jumps. */
+  private iptablesRules(): string[] {
+    if (!this.firewall) return [];
+    const chains = this.firewall.filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]!);
+    const rules = chains.map((c) => `-N ${c}`);
+    for (const hook of ['INPUT', 'FORWARD']) {
+      const chain = chains.find((c) => c.endsWith(`-${hook}`) && !c.includes('-SRC-'));
+      if (chain) rules.push(`-A ${hook} -j ${chain}`);
+    }
+    return [...rules, ...this.firewall.filter((l) => l.startsWith('-A '))];
+  }
+
+  // --- scripts on stdin (src/execute/bundle.ts) ---------------------------------------------------------------
+
+  private script(text: string): ExecResult {
+    if (!text.startsWith(SCRIPT_MARKER)) {
+      return failed(127, `memory gateway ${this.name}: a script without a meshctl-script marker`);
+    }
+    const kind = text.slice(SCRIPT_MARKER.length, text.indexOf('\n'));
+    const lines = text.split('\n');
+    switch (kind) {
+      case 'install':
+        return this.installBundle(lines);
+      case 'restore': {
+        for (const line of lines) {
+          const move = /^if \[ -e (.+) \]; then mv -f (.+) (.+) \|\| meshctl_failed=1; fi$/.exec(line);
+          if (move) {
+            const [prev, target] = [shellWords(move[2]!)[0]!, shellWords(move[3]!)[0]!];
+            const file = this.files.get(prev);
+            if (file) {
+              this.files.set(target, file);
+              this.files.delete(prev);
+            }
+          }
+          const remove = /^rm -f (.+) \|\| meshctl_failed=1$/.exec(line);
+          if (remove) this.files.delete(shellWords(remove[1]!)[0]!);
+        }
+        return ok();
+      }
+      case 'commit':
+      case 'remove':
+        for (const line of lines.filter((l) => l.startsWith('rm -f '))) {
+          for (const path of shellWords(line.slice('rm -f '.length))) this.files.delete(path);
+        }
+        return ok();
+      case 'widen-rules': {
+        const rulesPath = '/etc/meshctl/iptables.rules';
+        const prev = this.files.get(backupPath(rulesPath));
+        if (!prev) return failed(3, '');
+        const both = [...this.text(rulesPath)!.split('\n'), ...prev.content.toString('utf8').split('\n')];
+        const unique = (pick: (l: string) => boolean) => [...new Set(both.filter(pick))];
+        const body = [
+          '*filter',
+          ...unique((l) => l.startsWith(':')),
+          ...unique((l) => l.startsWith('-A') && !l.endsWith(' -j DROP')),
+          ...unique((l) => l.startsWith('-A') && l.endsWith(' -j DROP')),
+          'COMMIT',
+        ];
+        const mode = this.files.get(rulesPath)!.mode;
+        this.files.set(rulesPath, { content: Buffer.from(`${body.join('\n')}\n`), mode, owner: 'root' });
+        return ok();
+      }
+      default:
+        return failed(127, `memory gateway ${this.name}: unknown script kind ${kind}`);
+    }
+  }
+
+  /** `meshctl_put PATH MODE SIZE <<'MESHCTL_BASE64_END'` … : each file lands whole (its byte count checked). */
+  private installBundle(lines: string[]): ExecResult {
+    const landed: [string, MemoryFile][] = [];
+    for (const line of lines) {
+      const clean = /^rm -f (.+)\/\.meshctl-tmp\.\* (.+)\/\.meshctl-prev\.\*$/.exec(line);
+      if (clean) {
+        const dir = shellWords(clean[1]!)[0]!;
+        for (const path of [...this.files.keys()]) {
+          if (posix.dirname(path) === dir && posix.basename(path).startsWith('.meshctl-prev.'))
+            this.files.delete(path);
+        }
+      }
+    }
+    for (let i = 0; i < lines.length; i++) {
+      if (!lines[i]!.startsWith('meshctl_put ')) continue;
+      const [path, mode, size] = shellWords(
+        lines[i]!.slice('meshctl_put '.length).replace(/ <<'MESHCTL_BASE64_END'$/, ''),
+      );
+      const body: string[] = [];
+      for (i++; lines[i] !== 'MESHCTL_BASE64_END'; i++) body.push(lines[i]!);
+      const content = Buffer.from(body.join(''), 'base64');
+      if (content.length !== Number(size)) {
+        return failed(
+          1,
+          `meshctl: ${path}: received ${content.length} of ${size} bytes (transfer cut short); left unchanged\n`,
+        );
+      }
+      landed.push([path!, { content, mode: Number.parseInt(mode!, 8), owner: 'root' }]);
+    }
+    for (const [path, file] of landed) {
+      const previous = this.files.get(path);
+      if (previous) this.files.set(backupPath(path), previous);
+      this.files.set(path, file);
+    }
+    return ok('meshctl-bundle-ok\n');
+  }
+}
+
+/** The gateways of one test, reachable by ssh_host; `connector` is what the commands take as `deps.connector`. */
+export class MemoryNetwork {
+  readonly gateways = new Map<string, MemoryGateway>();
+  /** Pairs (`a|b`, names sorted) whose traffic is dropped: their tunnel never comes up. */
+  readonly cut = new Set<string>();
+  /** Connections opened, by gateway name, for assertions. */
+  readonly connections: string[] = [];
+
+  static pairKey(a: string, b: string): string {
+    return [a, b].sort().join('|');
+  }
+
+  add(name: string, host: string): MemoryGateway {
+    const gateway = new MemoryGateway(name, host, this);
+    this.gateways.set(host, gateway);
+    return gateway;
+  }
+
+  byName(name: string): MemoryGateway | undefined {
+    return [...this.gateways.values()].find((g) => g.name === name);
+  }
+
+  get(name: string): MemoryGateway {
+    const gateway = this.byName(name);
+    if (!gateway) throw new Error(`no memory gateway ${name}`);
+    return gateway;
+  }
+
+  readonly connector: Connector = async (opts: ConnectOptions): Promise<Connection> => {
+    const gateway = this.gateways.get(opts.host);
+    if (!gateway?.reachable)
+      throw new ConnectError(opts.host, `${opts.name} (${opts.host}): connection refused`);
+    this.connections.push(gateway.name);
+    return {
+      name: opts.name,
+      host: opts.host,
+      exec: async (argv, execOpts) => gateway.exec(argv, execOpts),
+      close: async () => {},
+    };
+  };
+}

@@ -1,0 +1,86 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createOutput } from '../../src/output.js';
+import { MemoryNetwork } from './memory-gateway.js';
+
+/**
+ * A throw-away inventory on disk whose gateways are memory gateways (see memory-gateway.ts): ssh_host of LAN
+ * `name` is `name.memory`, which only the memory network's connector answers. Commands run in-process with
+ * `deps.connector`, so every layer from the inventory to the remote commands is the real one.
+ */
+
+export interface MemoryLan {
+  name: string;
+  id: number;
+  subnets?: string[];
+}
+
+export interface MemoryMesh {
+  dir: string;
+  network: MemoryNetwork;
+  /** Rewrites mesh.yml with the given extra YAML lines (e.g. a changed keepalive). */
+  setMeshExtra(lines: string): void;
+  writeLan(lan: MemoryLan, endpoint?: string): void;
+  cleanup(): void;
+}
+
+export function lanYaml(lan: MemoryLan, endpoint = `198.51.100.${lan.id}`): string {
+  const subnets = lan.subnets ?? [`10.${lan.id}.0.0/16`];
+  return `id: ${lan.id}\nsubnets: [${subnets.join(', ')}]\ngateway:\n  endpoint: ${endpoint}\n  ssh_host: ${lan.name}.memory\n`;
+}
+
+export function memoryMesh(lans: MemoryLan[], meshExtra = ''): MemoryMesh {
+  const root = mkdtempSync(path.join(tmpdir(), 'meshctl-memory-'));
+  const dir = path.join(root, 'inventory');
+  mkdirSync(path.join(dir, 'lans'), { recursive: true });
+  const network = new MemoryNetwork();
+  const meshText = (extra: string) =>
+    `name: memory\nssh:\n  user: root\n  known_hosts: ${path.join(root, 'known_hosts')}\n${extra}`;
+  writeFileSync(path.join(dir, 'mesh.yml'), meshText(meshExtra));
+  const writeLan = (lan: MemoryLan, endpoint?: string) =>
+    writeFileSync(path.join(dir, 'lans', `${lan.name}.yml`), lanYaml(lan, endpoint));
+  for (const lan of lans) {
+    writeLan(lan);
+    network.add(lan.name, `${lan.name}.memory`).addresses = [`10.${lan.id}.0.1/16`];
+  }
+  return {
+    dir,
+    network,
+    setMeshExtra: (extra) => writeFileSync(path.join(dir, 'mesh.yml'), meshText(extra)),
+    writeLan,
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/** Output captured for assertions: human lines, stderr lines, and the --json result when asked for. */
+export function captured(json = false) {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const out = createOutput({
+    json,
+    color: false,
+    stdout: { write: (s: string) => stdout.push(s), isTTY: false },
+    stderr: { write: (s: string) => stderr.push(s) },
+  });
+  return {
+    out,
+    text: () => stdout.join(''),
+    errors: () => stderr.join(''),
+    json: () => JSON.parse(stdout.join('')) as Record<string, unknown>,
+  };
+}
+
+/** The options every connecting command takes, for an in-process run against a memory mesh. */
+export function engineOptions(dir: string, extra: Record<string, unknown> = {}) {
+  return {
+    inventory: dir,
+    forks: 10,
+    json: false,
+    color: false,
+    verbose: false,
+    acceptNew: true,
+    tunnelTimeout: 1,
+    ...extra,
+  };
+}
