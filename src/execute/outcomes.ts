@@ -44,7 +44,9 @@ export type TunnelOutcome =
   /** Verification itself failed (an exec timeout, a lost link): whether the tunnel is up is unknown. */
   | { kind: 'verify-error'; error: string }
   /** Not checked: the other end failed earlier in this run, so its half of the tunnel was never started. */
-  | { kind: 'peer-failed' };
+  | { kind: 'peer-failed' }
+  /** Not checked: the other end is not part of this run (--limit, or add-lan's first phase). */
+  | { kind: 'peer-not-in-run' };
 
 export type TunnelOutcomeKind = TunnelOutcome['kind'];
 
@@ -54,9 +56,12 @@ export interface TunnelResult {
   outcome: TunnelOutcome;
 }
 
-/** A tunnel that came up, or was not checked because its peer failed (the peer is reported failed itself). */
+/**
+ * A tunnel that came up, or was not checked because of its peer: the peer is reported failed itself, or was left
+ * out of the run on purpose.
+ */
 export function acceptable(outcome: TunnelOutcome): boolean {
-  return outcome.kind === 'verified' || outcome.kind === 'peer-failed';
+  return outcome.kind === 'verified' || outcome.kind === 'peer-failed' || outcome.kind === 'peer-not-in-run';
 }
 
 /**
@@ -72,6 +77,7 @@ export function unconfirmed(outcome: TunnelOutcome): boolean {
     case 'rollback-failed':
     case 'verify-error':
     case 'peer-failed':
+    case 'peer-not-in-run':
       return true;
   }
 }
@@ -115,6 +121,8 @@ export function describeOutcome(outcome: TunnelOutcome, peer: string): string {
       return `not verified: the check failed (${outcome.error}); the next apply restarts and verifies it`;
     case 'peer-failed':
       return `not verified: ${peer} failed; the next apply restarts and verifies it`;
+    case 'peer-not-in-run':
+      return `not verified: ${peer} is not in this run; the next apply that includes it restarts and verifies it`;
   }
 }
 

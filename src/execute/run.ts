@@ -228,8 +228,11 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
         async (run, setOutput, setTitle) => {
           const probes = run.verify.filter((v) => {
             const peer = byName.get(v.peer);
-            if (!peer?.failure) return true;
-            run.tunnels.push({ unit: v.unit, peer: v.peer, outcome: { kind: 'peer-failed' } });
+            if (peer && !peer.failure) return true;
+            const outcome = peer
+              ? ({ kind: 'peer-failed' } as const)
+              : ({ kind: 'peer-not-in-run' } as const);
+            run.tunnels.push({ unit: v.unit, peer: v.peer, outcome });
             return false;
           });
           // a tunnel whose start failed will not come up: no point waiting for it

@@ -147,7 +147,7 @@ export class MemoryGateway {
   private loadedConfig(unit: string): Map<string, string> | undefined {
     const state = this.units.get(unit);
     const path = this.tunnelConfigPath(unit);
-    if (!state || state.active !== 'active' || !path) return undefined;
+    if (state?.active !== 'active' || !path) return undefined;
     const text = this.loadedText.get(unit);
     if (text === undefined) return undefined;
     const directives = new Map<string, string>();

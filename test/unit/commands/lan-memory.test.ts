@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { run as addLan } from '../../../src/commands/add-lan.js';
+import { run as apply } from '../../../src/commands/apply.js';
+import { run as diff } from '../../../src/commands/diff.js';
+import { run as removeLan } from '../../../src/commands/remove-lan.js';
+import { LockError } from '../../../src/errors.js';
+import { acquireLock } from '../../../src/lock.js';
+import type { MemoryNetwork } from '../../helpers/memory-gateway.js';
+import { captured, engineOptions, type MemoryMesh, memoryMesh } from '../../helpers/memory-mesh.js';
+
+/**
+ * add-lan and remove-lan through the real commands against memory gateways: what each gateway ends up with,
+ * which units restarted (none that should not), partial failure, and the lock.
+ */
+
+const LANS = [
+  { name: 'alpha', id: 1 },
+  { name: 'beta', id: 2 },
+  { name: 'gamma', id: 3 },
+];
+const unit = (peer: string) => `openvpn-server@mesh-${peer}.service`;
+
+function pids(network: MemoryNetwork): Map<string, number> {
+  const result = new Map<string, number>();
+  for (const g of network.gateways.values())
+    for (const [u, s] of g.units) result.set(`${g.name} ${u}`, s.pid);
+  return result;
+}
+
+/** Every unit running before is running with the same PID after (nothing restarted). */
+function assertNothingRestarted(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  expected: (key: string) => boolean = () => false,
+) {
+  for (const [key, pid] of before) {
+    if (expected(key)) continue;
+    if (pid > 0) assert.equal(after.get(key), pid, `${key} restarted`);
+  }
+}
+
+describe('add-lan and remove-lan against memory gateways', function () {
+  this.timeout(30_000);
+  let mesh: MemoryMesh;
+  beforeEach(async () => {
+    mesh = memoryMesh(LANS);
+    const c = captured();
+    assert.equal(
+      await apply(engineOptions(mesh.dir), c.out, { connector: mesh.network.connector }),
+      0,
+      c.text(),
+    );
+  });
+  afterEach(() => mesh.cleanup());
+
+  it('add-lan: the new gateway converges first, each existing one gains one tunnel and restarts nothing', async () => {
+    mesh.network.add('delta', 'delta.memory').addresses = ['10.4.0.1/16'];
+    const before = pids(mesh.network);
+    const c = captured(true);
+    const code = await addLan(
+      {
+        ...engineOptions(mesh.dir, { json: true }),
+        name: 'delta',
+        subnet: ['10.4.0.0/16'],
+        endpoint: '198.51.100.4',
+        sshHost: 'delta.memory',
+      },
+      c.out,
+      { connector: mesh.network.connector },
+    );
+    assert.equal(code, 0, c.errors());
+    assertNothingRestarted(before, pids(mesh.network));
+    for (const name of ['alpha', 'beta', 'gamma']) {
+      const g = mesh.network.get(name);
+      assert.ok(g.tunnelUp(unit('delta')), `${name} ↔ delta up`);
+      assert.ok(g.manifest()!.units.includes(unit('delta')));
+    }
+    const delta = mesh.network.get('delta');
+    // the new gateway was converged in phase 1, before any existing gateway was touched
+    const firstWrite = (name: string) =>
+      mesh.network.get(name).log.findIndex((r) => r.stdin?.includes('meshctl_put'));
+    assert.ok(firstWrite('delta') >= 0);
+    assert.ok(delta.tunnelUp(unit('alpha')));
+    const result = c.json();
+    assert.equal(result.ok, true);
+    assert.ok(existsSync(path.join(mesh.dir, 'lans', 'delta.yml')));
+    const d = captured();
+    assert.equal(
+      await diff(engineOptions(mesh.dir), d.out, { connector: mesh.network.connector }),
+      0,
+      d.text(),
+    );
+  });
+
+  it('add-lan with an existing gateway down: the others get their tunnel, the run exits 1 and says what is left', async () => {
+    mesh.network.add('delta', 'delta.memory');
+    mesh.network.get('gamma').reachable = false;
+    const c = captured(true);
+    const code = await addLan(
+      {
+        ...engineOptions(mesh.dir, { json: true }),
+        name: 'delta',
+        subnet: ['10.4.0.0/16'],
+        endpoint: '198.51.100.4',
+        sshHost: 'delta.memory',
+      },
+      c.out,
+      { connector: mesh.network.connector },
+    );
+    assert.equal(code, 1);
+    const left = c.json().left as { lan: string; reason: string }[];
+    assert.ok(
+      left.some((l) => l.lan === 'gamma'),
+      JSON.stringify(left),
+    );
+    assert.ok(mesh.network.get('alpha').tunnelUp(unit('delta')));
+    mesh.network.get('gamma').reachable = true;
+    const again = captured();
+    assert.equal(await apply(engineOptions(mesh.dir), again.out, { connector: mesh.network.connector }), 0);
+    assert.ok(mesh.network.get('gamma').tunnelUp(unit('delta')));
+  });
+
+  it('remove-lan: tunnels to the LAN go everywhere, its gateway is cleaned, no other tunnel restarts', async () => {
+    const before = pids(mesh.network);
+    const c = captured(true);
+    const code = await removeLan({ ...engineOptions(mesh.dir, { json: true }), name: 'gamma' }, c.out, {
+      connector: mesh.network.connector,
+    });
+    assert.equal(code, 0, c.errors());
+    // gamma's own units and the tunnels to gamma stop; nothing else changes
+    assertNothingRestarted(
+      before,
+      pids(mesh.network),
+      (key) => key.startsWith('gamma ') || key.endsWith(unit('gamma')),
+    );
+    for (const name of ['alpha', 'beta']) {
+      const g = mesh.network.get(name);
+      assert.equal(g.units.get(unit('gamma'))?.active, 'inactive', `${name}: tunnel to gamma stopped`);
+      assert.equal(g.units.get(unit('gamma'))?.enabled, false);
+      assert.equal(g.files.has('/etc/openvpn/server/mesh-gamma.conf'), false);
+      assert.ok(!g.manifest()!.units.includes(unit('gamma')));
+    }
+    const gamma = mesh.network.get('gamma');
+    assert.equal(gamma.files.size, 0, `gamma cleaned: ${[...gamma.files.keys()].join(', ')}`);
+    assert.equal(gamma.firewall, null, 'its firewall chains are gone');
+    assert.ok([...gamma.units.values()].every((u) => u.active !== 'active'));
+    assert.match(readFileSync(path.join(mesh.dir, 'mesh.yml'), 'utf8'), /retired_ids: \[3\]/);
+    assert.equal(existsSync(path.join(mesh.dir, 'lans', 'gamma.yml')), false);
+    assert.equal((c.json().removedGateway as { status: string }).status, 'cleaned');
+  });
+
+  it('remove-lan with the removed gateway unreachable: the mesh drops it, exit 0 with the manual steps', async () => {
+    mesh.network.get('gamma').reachable = false;
+    const c = captured(true);
+    const code = await removeLan({ ...engineOptions(mesh.dir, { json: true }), name: 'gamma' }, c.out, {
+      connector: mesh.network.connector,
+    });
+    assert.equal(code, 0, c.errors());
+    const removed = c.json().removedGateway as { status: string; detail: string };
+    assert.equal(removed.status, 'failed');
+    assert.match(removed.detail, /NOT cleaned.*To clean it by hand/);
+    assert.equal(mesh.network.get('alpha').files.has('/etc/openvpn/server/mesh-gamma.conf'), false);
+  });
+
+  it('the lock: a command refuses while another holds it, and touches no gateway', async () => {
+    const lock = acquireLock(mesh.dir, 'meshctl apply (another run)');
+    try {
+      const logged = [...mesh.network.gateways.values()].map((g) => g.log.length);
+      const c = captured();
+      await assert.rejects(
+        apply(engineOptions(mesh.dir), c.out, { connector: mesh.network.connector }),
+        (e: unknown) => e instanceof LockError && /another run/.test(e.message),
+      );
+      assert.deepEqual(
+        [...mesh.network.gateways.values()].map((g) => g.log.length),
+        logged,
+      );
+    } finally {
+      lock.release();
+    }
+  });
+
+  it('a hand edit on one gateway is found by diff and reverted by apply, restarting only that tunnel', async () => {
+    const beta = mesh.network.get('beta');
+    const conf = '/etc/openvpn/server/mesh-alpha.conf';
+    const file = beta.files.get(conf)!;
+    beta.files.set(conf, { ...file, content: Buffer.from(`${file.content}verb 9\n`) });
+    const before = pids(mesh.network);
+    const d = captured();
+    assert.equal(await diff(engineOptions(mesh.dir), d.out, { connector: mesh.network.connector }), 2);
+    assert.match(d.text(), /\+verb 9|-verb 9/);
+    const c = captured();
+    assert.equal(
+      await apply(engineOptions(mesh.dir), c.out, { connector: mesh.network.connector }),
+      0,
+      c.text(),
+    );
+    assertNothingRestarted(before, pids(mesh.network), (key) =>
+      [`beta ${unit('alpha')}`, `alpha ${unit('beta')}`].includes(key),
+    );
+    assert.notEqual(pids(mesh.network).get(`beta ${unit('alpha')}`), before.get(`beta ${unit('alpha')}`));
+    assert.equal(beta.text(conf), file.content.toString('utf8'));
+  });
+});
