@@ -2,15 +2,9 @@ import type { ListrTask } from 'listr2';
 import type { GatewayRun } from '../execute/gateway.js';
 import { runEngine } from '../execute/run.js';
 import { printSummary, runsToJson } from '../execute/summary.js';
+import { readOldContents } from '../facts/index.js';
 import type { Output } from '../output.js';
-import {
-  fetchOldContentsCommand,
-  formatPlans,
-  type HostPlan,
-  parseOldContents,
-  pathsToFetch,
-  planToJson,
-} from '../plan/index.js';
+import { formatPlans, type HostPlan, planToJson } from '../plan/index.js';
 import { type ConnectingOptions, type EngineDeps, prepare } from './engine.js';
 
 /**
@@ -26,13 +20,8 @@ export async function run(options: ConnectingOptions, out: Output, deps: EngineD
       task: async () => {
         await Promise.all(
           runs
-            .filter((r) => r.plan && !r.failure && pathsToFetch(r.plan).length > 0)
-            .map(async (r) => {
-              const result = await r.conn!.exec(fetchOldContentsCommand(pathsToFetch(r.plan!)), {
-                timeoutMs: 60_000,
-              });
-              if (result.code === 0) oldContents.set(r.name, parseOldContents(result.stdout));
-            }),
+            .filter((r) => r.plan && !r.failure)
+            .map(async (r) => oldContents.set(r.name, await readOldContents(r.conn!, r.plan!))),
         );
       },
     },

@@ -6,8 +6,6 @@ import { HostPlanError } from './errors.js';
 import { octal, shortSha } from './paths.js';
 import type { Action, ChangeSymbol, HostPlan, WriteFileAction } from './types.js';
 
-export { FETCH_OLD_SCRIPT, fetchOldContentsCommand, parseOldContents, pathsToFetch } from './old-contents.js';
-
 /**
  * Human and JSON forms of plans for `meshctl diff` / `apply`. Key material never appears: secret files are
  * shown as "(key material, content hidden)", their old contents are never read even when handed in, and

@@ -10,8 +10,8 @@ import type {
 import { ConnectError } from '../../src/errors.js';
 import { backupPath, SCRIPT_MARKER } from '../../src/execute/bundle.js';
 import { PING_SCRIPT } from '../../src/execute/tunnels.js';
+import { FETCH_OLD_SCRIPT } from '../../src/facts/old-contents.js';
 import { PROBE_SCRIPT } from '../../src/facts/probe.js';
-import { FETCH_OLD_SCRIPT } from '../../src/plan/old-contents.js';
 
 /**
  * An in-memory gateway behind the real Connection interface (ARCHITECTURE "an in-memory connector"): files, units,

@@ -5,14 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Chalk } from 'chalk';
+import { fetchOldContentsCommand, parseOldContents, pathsToFetch } from '../../../src/facts/old-contents.js';
 import { summaryLine } from '../../../src/plan/actions.js';
 import { HostPlanError } from '../../../src/plan/errors.js';
 import {
-  fetchOldContentsCommand,
   formatHostPlan,
   formatPlans,
-  parseOldContents,
-  pathsToFetch,
   plansToJson,
   planToJson,
   SECRET_PLACEHOLDER,

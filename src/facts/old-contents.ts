@@ -1,8 +1,9 @@
-import { readPackageScript } from '../facts/script.js';
-import type { HostPlan } from './types.js';
+import type { Connection } from '../connection/types.js';
+import type { HostPlan } from '../plan/types.js';
+import { readPackageScript } from './script.js';
 
 /** fetch-old.sh, read once at module load. */
-export const FETCH_OLD_SCRIPT = readPackageScript('src/plan/fetch-old.sh');
+export const FETCH_OLD_SCRIPT = readPackageScript('src/facts/fetch-old.sh');
 
 /**
  * The files whose previous content `diff` shows: non-secret files being updated. Secret files are never
@@ -52,4 +53,15 @@ export function parseOldContents(stdout: string): Record<string, string> {
   throw new Error(
     'the previous-content fetch ended without its "end" line (connection dropped?): re-run `meshctl diff`',
   );
+}
+
+/**
+ * The remote read itself: the previous content of the files `plan` changes, or an empty record when there are none
+ * or the read fails (diff then says "previous content not available"). Read-only, one round trip.
+ */
+export async function readOldContents(conn: Connection, plan: HostPlan): Promise<Record<string, string>> {
+  const paths = pathsToFetch(plan);
+  if (paths.length === 0) return {};
+  const result = await conn.exec(fetchOldContentsCommand(paths), { timeoutMs: 60_000 });
+  return result.code === 0 ? parseOldContents(result.stdout) : {};
 }
