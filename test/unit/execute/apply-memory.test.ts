@@ -261,6 +261,38 @@ describe('apply against memory gateways', function () {
     assert.equal((await runDiff(mesh)).code, 0);
   });
 
+  /** Points of a change run where beta's link dies: the run fails there, and a re-run converges everything. */
+  const interruptions: [string, (r: { argv: string[]; stdin?: string }) => boolean][] = [
+    ['while its files land', (r) => Boolean(r.stdin?.includes('meshctl_put'))],
+    ['between converge and start', (r) => r.argv[0] === 'systemctl' && r.argv[1] === 'start'],
+    ['while its tunnels are checked', (r) => r.argv[2] === PING_SCRIPT],
+    ['while its manifest is written', (r) => Boolean(r.stdin?.includes('/etc/meshctl/manifest.json'))],
+  ];
+  for (const [when, matches] of interruptions) {
+    it(`a link lost ${when}: that gateway fails, the others finish, and a re-run converges`, async () => {
+      assert.equal((await runApply(mesh)).code, 0);
+      mesh.setMeshExtra('port_base: 12000\n');
+      const beta = mesh.network.get('beta');
+      beta.faults.push((record, gw) => {
+        if (!matches(record)) return undefined;
+        gw.reachable = false;
+        throw new ConnectError(gw.host, 'beta: connection lost');
+      });
+      const cut = await runApply(mesh);
+      assert.equal(cut.code, 1);
+      assert.equal(cut.gateways.find((g) => g.lan === 'beta')?.status, 'failed');
+      beta.faults = [];
+      beta.reachable = true;
+      const retry = await runApply(mesh);
+      assert.equal(retry.code, 0, `${when}: ${retry.errors}${JSON.stringify(retry.gateways)}`);
+      for (const g of mesh.network.gateways.values()) {
+        for (const peer of LANS.filter((l) => l.name !== g.name))
+          assert.ok(g.tunnelUp(unit(peer.name)), `${g.name} → ${peer.name}`);
+      }
+      assert.equal((await runDiff(mesh)).code, 0, `${when}: diff after the re-run`);
+    });
+  }
+
   it('diff is read-only and exits 2 when apply would change something', async () => {
     const result = await runDiff(mesh);
     assert.equal(result.code, 2);
