@@ -12,12 +12,12 @@ import { writeFileAtomic } from '../pki/atomic-file.js';
 import type { Inventory } from '../types.js';
 import type { Desired } from './desired.js';
 import { desiredFromInventory } from './desired.js';
-import { type ConnectingOptions, type EngineDeps, lockInventory } from './engine.js';
 import { formatAdvice, portsForNewLan, routesForNewLan } from './lan/advice.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
 import { nextLanId, requestedIdProblem } from './lan/ids.js';
 import { loadInventoryView } from './lan/inventory-view.js';
 import { leftOver, rolloutPhase, runSucceeded } from './lan/rollout.js';
+import { type CommandDeps, type ConnectingOptions, lockInventory } from './prepare.js';
 
 /**
  * `meshctl add-lan NAME --subnet CIDR… --endpoint HOST`: grow the mesh by one LAN with no disruption.
@@ -42,7 +42,7 @@ export interface AddLanOptions extends ConnectingOptions {
   apply?: boolean;
 }
 
-export async function run(options: AddLanOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
+export async function run(options: AddLanOptions, out: Output, deps: CommandDeps = {}): Promise<number> {
   refuseLimit(options, 'add-lan');
   const name = checkLanName(options.name);
   const { done } = lockInventory(options.inventory, `meshctl add-lan ${name}`);
@@ -164,7 +164,7 @@ async function rollOut(
   name: string,
   options: AddLanOptions,
   out: Output,
-  deps: EngineDeps,
+  deps: CommandDeps,
 ): Promise<number> {
   const connector = deps.connector ?? sshConnector;
   const addresses = new Map<string, string[]>();

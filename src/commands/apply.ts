@@ -1,13 +1,13 @@
 import { runEngine } from '../execute/run.js';
 import { printSummary, runsToJson } from '../execute/summary.js';
 import type { Output } from '../output.js';
-import { type ConnectingOptions, type EngineDeps, prepare } from './engine.js';
+import { type CommandDeps, type ConnectingOptions, prepare } from './prepare.js';
 
 /**
  * `meshctl apply`: converge every selected gateway in parallel; restart only tunnels whose config changed at
  * either end; verify every touched tunnel; exit 0 when all converged, 1 otherwise.
  */
-export async function run(options: ConnectingOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
+export async function run(options: ConnectingOptions, out: Output, deps: CommandDeps = {}): Promise<number> {
   const { desired, selected, connector, done } = await prepare('meshctl apply', options, out, deps);
   try {
     const { runs } = await runEngine(desired.states, selected, {

@@ -11,13 +11,13 @@ import {
   pathsToFetch,
   planToJson,
 } from '../plan/index.js';
-import { type ConnectingOptions, type EngineDeps, prepare } from './engine.js';
+import { type CommandDeps, type ConnectingOptions, prepare } from './prepare.js';
 
 /**
  * `meshctl diff`: connect, read each gateway's state, print what apply would do (unified diffs with key material
  * hidden). Exit 0 when nothing would change, 2 when apply would change something, 1 on any error.
  */
-export async function run(options: ConnectingOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
+export async function run(options: ConnectingOptions, out: Output, deps: CommandDeps = {}): Promise<number> {
   const { desired, selected, connector, done } = await prepare('meshctl diff', options, out, deps);
   const oldContents = new Map<string, Record<string, string>>();
   const readOld = (runs: GatewayRun[]): ListrTask[] => [

@@ -13,13 +13,13 @@ import { rel } from '../pki/layout.js';
 import { parsePkiState } from '../pki/state.js';
 import type { Inventory, Lan } from '../types.js';
 import { desiredFromInventory } from './desired.js';
-import { type ConnectingOptions, type EngineDeps, lockInventory } from './engine.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
 import { type CleanupOutcome, cleanGateway } from './lan/clean-gateway.js';
 import { loadInventoryView } from './lan/inventory-view.js';
 import { readRemovedLan } from './lan/removed-lan.js';
 import { RetireEditError, retireIdText } from './lan/retire-id.js';
 import { leftOver, rolloutPhase } from './lan/rollout.js';
+import { type CommandDeps, type ConnectingOptions, lockInventory } from './prepare.js';
 
 /**
  * `meshctl remove-lan NAME`: the reverse of add-lan. The steps are ordered so that a crash anywhere is finished by
@@ -45,7 +45,7 @@ interface Cleanup {
   detail: string;
 }
 
-export async function run(options: RemoveLanOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
+export async function run(options: RemoveLanOptions, out: Output, deps: CommandDeps = {}): Promise<number> {
   refuseLimit(options, 'remove-lan');
   const name = checkLanName(options.name);
   const dir = options.inventory;

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import type { Output } from '../output.js';
 import { writeRenderTree } from '../render/tree.js';
 import { computeDesired } from './desired.js';
-import { lockInventory } from './engine.js';
 import { type GlobalOptions, selectLans } from './options.js';
+import { lockInventory } from './prepare.js';
 
 /** `meshctl render --out DIR`: every gateway's files as a tree under DIR/<lan>/, for review or air-gapped install. */
 export async function run(options: GlobalOptions & { out: string }, out: Output): Promise<number> {

@@ -4,7 +4,7 @@ import type { GatewayRun } from '../../execute/gateway.js';
 import { runEngine } from '../../execute/run.js';
 import type { Output } from '../../output.js';
 import type { DesiredState } from '../../types.js';
-import type { ConnectingOptions } from '../engine.js';
+import type { ConnectingOptions } from '../prepare.js';
 import { parseIpv4Addresses } from './advice.js';
 
 /** One apply pass of the push engine over `selected`, as add-lan and remove-lan run it. */

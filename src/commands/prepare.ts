@@ -7,8 +7,13 @@ import type { Output } from '../output.js';
 import { computeDesired, type Desired } from './desired.js';
 import { checkForks, type GlobalOptions, selectLans } from './options.js';
 
-/** What diff/apply/add-lan/remove-lan share: lock, offline desired state, the selection, the connector. */
-export interface EngineDeps {
+/**
+ * Command preparation shared by diff/apply/add-lan/remove-lan (and render): the inventory lock, the offline desired
+ * state, the --limit selection and the connector. The push engine itself is src/execute/run.ts.
+ */
+
+/** What a caller (a test, a benchmark) may hand a command instead of the real thing: the SSH connector. */
+export interface CommandDeps {
   connector?: Connector;
 }
 
@@ -34,7 +39,7 @@ export async function prepare(
   command: string,
   options: ConnectingOptions,
   out: Output,
-  deps: EngineDeps = {},
+  deps: CommandDeps = {},
 ): Promise<Prepared> {
   checkForks(options.forks);
   // a missing directory is reported by the inventory loader, with its fix
