@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { checkOptions, MAX_LAN_ID } from './commands/options.js';
 import { InventoryError, MeshctlError } from './errors.js';
 import { formatDiagnostic } from './inventory/format.js';
 import { createOutput, type Output } from './output.js';
@@ -26,20 +27,37 @@ Typical session:
 /** A command module's entry point; each declares the options it reads. */
 type Handler = (argv: never, out: Output) => Promise<number>;
 
+/**
+ * Numeric options carry no yargs `type`: yargs would turn "abc" into NaN and "" into 0 before anyone could say
+ * what was typed. They arrive as text and checkOptions (src/commands/options.ts) turns them into numbers, with
+ * the range of each. `requiresArg` makes a bare `--forks` an error instead of a silent default.
+ */
+function numberOption(describe: string, defaultValue?: number) {
+  return { describe, requiresArg: true, ...(defaultValue === undefined ? {} : { default: defaultValue }) };
+}
+
+/** Where main writes: the process's streams, or a test's. */
+export interface CliStreams {
+  stdout?: { write(s: string): unknown; isTTY?: boolean };
+  stderr?: { write(s: string): unknown };
+}
+
 function globalOptions(y: Argv) {
   return y
     .option('inventory', {
       alias: 'i',
       type: 'string',
+      requiresArg: true,
       default: 'inventory',
       describe: 'Inventory directory (mesh.yml + lans/)',
     })
     .option('limit', {
       type: 'string',
+      requiresArg: true,
       describe:
         'Act on these gateways only (comma-separated LAN names); the mesh is still computed from the whole inventory',
     })
-    .option('forks', { type: 'number', default: 10, describe: 'How many gateways to work on in parallel' })
+    .option('forks', numberOption('How many gateways to work on in parallel (1-1000)', 10))
     .option('json', {
       type: 'boolean',
       default: false,
@@ -63,7 +81,7 @@ function connecting(y: Argv) {
   });
 }
 
-export async function main(args: string[]): Promise<number> {
+export async function main(args: string[], streams: CliStreams = {}): Promise<number> {
   let exitCode = 0;
   let out: Output | undefined;
   const run =
@@ -73,12 +91,16 @@ export async function main(args: string[]): Promise<number> {
         json: argv.json as boolean,
         verbose: argv.verbose as boolean,
         color: argv.color as boolean,
+        ...streams,
       });
+      // every value is checked before the command module runs: nothing is locked, created or contacted yet
+      checkOptions(argv);
       const command = await load();
       exitCode = await command.run(argv as never, out);
     };
 
   const parser = globalOptions(yargs(args))
+    .parserConfiguration({ 'parse-numbers': false })
     .scriptName('meshctl')
     .usage(
       '$0 <command> [options]\n\nBuild and converge a site-to-site OpenVPN full mesh from an inventory of private networks.',
@@ -101,6 +123,7 @@ export async function main(args: string[]): Promise<number> {
       (y) =>
         y.option('out', {
           type: 'string',
+          requiresArg: true,
           demandOption: true,
           describe: 'Output directory (created; holds private keys, mode 0700)',
         }),
@@ -116,11 +139,13 @@ export async function main(args: string[]): Promise<number> {
       'apply',
       'Converge every gateway in parallel; restart only tunnels whose config changed; verify they come up',
       (y) =>
-        connecting(y).option('tunnel-timeout', {
-          type: 'number',
-          default: 60,
-          describe: 'Seconds a changed tunnel may take to come up before its previous config is restored',
-        }),
+        connecting(y).option(
+          'tunnel-timeout',
+          numberOption(
+            'Seconds a changed tunnel may take to come up before its previous config is restored (1-3600)',
+            60,
+          ),
+        ),
       run(() => import('./commands/apply.js')),
     )
     .command(
@@ -137,26 +162,31 @@ export async function main(args: string[]): Promise<number> {
           })
           .option('endpoint', {
             type: 'string',
+            requiresArg: true,
             demandOption: true,
             describe: 'Address or DNS name the other gateways connect to',
           })
           .option('ssh-host', {
             type: 'string',
+            requiresArg: true,
             describe: 'What meshctl connects to over SSH (default: endpoint)',
           })
-          .option('ssh-user', { type: 'string', describe: 'SSH user (default: ssh.user of mesh.yml)' })
-          .option('ssh-port', { type: 'number', describe: 'SSH port (default: ssh.port of mesh.yml)' })
-          .option('id', { type: 'number', describe: 'LAN id (default: the next id never used)' })
+          .option('ssh-user', {
+            type: 'string',
+            requiresArg: true,
+            describe: 'SSH user (default: ssh.user of mesh.yml)',
+          })
+          .option('ssh-port', numberOption('SSH port, 1-65535 (default: ssh.port of mesh.yml)'))
+          .option('id', numberOption(`LAN id, 1-${MAX_LAN_ID} (default: the next id never used)`))
           .option('apply', {
             type: 'boolean',
             default: true,
             describe: 'Roll out at once (--no-apply: stop after the inventory file and the PKI)',
           })
-          .option('tunnel-timeout', {
-            type: 'number',
-            default: 60,
-            describe: 'Seconds a new tunnel may take to come up before it is removed again',
-          }),
+          .option(
+            'tunnel-timeout',
+            numberOption('Seconds a new tunnel may take to come up before it is removed again (1-3600)', 60),
+          ),
       run(() => import('./commands/add-lan.js')),
     )
     .command(
@@ -165,11 +195,13 @@ export async function main(args: string[]): Promise<number> {
       (y) =>
         connecting(y)
           .positional('name', { type: 'string', demandOption: true, describe: 'LAN name (lans/NAME.yml)' })
-          .option('tunnel-timeout', {
-            type: 'number',
-            default: 60,
-            describe: 'Seconds a changed tunnel may take to come up before its previous config is restored',
-          }),
+          .option(
+            'tunnel-timeout',
+            numberOption(
+              'Seconds a changed tunnel may take to come up before its previous config is restored (1-3600)',
+              60,
+            ),
+          ),
       run(() => import('./commands/remove-lan.js')),
     )
     .demandCommand(1, 'Name a command: init, validate, render, diff, apply, add-lan, remove-lan (see --help)')
@@ -181,8 +213,11 @@ export async function main(args: string[]): Promise<number> {
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns || 110))
     .fail((msg, err) => {
-      if (err) throw err;
-      process.stderr.write(`meshctl: ${msg}\nRun \`meshctl --help\` for usage.\n`);
+      // yargs' own complaints (unknown option, missing value) are usage errors; anything else is the command's
+      if (err && err.name !== 'YError') throw err;
+      (streams.stderr ?? process.stderr).write(
+        `meshctl: ${msg ?? err?.message}\nRun \`meshctl --help\` for usage.\n`,
+      );
       exitCode = 1;
       throw new UsageExit();
     });
@@ -192,7 +227,7 @@ export async function main(args: string[]): Promise<number> {
     return exitCode;
   } catch (err) {
     if (err instanceof UsageExit) return 1;
-    return reportError(err, out ?? createOutput());
+    return reportError(err, out ?? createOutput(streams));
   }
 }
 

@@ -5,7 +5,7 @@ import { recoverInterrupted } from '../execute/run.js';
 import { acquireLock, type Lock } from '../lock.js';
 import type { Output } from '../output.js';
 import { computeDesired, type Desired } from './desired.js';
-import { checkForks, type GlobalOptions, selectLans } from './options.js';
+import { type GlobalOptions, selectLans } from './options.js';
 
 /**
  * Command preparation shared by diff/apply/add-lan/remove-lan (and render): the inventory lock, the offline desired
@@ -41,7 +41,6 @@ export async function prepare(
   out: Output,
   deps: CommandDeps = {},
 ): Promise<Prepared> {
-  checkForks(options.forks);
   // a missing directory is reported by the inventory loader, with its fix
   // (-i naming a file is also left to the loader: there is no directory to lock)
   const { lock, done } = lockInventory(options.inventory, command);
