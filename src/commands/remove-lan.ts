@@ -49,26 +49,14 @@ export async function run(options: RemoveLanOptions, out: Output, deps: CommandD
   refuseLimit(options, 'remove-lan');
   const name = checkLanName(options.name);
   const dir = options.inventory;
+  // the name is judged against the inventory before the lock exists or anything changes
+  resolveRemoval(dir, name);
   const { done } = lockInventory(dir, `meshctl remove-lan ${name}`);
   try {
-    const file = path.join(dir, 'lans', `${name}.yml`);
-    refuseLastLan(dir, name);
-    const view = loadInventoryView(dir, { omit: name });
-    if (!view.inventory) {
-      const errors = view.diagnostics.filter((d) => d.severity === 'error');
-      throw new InventoryError(
-        errors,
-        `inventory ${dir} without LAN "${name}" is invalid (${errors.length} problem(s) above): fix them first; nothing was changed`,
-      );
-    }
-    const remaining = view.inventory;
-    const removed = existsSync(file) ? readRemovedLan(file, name, remaining, file) : undefined;
+    // resolved again under the lock: another run may have changed the inventory since
+    const { file, remaining, removed } = resolveRemoval(dir, name);
     if (removed) await retireAndRevoke(removed, remaining, dir, out);
-    else if (!wasRemoved(remaining, name)) {
-      throw new UsageError(
-        `there is no LAN "${name}": ${file} does not exist and the PKI has no removed LAN of that name. LANs are: ${remaining.lans.map((l) => l.name).join(', ')}`,
-      );
-    } else {
+    else {
       out.info(
         `LAN "${name}" is already out of the inventory and its certificate is revoked: finishing the rollout`,
       );
@@ -125,6 +113,31 @@ export async function run(options: RemoveLanOptions, out: Output, deps: CommandD
   } finally {
     done();
   }
+}
+
+/**
+ * What removing `name` means, read without changing anything: the inventory without it (which must be valid), and
+ * the LAN itself while its file exists (undefined when an earlier run removed the file and revoked it already).
+ */
+function resolveRemoval(dir: string, name: string): { file: string; remaining: Inventory; removed?: Lan } {
+  const file = path.join(dir, 'lans', `${name}.yml`);
+  refuseLastLan(dir, name);
+  const view = loadInventoryView(dir, { omit: name });
+  if (!view.inventory) {
+    const errors = view.diagnostics.filter((d) => d.severity === 'error');
+    throw new InventoryError(
+      errors,
+      `inventory ${dir} without LAN "${name}" is invalid (${errors.length} problem(s) above): fix them first; nothing was changed`,
+    );
+  }
+  const remaining = view.inventory;
+  if (existsSync(file)) return { file, remaining, removed: readRemovedLan(file, name, remaining, file) };
+  if (!wasRemoved(remaining, name)) {
+    throw new UsageError(
+      `there is no LAN "${name}": ${file} does not exist and the PKI has no removed LAN of that name. LANs are: ${remaining.lans.map((l) => l.name).join(', ')}`,
+    );
+  }
+  return { file, remaining };
 }
 
 /** Removing the last LAN would leave no mesh to converge: say what to do instead. */

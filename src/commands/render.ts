@@ -1,12 +1,15 @@
 import { join } from 'node:path';
 import type { Output } from '../output.js';
-import { writeRenderTree } from '../render/tree.js';
+import { checkOutDir, writeRenderTree } from '../render/tree.js';
 import { computeDesired } from './desired.js';
 import { type GlobalOptions, selectLans } from './options.js';
-import { lockInventory } from './prepare.js';
+import { checkAgainstInventory, lockInventory } from './prepare.js';
 
 /** `meshctl render --out DIR`: every gateway's files as a tree under DIR/<lan>/, for review or air-gapped install. */
 export async function run(options: GlobalOptions & { out: string }, out: Output): Promise<number> {
+  // the inventory, --limit and --out are judged before the lock and the PKI exist
+  checkAgainstInventory(options);
+  await checkOutDir(options.out);
   // render creates the PKI on first use: one run at a time
   const { done } = lockInventory(options.inventory, 'meshctl render');
   try {
