@@ -1,6 +1,7 @@
 import { runEngine } from '../execute/run.js';
 import { printSummary, runsToJson } from '../execute/summary.js';
 import type { Output } from '../output.js';
+import { refusePlaceholders } from './desired.js';
 import { type CommandDeps, type ConnectingOptions, prepare } from './prepare.js';
 
 /**
@@ -8,8 +9,10 @@ import { type CommandDeps, type ConnectingOptions, prepare } from './prepare.js'
  * either end; verify every touched tunnel; exit 0 when all converged, 1 otherwise.
  */
 export async function run(options: ConnectingOptions, out: Output, deps: CommandDeps = {}): Promise<number> {
-  const { desired, selected, connector, done } = await prepare('meshctl apply', options, out, deps);
+  const { desired, selected, connector, done } = await prepare('meshctl apply', options, out, deps, 'create');
   try {
+    // apply never pushes a preview's placeholders, whatever prepared the state
+    refusePlaceholders(desired.states);
     const { runs } = await runEngine(desired.states, selected, {
       apply: true,
       forks: options.forks,

@@ -6,7 +6,7 @@ import { loadInventoryOrThrow } from '../inventory/load.js';
 import { acquireLock, type Lock } from '../lock.js';
 import type { Output } from '../output.js';
 import type { Inventory } from '../types.js';
-import { computeDesired, type Desired } from './desired.js';
+import { computeDesired, type Desired, type PkiMode } from './desired.js';
 import { type GlobalOptions, selectLans } from './options.js';
 
 /**
@@ -35,14 +35,16 @@ export interface Prepared {
 
 /**
  * Refuse bad input first (an invalid inventory, a --limit name it does not have), then lock the inventory, then
- * validate and render everything offline (creating the PKI on first use). Any problem here stops the run before
- * a gateway is touched; a problem with the arguments stops it before a lock, key or file exists.
+ * validate and render everything offline (creating the PKI on first use, or only previewing it: `pki`). Any
+ * problem here stops the run before a gateway is touched; a problem with the arguments stops it before a lock,
+ * key or file exists.
  */
 export async function prepare(
   command: string,
   options: ConnectingOptions,
   out: Output,
   deps: CommandDeps = {},
+  pki: PkiMode = 'create',
 ): Promise<Prepared> {
   checkAgainstInventory(options);
   // a missing directory is reported by the inventory loader, with its fix
@@ -51,7 +53,7 @@ export async function prepare(
   try {
     // read again under the lock: another run may have changed the inventory since the check above, and what is
     // acted on must be what the files say while this run holds it
-    const desired = await computeDesired(options, out);
+    const desired = await computeDesired(options, out, pki);
     const selected = selectLans(desired.inventory, options.limit);
     return { desired, selected, connector: deps.connector ?? sshConnector, lock, done };
   } catch (error) {

@@ -4,6 +4,7 @@ import type { GatewayRun } from '../../execute/gateway.js';
 import { runEngine } from '../../execute/run.js';
 import type { Output } from '../../output.js';
 import type { DesiredState } from '../../types.js';
+import { refusePlaceholders } from '../desired.js';
 import type { ConnectingOptions } from '../prepare.js';
 import { parseIpv4Addresses } from './advice.js';
 
@@ -20,6 +21,8 @@ export async function rolloutPhase(
   },
 ): Promise<GatewayRun[]> {
   const { addresses } = ctx;
+  // add-lan and remove-lan push through here: never a preview's placeholders
+  refusePlaceholders(states);
   const { runs } = await runEngine(states, selected, {
     apply: true,
     forks: ctx.options.forks,

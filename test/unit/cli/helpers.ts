@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -70,16 +71,20 @@ export async function countingServer(): Promise<{
 }
 
 /**
- * A three-LAN inventory whose gateways are all reached over SSH at 127.0.0.1:`sshPort` (known_hosts in the
- * temporary directory, never the user's), so no test can reach a real host.
+ * A three-LAN inventory whose gateways are all reached over SSH at 127.0.0.1:`sshPort` with a throw-away key
+ * (known_hosts in the temporary directory, never the user's), so no test can reach a real host.
  */
 export function localInventory(sshPort: number): string {
   const root = mkdtempSync(path.join(tmpdir(), 'meshctl-cli-'));
   const dir = path.join(root, 'inventory');
   mkdirSync(path.join(dir, 'lans'), { recursive: true });
+  // a throw-away login key, so a connection gets as far as the TCP connect
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const identity = path.join(root, 'id_ecdsa');
+  writeFileSync(identity, privateKey.export({ type: 'sec1', format: 'pem' }), { mode: 0o600 });
   writeFileSync(
     path.join(dir, 'mesh.yml'),
-    `name: corp\nssh:\n  port: ${sshPort}\n  known_hosts: ${path.join(root, 'known_hosts')}\n`,
+    `name: corp\nssh:\n  port: ${sshPort}\n  identity_file: ${identity}\n  known_hosts: ${path.join(root, 'known_hosts')}\n`,
   );
   const lans = { hq: 1, branch: 2, cloud: 3 };
   for (const [name, id] of Object.entries(lans)) {
