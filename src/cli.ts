@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkOptions, MAX_LAN_ID } from './commands/options.js';
-import { InventoryError, MeshctlError } from './errors.js';
-import { formatDiagnostic } from './inventory/format.js';
-import { createOutput, type Output } from './output.js';
+import { InventoryError, MeshctlError, UsageError } from './errors.js';
+import { diagnosticsToJson, formatDiagnostic } from './inventory/format.js';
+import { type CommandName, createOutput, type Output } from './output.js';
 import { meshctlVersion } from './version.js';
 
 /**
@@ -81,12 +81,26 @@ function connecting(y: Argv) {
   });
 }
 
+const COMMANDS: readonly CommandName[] = [
+  'init',
+  'validate',
+  'render',
+  'diff',
+  'apply',
+  'add-lan',
+  'remove-lan',
+];
+
 export async function main(args: string[], streams: CliStreams = {}): Promise<number> {
   let exitCode = 0;
   let out: Output | undefined;
+  // the command named on the line, for the error result: before yargs has parsed, the first word that is one
+  let commandName = (args.find((a) => (COMMANDS as readonly string[]).includes(a)) ??
+    null) as CommandName | null;
   const run =
-    (load: () => Promise<{ run: Handler }>) =>
+    (name: CommandName, load: () => Promise<{ run: Handler }>) =>
     async (argv: Record<string, unknown>): Promise<void> => {
+      commandName = name;
       out = createOutput({
         json: argv.json as boolean,
         verbose: argv.verbose as boolean,
@@ -109,13 +123,13 @@ export async function main(args: string[], streams: CliStreams = {}): Promise<nu
       'init [dir]',
       'Scaffold a commented example inventory in DIR (default: ./inventory)',
       (y) => y.positional('dir', { type: 'string', describe: 'Where to create the inventory' }),
-      run(() => import('./commands/init.js')),
+      run('init', () => import('./commands/init.js')),
     )
     .command(
       'validate',
       'Check the inventory offline (syntax, names, subnets, ids, allocation limits); -v prints the allocation table',
       (y) => y,
-      run(() => import('./commands/validate.js')),
+      run('validate', () => import('./commands/validate.js')),
     )
     .command(
       'render',
@@ -127,13 +141,13 @@ export async function main(args: string[], streams: CliStreams = {}): Promise<nu
           demandOption: true,
           describe: 'Output directory (created; holds private keys, mode 0700)',
         }),
-      run(() => import('./commands/render.js')),
+      run('render', () => import('./commands/render.js')),
     )
     .command(
       'diff',
       'Connect to each gateway, read its state and print what apply would do (unified diffs, key material hidden)',
       (y) => connecting(y),
-      run(() => import('./commands/diff.js')),
+      run('diff', () => import('./commands/diff.js')),
     )
     .command(
       'apply',
@@ -146,7 +160,7 @@ export async function main(args: string[], streams: CliStreams = {}): Promise<nu
             60,
           ),
         ),
-      run(() => import('./commands/apply.js')),
+      run('apply', () => import('./commands/apply.js')),
     )
     .command(
       'add-lan <name>',
@@ -187,7 +201,7 @@ export async function main(args: string[], streams: CliStreams = {}): Promise<nu
             'tunnel-timeout',
             numberOption('Seconds a new tunnel may take to come up before it is removed again (1-3600)', 60),
           ),
-      run(() => import('./commands/add-lan.js')),
+      run('add-lan', () => import('./commands/add-lan.js')),
     )
     .command(
       'remove-lan <name>',
@@ -202,7 +216,7 @@ export async function main(args: string[], streams: CliStreams = {}): Promise<nu
               60,
             ),
           ),
-      run(() => import('./commands/remove-lan.js')),
+      run('remove-lan', () => import('./commands/remove-lan.js')),
     )
     .demandCommand(1, 'Name a command: init, validate, render, diff, apply, add-lan, remove-lan (see --help)')
     .strict()
@@ -215,47 +229,44 @@ export async function main(args: string[], streams: CliStreams = {}): Promise<nu
     .fail((msg, err) => {
       // yargs' own complaints (unknown option, missing value) are usage errors; anything else is the command's
       if (err && err.name !== 'YError') throw err;
-      (streams.stderr ?? process.stderr).write(
-        `meshctl: ${msg ?? err?.message}\nRun \`meshctl --help\` for usage.\n`,
-      );
-      exitCode = 1;
-      throw new UsageExit();
+      throw new UsageError(`${msg ?? err?.message}\nRun \`meshctl --help\` for usage.`);
     });
 
   try {
     await parser.parseAsync();
     return exitCode;
   } catch (err) {
-    if (err instanceof UsageExit) return 1;
-    return reportError(err, out ?? createOutput(streams));
+    // a command line yargs refused never reached a handler: its Output is built here, honouring --json
+    return reportError(err, out ?? createOutput({ ...streams, json: args.includes('--json') }), commandName);
   }
 }
 
-class UsageExit extends Error {}
-
-/** Turns an error into a message and an exit code. Unexpected errors show their stack only with -v. */
-export function reportError(err: unknown, out: Output): number {
+/**
+ * Turns an error into a message and an exit code; with --json also the error result (README "JSON output").
+ * Unexpected errors show their stack only with -v.
+ */
+export function reportError(err: unknown, out: Output, command: CommandName | null = null): number {
   if (err instanceof InventoryError) {
     for (const d of err.diagnostics) out.warn(formatDiagnostic(d, { color: out.color.level > 0 }));
-    out.warn(out.color.red(`meshctl: ${err.message}`));
-    if (out.json)
-      out.result({
-        ok: false,
-        error: { type: err.name, message: err.message, diagnostics: err.diagnostics },
-      });
-    return err.exitCode;
   }
-  if (err instanceof MeshctlError) {
-    out.warn(out.color.red(`meshctl: ${err.message}`));
-    if (out.json) out.result({ ok: false, error: { type: err.name, message: err.message } });
-    return err.exitCode;
-  }
+  const known = err instanceof MeshctlError;
   const e = err instanceof Error ? err : new Error(String(err));
-  out.warn(`meshctl: internal error: ${e.message}`);
-  if (out.verbose && e.stack) out.warn(e.stack);
-  else out.warn('Re-run with -v for the stack trace.');
-  if (out.json) out.result({ ok: false, error: { type: 'InternalError', message: e.message } });
-  return 1;
+  if (known) out.warn(out.color.red(`meshctl: ${e.message}`));
+  else {
+    out.warn(`meshctl: internal error: ${e.message}`);
+    out.warn(out.verbose && e.stack ? e.stack : 'Re-run with -v for the stack trace.');
+  }
+  out.result(command, { ok: false, error: errorToJson(e) });
+  return known ? err.exitCode : 1;
+}
+
+/** The `error` object of a failed run's --json result: the error class, its message, and any diagnostics. */
+function errorToJson(e: Error): Record<string, unknown> {
+  return {
+    type: e instanceof MeshctlError ? e.name : 'InternalError',
+    message: e.message,
+    ...(e instanceof InventoryError ? { diagnostics: diagnosticsToJson(e.diagnostics) } : {}),
+  };
 }
 
 function isMain(): boolean {

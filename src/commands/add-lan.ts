@@ -4,7 +4,7 @@ import { sshConnector } from '../connection/ssh.js';
 import { InventoryError, UsageError } from '../errors.js';
 import type { GatewayRun } from '../execute/gateway.js';
 import { printSummary, runsToJson } from '../execute/summary.js';
-import { formatDiagnostic } from '../inventory/format.js';
+import { diagnosticsToJson, formatDiagnostic } from '../inventory/format.js';
 import { loadInventory, loadInventoryOrThrow } from '../inventory/load.js';
 import { lanFileText, type NewLanFile } from '../inventory/write.js';
 import type { Output } from '../output.js';
@@ -53,7 +53,7 @@ export async function run(options: AddLanOptions, out: Output, deps: CommandDeps
     const planned = planNewLan(name, options);
     for (const w of planned.warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
     const { inventory, lan } = await writeNewLan(planned, options.inventory, out);
-    const desired = await desiredFromInventory(inventory, out);
+    const desired = { ...(await desiredFromInventory(inventory, out)), warnings: planned.warnings };
     reportPki(desired, out);
     if (options.apply === false) {
       out.info(
@@ -62,9 +62,8 @@ export async function run(options: AddLanOptions, out: Output, deps: CommandDeps
       const routes = routesForNewLan(desired.mesh, name, new Map());
       const ports = portsForNewLan(desired.mesh, name);
       out.info(formatAdvice(routes, ports));
-      out.result({
+      out.result('add-lan', {
         ok: true,
-        command: 'add-lan',
         applied: false,
         ...resultBase(desired, lan),
         routes,
@@ -182,6 +181,7 @@ function resultBase(desired: Desired, lan: NewLanFile & { name: string; file: st
     mesh: desired.mesh.name,
     lan: { name: lan.name, id: lan.id, subnets: lan.subnets, endpoint: lan.endpoint, file: lan.file },
     pkiCreated: desired.created,
+    warnings: diagnosticsToJson(desired.warnings),
   };
 }
 
@@ -236,9 +236,8 @@ async function rollOut(
     );
   }
   const ok = left.length === 0;
-  out.result({
+  out.result('add-lan', {
     ok,
-    command: 'add-lan',
     applied: true,
     ...resultBase(desired, lan),
     gateways: runsToJson(runs, true),

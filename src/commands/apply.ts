@@ -1,5 +1,6 @@
 import { runEngine } from '../execute/run.js';
 import { printSummary, runsToJson } from '../execute/summary.js';
+import { diagnosticsToJson } from '../inventory/format.js';
 import type { Output } from '../output.js';
 import { refusePlaceholders } from './desired.js';
 import { type CommandDeps, type ConnectingOptions, prepare } from './prepare.js';
@@ -25,7 +26,13 @@ export async function run(options: ConnectingOptions, out: Output, deps: Command
     const ok = runs.every(
       (r) => !r.failure && r.tunnels.every((t) => t.up || t.note?.startsWith('not verified')),
     );
-    out.result({ ok, command: 'apply', mesh: desired.mesh.name, gateways: runsToJson(runs, true) });
+    out.result('apply', {
+      ok,
+      mesh: desired.mesh.name,
+      gateways: runsToJson(runs, true),
+      pkiCreated: desired.created,
+      warnings: diagnosticsToJson(desired.warnings),
+    });
     return ok ? 0 : 1;
   } finally {
     done();

@@ -2,6 +2,7 @@ import type { ListrTask } from 'listr2';
 import type { GatewayRun } from '../execute/gateway.js';
 import { runEngine } from '../execute/run.js';
 import { printSummary, runsToJson } from '../execute/summary.js';
+import { diagnosticsToJson } from '../inventory/format.js';
 import type { Output } from '../output.js';
 import {
   fetchOldContentsCommand,
@@ -71,14 +72,14 @@ export async function run(options: ConnectingOptions, out: Output, deps: Command
     const changes =
       [...plans.values()].some((p) => p.actions.length > 0) ||
       pki.wouldCreate.length + pki.wouldUpdate.length > 0;
-    out.result({
+    out.result('diff', {
       ok: !failed,
-      command: 'diff',
       changes,
       mesh: desired.mesh.name,
       gateways: runsToJson(runs, false),
       plans: [...plans.values()].map(planToJson),
       pki,
+      warnings: diagnosticsToJson(desired.warnings),
     });
     return failed ? 1 : changes ? 2 : 0;
   } finally {

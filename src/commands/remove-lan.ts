@@ -100,9 +100,8 @@ export async function run(options: RemoveLanOptions, out: Output, deps: CommandD
       );
     }
     const ok = left.length === 0;
-    out.result({
+    out.result('remove-lan', {
       ok,
-      command: 'remove-lan',
       mesh: remaining.mesh.name,
       lan: { name, ...(removed ? { id: removed.id, retiredId: removed.id } : {}) },
       gateways: runsToJson(runs, true),

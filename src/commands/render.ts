@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { diagnosticsToJson } from '../inventory/format.js';
 import type { Output } from '../output.js';
 import { checkOutDir, writeRenderTree } from '../render/tree.js';
 import { computeDesired } from './desired.js';
@@ -40,12 +41,14 @@ async function renderLocked(options: GlobalOptions & { out: string }, out: Outpu
     ),
   );
   if (out.verbose) for (const file of written) out.info(`  ${file}`);
-  out.result({
+  out.result('render', {
     ok: true,
+    mesh: desired.mesh.name,
     out: options.out,
     gateways: [...states.keys()],
     pkiCreated: desired.created,
     files: written,
+    warnings: diagnosticsToJson(desired.warnings),
   });
   return 0;
 }
