@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Chalk } from 'chalk';
 import { run as applyCommand } from '../src/commands/apply.js';
 import { run as diffCommand } from '../src/commands/diff.js';
-import type { ConnectingOptions } from '../src/commands/engine.js';
+import type { ConnectingOptions } from '../src/commands/prepare.js';
 import { run as renderCommand } from '../src/commands/render.js';
 import { sshConnector } from '../src/connection/ssh.js';
 import type { Connection, Connector } from '../src/connection/types.js';

@@ -3,9 +3,10 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { InventoryError, MeshctlError } from './errors.js';
-import { formatDiagnostic } from './inventory/format.js';
-import { createOutput, type Output } from './output.js';
+import { checkOptions, MAX_LAN_ID } from './commands/options.js';
+import { InventoryError, MeshctlError, UsageError } from './errors.js';
+import { diagnosticsToJson, formatDiagnostic } from './inventory/format.js';
+import { type CommandName, createOutput, type Output } from './output.js';
 import { meshctlVersion } from './version.js';
 
 /**
@@ -26,20 +27,37 @@ Typical session:
 /** A command module's entry point; each declares the options it reads. */
 type Handler = (argv: never, out: Output) => Promise<number>;
 
+/**
+ * Numeric options carry no yargs `type`: yargs would turn "abc" into NaN and "" into 0 before anyone could say
+ * what was typed. They arrive as text and checkOptions (src/commands/options.ts) turns them into numbers, with
+ * the range of each. `requiresArg` makes a bare `--forks` an error instead of a silent default.
+ */
+function numberOption(describe: string, defaultValue?: number) {
+  return { describe, requiresArg: true, ...(defaultValue === undefined ? {} : { default: defaultValue }) };
+}
+
+/** Where main writes: the process's streams, or a test's. */
+export interface CliStreams {
+  stdout?: { write(s: string): unknown; isTTY?: boolean };
+  stderr?: { write(s: string): unknown };
+}
+
 function globalOptions(y: Argv) {
   return y
     .option('inventory', {
       alias: 'i',
       type: 'string',
+      requiresArg: true,
       default: 'inventory',
       describe: 'Inventory directory (mesh.yml + lans/)',
     })
     .option('limit', {
       type: 'string',
+      requiresArg: true,
       describe:
         'Act on these gateways only (comma-separated LAN names); the mesh is still computed from the whole inventory',
     })
-    .option('forks', { type: 'number', default: 10, describe: 'How many gateways to work on in parallel' })
+    .option('forks', numberOption('How many gateways to work on in parallel (1-1000)', 10))
     .option('json', {
       type: 'boolean',
       default: false,
@@ -63,22 +81,40 @@ function connecting(y: Argv) {
   });
 }
 
-export async function main(args: string[]): Promise<number> {
+const COMMANDS: readonly CommandName[] = [
+  'init',
+  'validate',
+  'render',
+  'diff',
+  'apply',
+  'add-lan',
+  'remove-lan',
+];
+
+export async function main(args: string[], streams: CliStreams = {}): Promise<number> {
   let exitCode = 0;
   let out: Output | undefined;
+  // the command named on the line, for the error result: before yargs has parsed, the first word that is one
+  let commandName = (args.find((a) => (COMMANDS as readonly string[]).includes(a)) ??
+    null) as CommandName | null;
   const run =
-    (load: () => Promise<{ run: Handler }>) =>
+    (name: CommandName, load: () => Promise<{ run: Handler }>) =>
     async (argv: Record<string, unknown>): Promise<void> => {
+      commandName = name;
       out = createOutput({
         json: argv.json as boolean,
         verbose: argv.verbose as boolean,
         color: argv.color as boolean,
+        ...streams,
       });
+      // every value is checked before the command module runs: nothing is locked, created or contacted yet
+      checkOptions(argv);
       const command = await load();
       exitCode = await command.run(argv as never, out);
     };
 
   const parser = globalOptions(yargs(args))
+    .parserConfiguration({ 'parse-numbers': false })
     .scriptName('meshctl')
     .usage(
       '$0 <command> [options]\n\nBuild and converge a site-to-site OpenVPN full mesh from an inventory of private networks.',
@@ -87,13 +123,13 @@ export async function main(args: string[]): Promise<number> {
       'init [dir]',
       'Scaffold a commented example inventory in DIR (default: ./inventory)',
       (y) => y.positional('dir', { type: 'string', describe: 'Where to create the inventory' }),
-      run(() => import('./commands/init.js')),
+      run('init', () => import('./commands/init.js')),
     )
     .command(
       'validate',
       'Check the inventory offline (syntax, names, subnets, ids, allocation limits); -v prints the allocation table',
       (y) => y,
-      run(() => import('./commands/validate.js')),
+      run('validate', () => import('./commands/validate.js')),
     )
     .command(
       'render',
@@ -101,27 +137,30 @@ export async function main(args: string[]): Promise<number> {
       (y) =>
         y.option('out', {
           type: 'string',
+          requiresArg: true,
           demandOption: true,
           describe: 'Output directory (created; holds private keys, mode 0700)',
         }),
-      run(() => import('./commands/render.js')),
+      run('render', () => import('./commands/render.js')),
     )
     .command(
       'diff',
       'Connect to each gateway, read its state and print what apply would do (unified diffs, key material hidden)',
       (y) => connecting(y),
-      run(() => import('./commands/diff.js')),
+      run('diff', () => import('./commands/diff.js')),
     )
     .command(
       'apply',
       'Converge every gateway in parallel; restart only tunnels whose config changed; verify they come up',
       (y) =>
-        connecting(y).option('tunnel-timeout', {
-          type: 'number',
-          default: 60,
-          describe: 'Seconds a changed tunnel may take to come up before its previous config is restored',
-        }),
-      run(() => import('./commands/apply.js')),
+        connecting(y).option(
+          'tunnel-timeout',
+          numberOption(
+            'Seconds a changed tunnel may take to come up before its previous config is restored (1-3600)',
+            60,
+          ),
+        ),
+      run('apply', () => import('./commands/apply.js')),
     )
     .command(
       'add-lan <name>',
@@ -137,27 +176,32 @@ export async function main(args: string[]): Promise<number> {
           })
           .option('endpoint', {
             type: 'string',
+            requiresArg: true,
             demandOption: true,
             describe: 'Address or DNS name the other gateways connect to',
           })
           .option('ssh-host', {
             type: 'string',
+            requiresArg: true,
             describe: 'What meshctl connects to over SSH (default: endpoint)',
           })
-          .option('ssh-user', { type: 'string', describe: 'SSH user (default: ssh.user of mesh.yml)' })
-          .option('ssh-port', { type: 'number', describe: 'SSH port (default: ssh.port of mesh.yml)' })
-          .option('id', { type: 'number', describe: 'LAN id (default: the next id never used)' })
+          .option('ssh-user', {
+            type: 'string',
+            requiresArg: true,
+            describe: 'SSH user (default: ssh.user of mesh.yml)',
+          })
+          .option('ssh-port', numberOption('SSH port, 1-65535 (default: ssh.port of mesh.yml)'))
+          .option('id', numberOption(`LAN id, 1-${MAX_LAN_ID} (default: the next id never used)`))
           .option('apply', {
             type: 'boolean',
             default: true,
             describe: 'Roll out at once (--no-apply: stop after the inventory file and the PKI)',
           })
-          .option('tunnel-timeout', {
-            type: 'number',
-            default: 60,
-            describe: 'Seconds a new tunnel may take to come up before it is removed again',
-          }),
-      run(() => import('./commands/add-lan.js')),
+          .option(
+            'tunnel-timeout',
+            numberOption('Seconds a new tunnel may take to come up before it is removed again (1-3600)', 60),
+          ),
+      run('add-lan', () => import('./commands/add-lan.js')),
     )
     .command(
       'remove-lan <name>',
@@ -165,12 +209,14 @@ export async function main(args: string[]): Promise<number> {
       (y) =>
         connecting(y)
           .positional('name', { type: 'string', demandOption: true, describe: 'LAN name (lans/NAME.yml)' })
-          .option('tunnel-timeout', {
-            type: 'number',
-            default: 60,
-            describe: 'Seconds a changed tunnel may take to come up before its previous config is restored',
-          }),
-      run(() => import('./commands/remove-lan.js')),
+          .option(
+            'tunnel-timeout',
+            numberOption(
+              'Seconds a changed tunnel may take to come up before its previous config is restored (1-3600)',
+              60,
+            ),
+          ),
+      run('remove-lan', () => import('./commands/remove-lan.js')),
     )
     .demandCommand(1, 'Name a command: init, validate, render, diff, apply, add-lan, remove-lan (see --help)')
     .strict()
@@ -181,46 +227,46 @@ export async function main(args: string[]): Promise<number> {
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns || 110))
     .fail((msg, err) => {
-      if (err) throw err;
-      process.stderr.write(`meshctl: ${msg}\nRun \`meshctl --help\` for usage.\n`);
-      exitCode = 1;
-      throw new UsageExit();
+      // yargs' own complaints (unknown option, missing value) are usage errors; anything else is the command's
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError(`${msg ?? err?.message}\nRun \`meshctl --help\` for usage.`);
     });
 
   try {
     await parser.parseAsync();
     return exitCode;
   } catch (err) {
-    if (err instanceof UsageExit) return 1;
-    return reportError(err, out ?? createOutput());
+    // a command line yargs refused never reached a handler: its Output is built here, honouring --json
+    return reportError(err, out ?? createOutput({ ...streams, json: args.includes('--json') }), commandName);
   }
 }
 
-class UsageExit extends Error {}
-
-/** Turns an error into a message and an exit code. Unexpected errors show their stack only with -v. */
-export function reportError(err: unknown, out: Output): number {
+/**
+ * Turns an error into a message and an exit code; with --json also the error result (README "JSON output").
+ * Unexpected errors show their stack only with -v.
+ */
+export function reportError(err: unknown, out: Output, command: CommandName | null = null): number {
   if (err instanceof InventoryError) {
     for (const d of err.diagnostics) out.warn(formatDiagnostic(d, { color: out.color.level > 0 }));
-    out.warn(out.color.red(`meshctl: ${err.message}`));
-    if (out.json)
-      out.result({
-        ok: false,
-        error: { type: err.name, message: err.message, diagnostics: err.diagnostics },
-      });
-    return err.exitCode;
   }
-  if (err instanceof MeshctlError) {
-    out.warn(out.color.red(`meshctl: ${err.message}`));
-    if (out.json) out.result({ ok: false, error: { type: err.name, message: err.message } });
-    return err.exitCode;
-  }
+  const known = err instanceof MeshctlError;
   const e = err instanceof Error ? err : new Error(String(err));
-  out.warn(`meshctl: internal error: ${e.message}`);
-  if (out.verbose && e.stack) out.warn(e.stack);
-  else out.warn('Re-run with -v for the stack trace.');
-  if (out.json) out.result({ ok: false, error: { type: 'InternalError', message: e.message } });
-  return 1;
+  if (known) out.warn(out.color.red(`meshctl: ${e.message}`));
+  else {
+    out.warn(`meshctl: internal error: ${e.message}`);
+    out.warn(out.verbose && e.stack ? e.stack : 'Re-run with -v for the stack trace.');
+  }
+  out.result(command, { ok: false, error: errorToJson(e) });
+  return known ? err.exitCode : 1;
+}
+
+/** The `error` object of a failed run's --json result: the error class, its message, and any diagnostics. */
+function errorToJson(e: Error): Record<string, unknown> {
+  return {
+    type: e instanceof MeshctlError ? e.name : 'InternalError',
+    message: e.message,
+    ...(e instanceof InventoryError ? { diagnostics: diagnosticsToJson(e.diagnostics) } : {}),
+  };
 }
 
 function isMain(): boolean {

@@ -1,5 +1,17 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 
+/**
+ * Version of every `--json` document (README "JSON output"). Fields may be added within a version; it is raised
+ * when a field changes meaning or goes away, so scripts can refuse a shape they do not know.
+ */
+export const JSON_SCHEMA = 1;
+
+/** The commands that print a `--json` result; null for a command line that named none (or did not parse). */
+export type CommandName = 'init' | 'validate' | 'render' | 'diff' | 'apply' | 'add-lan' | 'remove-lan';
+
+/** The body of a `--json` result: `ok` and the command's own fields (schema and command are added by result). */
+export type JsonBody = { ok: boolean } & Record<string, unknown>;
+
 /** How a command talks to the operator: colour policy, JSON mode, verbosity. Built once in cli.ts. */
 export interface Output {
   json: boolean;
@@ -9,8 +21,10 @@ export interface Output {
   info(line: string): void;
   /** Warnings and errors on stderr (always shown; in --json mode they also go into the JSON result). */
   warn(line: string): void;
-  /** The machine-readable result (only in --json mode). */
-  result(value: unknown): void;
+  /**
+   * The machine-readable result (only in --json mode), once per run: `{"schema": 1, "command": …, "ok": …, …}`.
+   */
+  result(command: CommandName | null, body: JsonBody): void;
 }
 
 export interface OutputOptions {
@@ -46,8 +60,8 @@ export function createOutput(opts: OutputOptions = {}): Output {
     warn(line) {
       stderr.write(`${line}\n`);
     },
-    result(value) {
-      if (json) stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    result(command, body) {
+      if (json) stdout.write(`${JSON.stringify({ schema: JSON_SCHEMA, command, ...body }, null, 2)}\n`);
     },
   };
 }

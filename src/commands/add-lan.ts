@@ -4,20 +4,20 @@ import { sshConnector } from '../connection/ssh.js';
 import { InventoryError, UsageError } from '../errors.js';
 import type { GatewayRun } from '../execute/gateway.js';
 import { printSummary, runSucceeded, runsToJson } from '../execute/summary.js';
-import { formatDiagnostic } from '../inventory/format.js';
+import { diagnosticsToJson, formatDiagnostic } from '../inventory/format.js';
 import { loadInventory, loadInventoryOrThrow } from '../inventory/load.js';
 import { lanFileText, type NewLanFile } from '../inventory/write.js';
 import type { Output } from '../output.js';
 import { writeFileAtomic } from '../pki/atomic-file.js';
-import type { Inventory } from '../types.js';
+import type { Diagnostic, Inventory } from '../types.js';
 import type { Desired } from './desired.js';
 import { desiredFromInventory } from './desired.js';
-import { type ConnectingOptions, type EngineDeps, lockInventory } from './engine.js';
 import { formatAdvice, portsForNewLan, routesForNewLan } from './lan/advice.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
-import { nextLanId, requestedIdProblem } from './lan/ids.js';
+import { type IdsInUse, nextLanId, requestedIdProblem } from './lan/ids.js';
 import { loadInventoryView } from './lan/inventory-view.js';
 import { leftOver, rolloutPhase } from './lan/rollout.js';
+import { type CommandDeps, type ConnectingOptions, lockInventory } from './prepare.js';
 
 /**
  * `meshctl add-lan NAME --subnet CIDR… --endpoint HOST`: grow the mesh by one LAN with no disruption.
@@ -42,13 +42,18 @@ export interface AddLanOptions extends ConnectingOptions {
   apply?: boolean;
 }
 
-export async function run(options: AddLanOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
+export async function run(options: AddLanOptions, out: Output, deps: CommandDeps = {}): Promise<number> {
   refuseLimit(options, 'add-lan');
   const name = checkLanName(options.name);
+  // every argument is judged against the mesh before the lock, the LAN file or a key exists
+  planNewLan(name, options);
   const { done } = lockInventory(options.inventory, `meshctl add-lan ${name}`);
   try {
-    const { inventory, lan } = await addToInventory(name, options, out);
-    const desired = await desiredFromInventory(inventory, out);
+    // planned again under the lock: another run may have changed the inventory since
+    const planned = planNewLan(name, options);
+    for (const w of planned.warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
+    const { inventory, lan } = await writeNewLan(planned, options.inventory, out);
+    const desired = { ...(await desiredFromInventory(inventory, out)), warnings: planned.warnings };
     reportPki(desired, out);
     if (options.apply === false) {
       out.info(
@@ -57,9 +62,8 @@ export async function run(options: AddLanOptions, out: Output, deps: EngineDeps 
       const routes = routesForNewLan(desired.mesh, name, new Map());
       const ports = portsForNewLan(desired.mesh, name);
       out.info(formatAdvice(routes, ports));
-      out.result({
+      out.result('add-lan', {
         ok: true,
-        command: 'add-lan',
         applied: false,
         ...resultBase(desired, lan),
         routes,
@@ -73,12 +77,21 @@ export async function run(options: AddLanOptions, out: Output, deps: EngineDeps 
   }
 }
 
-/** Validates the would-be inventory, then writes lans/NAME.yml; returns the inventory with the new LAN. */
-async function addToInventory(
-  name: string,
-  options: AddLanOptions,
-  out: Output,
-): Promise<{ inventory: Inventory; lan: NewLanFile & { name: string; file: string } }> {
+/** A LAN file add-lan may write: the would-be inventory with it is valid. */
+interface PlannedLan {
+  name: string;
+  file: string;
+  text: string;
+  lan: NewLanFile;
+  /** Warnings of the would-be inventory, for the caller to print once. */
+  warnings: Diagnostic[];
+}
+
+/**
+ * Judges the new LAN against the current inventory (name and id free, the would-be mesh valid) and builds its
+ * file's text. Reads only: a refusal leaves every file as it was.
+ */
+function planNewLan(name: string, options: AddLanOptions): PlannedLan {
   const dir = options.inventory;
   const current = loadInventory(dir);
   if (!current.inventory) {
@@ -95,10 +108,25 @@ async function addToInventory(
       `${file} already exists${existing ? ` (LAN "${name}", id ${existing.id})` : ''}: add-lan never rewrites an operator's file. Fix: choose another name, or edit ${file} and run \`meshctl apply\``,
     );
   }
-  const ids = {
-    lans: current.inventory.lans.map((lan) => ({ name: lan.name, id: lan.id })),
+  const lan = newLanFile(options, {
+    lans: current.inventory.lans.map((l) => ({ name: l.name, id: l.id })),
     retired: current.inventory.mesh.retiredIds,
-  };
+  });
+  const text = lanFileText(lan);
+  const view = loadInventoryView(dir, { add: { name, text } });
+  if (!view.inventory) {
+    const errors = view.diagnostics.filter((d) => d.severity === 'error');
+    throw new InventoryError(
+      errors,
+      `${file} was not written: the mesh with LAN "${name}" would be invalid (${errors.length} problem(s) above)`,
+    );
+  }
+  const warnings = view.diagnostics.filter((d) => d.severity === 'warning');
+  return { name, file, text, lan, warnings };
+}
+
+/** The new LAN's fields from the options: --id when free, else the next id never used. */
+function newLanFile(options: AddLanOptions, ids: IdsInUse): NewLanFile {
   if (options.id !== undefined) {
     const problem = requestedIdProblem(options.id, ids);
     if (problem) throw new UsageError(problem);
@@ -114,19 +142,16 @@ async function addToInventory(
     ...(options.sshPort === undefined ? {} : { port: options.sshPort }),
   };
   if (Object.keys(ssh).length > 0) lan.ssh = ssh;
-  const text = lanFileText(lan);
+  return lan;
+}
 
-  const view = loadInventoryView(dir, { add: { name, text } });
-  if (!view.inventory) {
-    const errors = view.diagnostics.filter((d) => d.severity === 'error');
-    throw new InventoryError(
-      errors,
-      `${file} was not written: the mesh with LAN "${name}" would be invalid (${errors.length} problem(s) above)`,
-    );
-  }
-  for (const w of view.diagnostics.filter((d) => d.severity === 'warning'))
-    out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
-
+/** Writes lans/NAME.yml (never over an existing file); returns the inventory read back with the new LAN. */
+async function writeNewLan(
+  planned: PlannedLan,
+  dir: string,
+  out: Output,
+): Promise<{ inventory: Inventory; lan: NewLanFile & { name: string; file: string } }> {
+  const { name, file, text, lan } = planned;
   try {
     await writeFileAtomic(file, text, 0o644, { replace: false });
   } catch (error) {
@@ -156,6 +181,7 @@ function resultBase(desired: Desired, lan: NewLanFile & { name: string; file: st
     mesh: desired.mesh.name,
     lan: { name: lan.name, id: lan.id, subnets: lan.subnets, endpoint: lan.endpoint, file: lan.file },
     pkiCreated: desired.created,
+    warnings: diagnosticsToJson(desired.warnings),
   };
 }
 
@@ -164,7 +190,7 @@ async function rollOut(
   name: string,
   options: AddLanOptions,
   out: Output,
-  deps: EngineDeps,
+  deps: CommandDeps,
 ): Promise<number> {
   const connector = deps.connector ?? sshConnector;
   const addresses = new Map<string, string[]>();
@@ -210,9 +236,8 @@ async function rollOut(
     );
   }
   const ok = left.length === 0;
-  out.result({
+  out.result('add-lan', {
     ok,
-    command: 'add-lan',
     applied: true,
     ...resultBase(desired, lan),
     gateways: runsToJson(runs, true),

@@ -2,11 +2,17 @@ import { formatDiagnostic } from '../inventory/format.js';
 import { loadInventoryOrThrow } from '../inventory/load.js';
 import { planMesh } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
-import { ensurePki, pkiWarnings } from '../pki/index.js';
+import { ensurePki, holdsPlaceholder, pkiWarnings, placeholderOf, previewPki } from '../pki/index.js';
 import { renderMesh } from '../render/render.js';
 import { loadRoles } from '../render/roles.js';
-import type { DesiredState, Inventory, Mesh, PkiMaterial } from '../types.js';
+import type { DesiredState, Diagnostic, Inventory, Mesh, PkiMaterial } from '../types.js';
 import { meshctlVersion } from '../version.js';
+
+/**
+ * `create`: the PKI is created on first need (render, apply, add-lan, remove-lan). `preview`: read-only, what is
+ * missing is a marked placeholder (diff); such a desired state can be shown, never pushed or written.
+ */
+export type PkiMode = 'create' | 'preview';
 
 export interface Desired {
   inventory: Inventory;
@@ -14,33 +20,86 @@ export interface Desired {
   pki: PkiMaterial;
   /** Desired state of every gateway of the mesh (not only --limit's): a tunnel has two ends. */
   states: Map<string, DesiredState>;
-  /** PKI files created by this run (paths), empty when everything was reused. */
+  /** PKI files created by this run (paths), empty when everything was reused (and always in preview mode). */
   created: string[];
+  /** Preview mode only: the PKI files apply would create or rewrite; placeholders stand in for them. */
+  preview?: { wouldCreate: string[]; wouldUpdate: string[] };
+  /** The inventory's warnings (already printed), for --json results. */
+  warnings: Diagnostic[];
 }
 
 /**
- * The offline half of every command: inventory → mesh → PKI (created on first need, reused afterwards) →
- * rendered desired state. Validation happens first, so bad input never creates a key or touches a gateway.
+ * The offline half of every command: inventory → mesh → PKI (created on first need and reused afterwards, or
+ * previewed) → rendered desired state. Validation happens first, so bad input never creates a key or touches a
+ * gateway.
  */
-export async function computeDesired(options: { inventory: string }, out: Output): Promise<Desired> {
+export async function computeDesired(
+  options: { inventory: string },
+  out: Output,
+  mode: PkiMode = 'create',
+): Promise<Desired> {
   const { inventory, warnings } = loadInventoryOrThrow(options.inventory);
   for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
-  return desiredFromInventory(inventory, out);
+  return { ...(await desiredFromInventory(inventory, out, mode)), warnings };
 }
 
 /**
  * The same for an inventory already loaded (add-lan and remove-lan validate a would-be inventory first):
- * mesh → PKI (issued on first need, reused afterwards) → rendered desired state of every gateway.
+ * mesh → PKI → rendered desired state of every gateway.
  */
-export async function desiredFromInventory(inventory: Inventory, out: Output): Promise<Desired> {
+export async function desiredFromInventory(
+  inventory: Inventory,
+  out: Output,
+  mode: PkiMode = 'create',
+): Promise<Desired> {
   const mesh = planMesh(inventory);
-  const { material, created } = await ensurePki({
+  const request = {
     dir: inventory.mesh.pkiDir,
     mesh: inventory.mesh.name,
     lans: inventory.lans.map((lan) => lan.name),
     pairs: mesh.pairs.map((pair) => pair.index),
-  });
+  };
+  const pki: PkiResult = mode === 'preview' ? await previewed(request) : await ensurePki(request);
+  const { material, created, preview } = pki;
   for (const warning of pkiWarnings(material, new Date())) out.warn(out.color.yellow(`warning: ${warning}`));
   const states = renderMesh(mesh, material, loadRoles(), { version: meshctlVersion() });
-  return { inventory, mesh, pki: material, states, created };
+  if (mode === 'create') refusePlaceholders(states);
+  return { inventory, mesh, pki: material, states, created, warnings: [], ...(preview ? { preview } : {}) };
+}
+
+type PkiResult = { material: PkiMaterial; created: string[]; preview?: Desired['preview'] };
+
+async function previewed(request: Parameters<typeof previewPki>[0]): Promise<PkiResult> {
+  const { material, wouldCreate, wouldUpdate } = await previewPki(request);
+  return { material, created: [], preview: { wouldCreate, wouldUpdate } };
+}
+
+/**
+ * The guard between a preview and a gateway: every command that pushes or writes desired files calls this first.
+ * A placeholder stands in for a key that does not exist yet; pushed, it would replace a working key or certificate
+ * with text OpenVPN refuses. Reaching it is a meshctl bug, never an operator's mistake.
+ */
+export function refusePlaceholders(states: Map<string, DesiredState>): void {
+  for (const [name, state] of states) {
+    const file = state.files.find((f) => holdsPlaceholder(f.content));
+    if (file) {
+      throw new Error(
+        `refusing to push ${file.path} to ${name}: it holds a placeholder from a read-only PKI preview, not key material (a meshctl bug: report it)`,
+      );
+    }
+  }
+}
+
+/** Per gateway: path → "(would be created) pki_dir/…" for each file a preview filled with a placeholder. */
+export function pendingFiles(states: Map<string, DesiredState>): Map<string, Record<string, string>> {
+  const pending = new Map<string, Record<string, string>>();
+  for (const [name, state] of states) {
+    const files: Record<string, string> = {};
+    for (const file of state.files) {
+      const of = placeholderOf(file.content);
+      if (of) files[file.path] = `(${of.change}) from ${of.file}`;
+    }
+    if (Object.keys(files).length > 0) pending.set(name, files);
+  }
+  return pending;
 }

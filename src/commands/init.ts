@@ -18,6 +18,6 @@ export async function run(options: GlobalOptions & { dir?: string }, out: Output
       `  3. meshctl render -i ${dir} --out rendered     # review every gateway's files offline`,
     ].join('\n'),
   );
-  out.result({ ok: true, dir: resolve(dir), files: written });
+  out.result('init', { ok: true, dir: resolve(dir), files: written });
   return 0;
 }

@@ -13,13 +13,13 @@ import { rel } from '../pki/layout.js';
 import { parsePkiState } from '../pki/state.js';
 import type { Inventory, Lan } from '../types.js';
 import { desiredFromInventory } from './desired.js';
-import { type ConnectingOptions, type EngineDeps, lockInventory } from './engine.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
 import { type CleanupOutcome, cleanGateway } from './lan/clean-gateway.js';
 import { loadInventoryView } from './lan/inventory-view.js';
 import { readRemovedLan } from './lan/removed-lan.js';
 import { RetireEditError, retireIdText } from './lan/retire-id.js';
 import { leftOver, rolloutPhase } from './lan/rollout.js';
+import { type CommandDeps, type ConnectingOptions, lockInventory } from './prepare.js';
 
 /**
  * `meshctl remove-lan NAME`: the reverse of add-lan. The steps are ordered so that a crash anywhere is finished by
@@ -45,30 +45,18 @@ interface Cleanup {
   detail: string;
 }
 
-export async function run(options: RemoveLanOptions, out: Output, deps: EngineDeps = {}): Promise<number> {
+export async function run(options: RemoveLanOptions, out: Output, deps: CommandDeps = {}): Promise<number> {
   refuseLimit(options, 'remove-lan');
   const name = checkLanName(options.name);
   const dir = options.inventory;
+  // the name is judged against the inventory before the lock exists or anything changes
+  resolveRemoval(dir, name);
   const { done } = lockInventory(dir, `meshctl remove-lan ${name}`);
   try {
-    const file = path.join(dir, 'lans', `${name}.yml`);
-    refuseLastLan(dir, name);
-    const view = loadInventoryView(dir, { omit: name });
-    if (!view.inventory) {
-      const errors = view.diagnostics.filter((d) => d.severity === 'error');
-      throw new InventoryError(
-        errors,
-        `inventory ${dir} without LAN "${name}" is invalid (${errors.length} problem(s) above): fix them first; nothing was changed`,
-      );
-    }
-    const remaining = view.inventory;
-    const removed = existsSync(file) ? readRemovedLan(file, name, remaining, file) : undefined;
+    // resolved again under the lock: another run may have changed the inventory since
+    const { file, remaining, removed } = resolveRemoval(dir, name);
     if (removed) await retireAndRevoke(removed, remaining, dir, out);
-    else if (!wasRemoved(remaining, name)) {
-      throw new UsageError(
-        `there is no LAN "${name}": ${file} does not exist and the PKI has no removed LAN of that name. LANs are: ${remaining.lans.map((l) => l.name).join(', ')}`,
-      );
-    } else {
+    else {
       out.info(
         `LAN "${name}" is already out of the inventory and its certificate is revoked: finishing the rollout`,
       );
@@ -112,9 +100,8 @@ export async function run(options: RemoveLanOptions, out: Output, deps: EngineDe
       );
     }
     const ok = left.length === 0;
-    out.result({
+    out.result('remove-lan', {
       ok,
-      command: 'remove-lan',
       mesh: remaining.mesh.name,
       lan: { name, ...(removed ? { id: removed.id, retiredId: removed.id } : {}) },
       gateways: runsToJson(runs, true),
@@ -125,6 +112,31 @@ export async function run(options: RemoveLanOptions, out: Output, deps: EngineDe
   } finally {
     done();
   }
+}
+
+/**
+ * What removing `name` means, read without changing anything: the inventory without it (which must be valid), and
+ * the LAN itself while its file exists (undefined when an earlier run removed the file and revoked it already).
+ */
+function resolveRemoval(dir: string, name: string): { file: string; remaining: Inventory; removed?: Lan } {
+  const file = path.join(dir, 'lans', `${name}.yml`);
+  refuseLastLan(dir, name);
+  const view = loadInventoryView(dir, { omit: name });
+  if (!view.inventory) {
+    const errors = view.diagnostics.filter((d) => d.severity === 'error');
+    throw new InventoryError(
+      errors,
+      `inventory ${dir} without LAN "${name}" is invalid (${errors.length} problem(s) above): fix them first; nothing was changed`,
+    );
+  }
+  const remaining = view.inventory;
+  if (existsSync(file)) return { file, remaining, removed: readRemovedLan(file, name, remaining, file) };
+  if (!wasRemoved(remaining, name)) {
+    throw new UsageError(
+      `there is no LAN "${name}": ${file} does not exist and the PKI has no removed LAN of that name. LANs are: ${remaining.lans.map((l) => l.name).join(', ')}`,
+    );
+  }
+  return { file, remaining };
 }
 
 /** Removing the last LAN would leave no mesh to converge: say what to do instead. */

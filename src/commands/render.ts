@@ -1,12 +1,16 @@
 import { join } from 'node:path';
+import { diagnosticsToJson } from '../inventory/format.js';
 import type { Output } from '../output.js';
-import { writeRenderTree } from '../render/tree.js';
+import { checkOutDir, writeRenderTree } from '../render/tree.js';
 import { computeDesired } from './desired.js';
-import { lockInventory } from './engine.js';
 import { type GlobalOptions, selectLans } from './options.js';
+import { checkAgainstInventory, lockInventory } from './prepare.js';
 
 /** `meshctl render --out DIR`: every gateway's files as a tree under DIR/<lan>/, for review or air-gapped install. */
 export async function run(options: GlobalOptions & { out: string }, out: Output): Promise<number> {
+  // the inventory, --limit and --out are judged before the lock and the PKI exist
+  checkAgainstInventory(options);
+  await checkOutDir(options.out);
   // render creates the PKI on first use: one run at a time
   const { done } = lockInventory(options.inventory, 'meshctl render');
   try {
@@ -37,12 +41,14 @@ async function renderLocked(options: GlobalOptions & { out: string }, out: Outpu
     ),
   );
   if (out.verbose) for (const file of written) out.info(`  ${file}`);
-  out.result({
+  out.result('render', {
     ok: true,
+    mesh: desired.mesh.name,
     out: options.out,
     gateways: [...states.keys()],
     pkiCreated: desired.created,
     files: written,
+    warnings: diagnosticsToJson(desired.warnings),
   });
   return 0;
 }

@@ -1,5 +1,5 @@
 import { InventoryError } from '../errors.js';
-import { formatDiagnostic } from '../inventory/format.js';
+import { diagnosticsToJson, formatDiagnostic } from '../inventory/format.js';
 import { loadInventory } from '../inventory/load.js';
 import { planMesh } from '../mesh/allocate.js';
 import { allocationRows, formatAllocation } from '../mesh/table.js';
@@ -22,12 +22,12 @@ export async function run(options: GlobalOptions, out: Output): Promise<number> 
     ),
   );
   if (options.verbose) out.info(`\n${formatAllocation(mesh)}`);
-  out.result({
+  out.result('validate', {
     ok: true,
     mesh: mesh.name,
     lans: inventory.lans.map((l) => ({ name: l.name, id: l.id, subnets: l.subnets, endpoint: l.endpoint })),
     pairs: allocationRows(mesh),
-    warnings,
+    warnings: diagnosticsToJson(warnings),
   });
   return 0;
 }

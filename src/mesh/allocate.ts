@@ -38,6 +38,20 @@ export function maxIdForTransit(transit: string): number {
   return b;
 }
 
+/** The last UDP port: pair k's port_base + k may not pass it. */
+export const LAST_PORT = 65535;
+
+/**
+ * The largest LAN id that still has a UDP port for its lowest possible pair (with id 1) under `portBase`. No mesh
+ * with that port_base can use a larger id, whatever its other ids: a bound for checks made before the inventory
+ * is read (add-lan --id); the inventory's own checks then apply the exact limit of its ids.
+ */
+export function maxIdForPortBase(portBase: number): number {
+  let id = 1;
+  while (portBase + pairIndex(1, id + 1) <= LAST_PORT) id++;
+  return id;
+}
+
 /** The /30 of pair k: network + 4k; first host for the lower id, second for the higher. */
 export function pairTransit(transit: string, k: number): { network: string; low: string; high: string } {
   const t = parseCidr(transit);

@@ -6,8 +6,9 @@ import { inspectPki, type PkiRequest, pkiErrorFrom } from './inspect.js';
 import { rel } from './layout.js';
 
 /**
- * The PKI material for `diff` and other read-only commands: never creates or changes a file. Everything missing
- * is named at once; the fix is to run a command that creates it.
+ * The complete PKI material, for a read-only use that cannot go on without it: never creates or changes a file.
+ * Everything missing is named at once; the fix is to run a command that creates it. (`diff` shows what is missing
+ * as "would be created" instead: previewPki in ./preview.ts.)
  */
 export async function loadPkiReadOnly(opts: PkiRequest): Promise<PkiMaterial> {
   const { snapshot, problems } = await inspectPki(opts, 'use');

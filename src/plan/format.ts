@@ -23,6 +23,11 @@ export interface FormatOptions {
   oldContents?: Record<string, string>;
   /** Also list every no-op with its reason. */
   verbose?: boolean;
+  /**
+   * Path → what stands in for files whose PKI material does not exist yet (diff previews the PKI without creating
+   * it), e.g. "(would be created) from pki_dir/issued/hq.crt". Shown in place of the content, which is a placeholder.
+   */
+  pending?: Record<string, string>;
 }
 
 function paintSymbol(color: ChalkInstance, symbol: ChangeSymbol): string {
@@ -53,6 +58,8 @@ function colourDiffLine(color: ChalkInstance, line: string): string {
 /** The unified diff (or what stands in for it) under a write-file line. */
 function fileDetail(action: WriteFileAction, opts: FormatOptions): string[] {
   const { color } = opts;
+  const pending = opts.pending?.[action.path];
+  if (pending !== undefined) return [`${INDENT}${color.yellow(pending)}`];
   if (action.change === 'mode-only') {
     return [`${INDENT}${color.dim(action.reason)}`];
   }
@@ -115,6 +122,8 @@ export interface FormatPlansOptions {
   /** Per gateway: path → current content of its changed non-secret files. */
   oldContents?: Map<string, Record<string, string>>;
   verbose?: boolean;
+  /** Per gateway: see FormatOptions.pending. */
+  pending?: Map<string, Record<string, string>>;
 }
 
 /** Every gateway, in the order planned; a refused gateway shows its error in place of a plan. */
@@ -136,6 +145,7 @@ export function formatPlans(
         desired,
         oldContents: opts.oldContents?.get(name) ?? {},
         verbose: opts.verbose ?? false,
+        pending: opts.pending?.get(name) ?? {},
       }),
     );
   }

@@ -62,7 +62,12 @@ function checkState(name: string, state: DesiredState): void {
   }
 }
 
-async function claimOutDir(outDir: string, root: string): Promise<void> {
+/**
+ * Whether --out may be written (absent, empty, or a previous render's output), without writing anything: render
+ * asks before it creates the PKI, so a wrong --out costs nothing. Returns its entries (none when absent).
+ */
+export async function checkOutDir(outDir: string): Promise<string[] | undefined> {
+  const root = resolve(outDir);
   let entries: string[];
   try {
     const stat = await lstat(root);
@@ -72,8 +77,7 @@ async function claimOutDir(outDir: string, root: string): Promise<void> {
     entries = await readdir(root);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    await mkdir(root, { recursive: true, mode: 0o700 });
-    entries = [];
+    return undefined;
   }
   if (entries.length > 0) {
     const marker = await lstat(join(root, RENDER_MARKER)).catch(() => undefined);
@@ -82,13 +86,20 @@ async function claimOutDir(outDir: string, root: string): Promise<void> {
         `--out ${outDir} is not empty and was not written by meshctl render (no ${RENDER_MARKER} file): choose a new or empty directory, or a previous render's output`,
       );
     }
-    for (const entry of entries) {
-      if (entry === RENDER_MARKER) continue;
-      const victim = join(root, entry);
-      // readdir names cannot escape root, but be explicit: only direct children are removed
-      if (!isAbsolute(victim) || dirname(normalize(victim)) !== root) continue;
-      await rm(victim, { recursive: true, force: true });
-    }
+  }
+  return entries;
+}
+
+async function claimOutDir(outDir: string, root: string): Promise<void> {
+  // asked again: the directory may have changed since render first checked it
+  const entries = await checkOutDir(outDir);
+  if (entries === undefined) await mkdir(root, { recursive: true, mode: 0o700 });
+  for (const entry of entries ?? []) {
+    if (entry === RENDER_MARKER) continue;
+    const victim = join(root, entry);
+    // readdir names cannot escape root, but be explicit: only direct children are removed
+    if (!isAbsolute(victim) || dirname(normalize(victim)) !== root) continue;
+    await rm(victim, { recursive: true, force: true });
   }
   await writeFile(join(root, RENDER_MARKER), MARKER_TEXT, { mode: 0o644 });
 }

@@ -315,7 +315,7 @@ export const COMMAND_CASES: CommandCase[] = [
     [
       ['0', /--forks 0/],
       ['-2', /--forks -2/],
-      ['abc', /--forks not a number/],
+      ['abc', /--forks abc: not a number/],
       ['2.5', /--forks 2\.5/],
     ] as const
   ).flatMap(([value, problem]) =>
@@ -324,7 +324,7 @@ export const COMMAND_CASES: CommandCase[] = [
         name: `${command}-forks-${value}`,
         args: (ctx) => [command, '-i', ctx.inventory, `--forks=${value}`],
         problem,
-        fix: /Fix: pass --forks N with N ≥ 1/,
+        fix: /Fix: pass one in that range, or leave --forks out/,
       }),
     ),
   ),

@@ -4,7 +4,7 @@ import type { GlobalOptions } from '../options.js';
 
 /** add-lan and remove-lan change the mesh itself: every gateway takes part, so --limit has no meaning. */
 export function refuseLimit(options: GlobalOptions, command: string): void {
-  if (options.limit !== undefined && options.limit.trim() !== '') {
+  if (options.limit !== undefined) {
     throw new UsageError(
       `--limit ${options.limit}: ${command} changes every gateway of the mesh, so it cannot be limited. Fix: drop --limit (a gateway that is down is reported, and \`meshctl apply\` finishes it later)`,
     );

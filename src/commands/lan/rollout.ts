@@ -6,7 +6,8 @@ import { runEngine } from '../../execute/run.js';
 import { runSucceeded } from '../../execute/summary.js';
 import type { Output } from '../../output.js';
 import type { DesiredState } from '../../types.js';
-import type { ConnectingOptions } from '../engine.js';
+import { refusePlaceholders } from '../desired.js';
+import type { ConnectingOptions } from '../prepare.js';
 import { parseIpv4Addresses } from './advice.js';
 
 /** One apply pass of the push engine over `selected`, as add-lan and remove-lan run it. */
@@ -22,6 +23,8 @@ export async function rolloutPhase(
   },
 ): Promise<GatewayRun[]> {
   const { addresses } = ctx;
+  // add-lan and remove-lan push through here: never a preview's placeholders
+  refusePlaceholders(states);
   const { runs } = await runEngine(states, selected, {
     apply: true,
     forks: ctx.options.forks,

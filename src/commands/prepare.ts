@@ -2,13 +2,20 @@ import { statSync } from 'node:fs';
 import { sshConnector } from '../connection/ssh.js';
 import type { Connector } from '../connection/types.js';
 import { recoverInterrupted } from '../execute/run.js';
+import { loadInventoryOrThrow } from '../inventory/load.js';
 import { acquireLock, type Lock } from '../lock.js';
 import type { Output } from '../output.js';
-import { computeDesired, type Desired } from './desired.js';
-import { checkForks, type GlobalOptions, selectLans } from './options.js';
+import type { Inventory } from '../types.js';
+import { computeDesired, type Desired, type PkiMode } from './desired.js';
+import { type GlobalOptions, selectLans } from './options.js';
 
-/** What diff/apply/add-lan/remove-lan share: lock, offline desired state, the selection, the connector. */
-export interface EngineDeps {
+/**
+ * Command preparation shared by diff/apply/add-lan/remove-lan (and render): the inventory lock, the offline desired
+ * state, the --limit selection and the connector. The push engine itself is src/execute/run.ts.
+ */
+
+/** What a caller (a test, a benchmark) may hand a command instead of the real thing: the SSH connector. */
+export interface CommandDeps {
   connector?: Connector;
 }
 
@@ -27,27 +34,42 @@ export interface Prepared {
 }
 
 /**
- * Lock the inventory (before anything writes, the PKI included), validate and render everything offline, and
- * resolve --limit. Any problem here stops the run before a gateway is touched.
+ * Refuse bad input first (an invalid inventory, a --limit name it does not have), then lock the inventory, then
+ * validate and render everything offline (creating the PKI on first use, or only previewing it: `pki`). Any
+ * problem here stops the run before a gateway is touched; a problem with the arguments stops it before a lock,
+ * key or file exists.
  */
 export async function prepare(
   command: string,
   options: ConnectingOptions,
   out: Output,
-  deps: EngineDeps = {},
+  deps: CommandDeps = {},
+  pki: PkiMode = 'create',
 ): Promise<Prepared> {
-  checkForks(options.forks);
+  checkAgainstInventory(options);
   // a missing directory is reported by the inventory loader, with its fix
   // (-i naming a file is also left to the loader: there is no directory to lock)
   const { lock, done } = lockInventory(options.inventory, command);
   try {
-    const desired = await computeDesired(options, out);
+    // read again under the lock: another run may have changed the inventory since the check above, and what is
+    // acted on must be what the files say while this run holds it
+    const desired = await computeDesired(options, out, pki);
     const selected = selectLans(desired.inventory, options.limit);
     return { desired, selected, connector: deps.connector ?? sshConnector, lock, done };
   } catch (error) {
     done();
     throw error;
   }
+}
+
+/**
+ * Resolves the arguments against the inventory without taking the lock or writing anything: the inventory must be
+ * valid and every --limit name one of its LANs. Warnings are left to the locked pass, which prints them once.
+ */
+export function checkAgainstInventory(options: GlobalOptions): Inventory {
+  const { inventory } = loadInventoryOrThrow(options.inventory);
+  selectLans(inventory, options.limit);
+  return inventory;
 }
 
 /**
