@@ -175,4 +175,12 @@ export interface DesiredState {
   /** The manifest, written last on apply. Its own path is not listed in `files`. */
   manifest: Manifest;
   manifestPath: string;
+  /** What the probe and the fact parser need to know of the firewall this state renders. */
+  firewall: FirewallLayout;
+}
+
+/** Settings of meshctl's firewall that come from the roles (roles/firewall/defaults.yml), not from the code. */
+export interface FirewallLayout {
+  /** Prefix of every iptables chain meshctl creates (`chain_prefix`), e.g. `MESHCTL` → `MESHCTL-INPUT`. */
+  chainPrefix: string;
 }

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { quote } from '../connection/quote.js';
+import { isManagedPath, MANAGED_PATHS_RULE, MODES, SYSTEMD_DIR } from '../gateway/layout.js';
 
 /**
  * One round trip per gateway for all its files (ARCHITECTURE rule 5): a POSIX sh script, sent on stdin to
@@ -49,6 +50,27 @@ function assertAbsolute(path: string): void {
   }
 }
 
+/**
+ * The last check before `rm -f` as root: whatever the manifest or a bug upstream says, only meshctl's own paths
+ * (gateway/layout.ts) are ever deleted. `root` is a directory the layout is laid under, for tests; on a gateway
+ * it is empty.
+ */
+function assertRemovable(path: string, root: string): void {
+  assertAbsolute(path);
+  const onGateway = root === '' ? path : path.startsWith(`${root}/`) ? path.slice(root.length) : '';
+  if (!isManagedPath(onGateway)) {
+    throw new Error(
+      `refusing to remove ${JSON.stringify(path)}: not one of meshctl's paths (${MANAGED_PATHS_RULE}); ` +
+        'nothing was removed. This is a bug in meshctl: report it',
+    );
+  }
+}
+
+/** Options of the scripts that delete: `root` lays meshctl's layout under a directory (tests only). */
+export interface RemoveOptions {
+  root?: string;
+}
+
 function octal(mode: number): string {
   return `0${(mode & 0o7777).toString(8)}`;
 }
@@ -72,7 +94,7 @@ const PUT_FUNCTION = `meshctl_put() {
 /** Directories that hold managed files, with the mode meshctl creates them with. */
 function directoriesOf(files: BundleFile[], privateDirs: Set<string>): [string, number][] {
   const dirs = [...new Set(files.map((f) => posix.dirname(f.path)))].sort();
-  return dirs.map((dir) => [dir, privateDirs.has(dir) ? 0o700 : 0o755]);
+  return dirs.map((dir) => [dir, privateDirs.has(dir) ? MODES.privateDir : MODES.publicDir]);
 }
 
 /**
@@ -91,8 +113,8 @@ export function installScript(files: BundleFile[], privateDirs: string[] = []): 
     PUT_FUNCTION,
   ];
   for (const [dir, mode] of dirs) {
-    if (mode === 0o700) {
-      lines.push(`mkdir -p ${quote([dir])}`, `chmod 0700 ${quote([dir])}`);
+    if (mode === MODES.privateDir) {
+      lines.push(`mkdir -p ${quote([dir])}`, `chmod ${octal(mode)} ${quote([dir])}`);
     } else {
       // created world-readable like the rest of /etc (the script's umask 077 is for files); an existing
       // directory keeps the mode its owner gave it
@@ -114,7 +136,8 @@ export function installScript(files: BundleFile[], privateDirs: string[] = []): 
 }
 
 /** Puts back the previous version of `updated` files and removes `created` ones (a rollback). */
-export function restoreScript(updated: string[], created: string[]): string {
+export function restoreScript(updated: string[], created: string[], opts: RemoveOptions = {}): string {
+  for (const path of created) assertRemovable(path, opts.root ?? '');
   const lines = [marker('restore'), 'set -u', 'meshctl_failed=0'];
   for (const path of updated) {
     assertAbsolute(path);
@@ -170,9 +193,18 @@ export function commitScript(paths: string[]): string {
   return `${marker('commit')}\nrm -f ${quote(paths.map(backupPath))}\n`;
 }
 
-/** Removes files meshctl owns and no longer wants (and their rollback copies). */
-export function removeScript(paths: string[]): string {
-  for (const path of paths) assertAbsolute(path);
+/**
+ * Removes files meshctl owns and no longer wants (and their rollback copies), refusing any path outside meshctl's
+ * own. A tunnel's drop-in directory goes too once it is empty (an operator's own drop-in there keeps it).
+ */
+export function removeScript(paths: string[], opts: RemoveOptions = {}): string {
+  const root = opts.root ?? '';
+  for (const path of paths) assertRemovable(path, root);
   if (paths.length === 0) return `${marker('remove')}\ntrue\n`;
-  return `${marker('remove')}\nrm -f ${quote([...paths, ...paths.map(backupPath)])}\n`;
+  const lines = [marker('remove'), `rm -f ${quote([...paths, ...paths.map(backupPath)])}`];
+  const dropInDirs = [...new Set(paths.map((path) => posix.dirname(path)))].filter(
+    (dir) => dir.startsWith(`${root}${SYSTEMD_DIR}/`) && dir.endsWith('.service.d'),
+  );
+  for (const dir of dropInDirs.sort()) lines.push(`rmdir -- ${quote([dir])} 2>/dev/null || true`);
+  return `${lines.join('\n')}\n`;
 }

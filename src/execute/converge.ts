@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { RemoteCommandError } from '../errors.js';
-import { tunnelUnitOfConfig } from '../plan/paths.js';
+import { FIREWALL_UNIT, gatewayPaths, tunnelUnitOfConfig } from '../gateway/layout.js';
 import type {
   Action,
   InstallPackageAction,
@@ -9,7 +9,6 @@ import type {
   WriteFileAction,
 } from '../plan/types.js';
 import { manifestText } from '../render/index.js';
-import { FIREWALL_UNIT, gatewayPaths } from '../render/paths.js';
 import type { Manifest } from '../types.js';
 import { commitScript, installScript, removeScript, restoreScript, widenRulesScript } from './bundle.js';
 import type { GatewayRun } from './gateway.js';

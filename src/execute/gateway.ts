@@ -91,12 +91,12 @@ export async function connectGateway(run: GatewayRun, settings: ConnectSettings)
 export async function gatherFacts(run: GatewayRun): Promise<Facts> {
   const conn = run.conn!;
   const paths = [...run.desired.files.map((f) => f.path), run.desired.manifestPath];
-  const argv = probeCommand(paths);
+  const argv = probeCommand(paths, run.desired.firewall);
   const result = await conn.exec(argv, { timeoutMs: 60_000 });
   if (result.code !== 0) {
     throw new RemoteCommandError(run.name, ['sh', '-c', '(meshctl probe)'], result.code, result.stderr);
   }
-  run.facts = parseFacts(result.stdout, run.name);
+  run.facts = parseFacts(result.stdout, run.name, run.desired.firewall);
   return run.facts;
 }
 

@@ -1,5 +1,6 @@
 import type { Connection, ExecOptions, ExecResult } from '../connection/types.js';
 import { RemoteCommandError } from '../errors.js';
+import { isManagedUnit, MANAGED_UNITS_RULE } from '../gateway/layout.js';
 import { SCRIPT_ARGV } from './bundle.js';
 
 /**
@@ -37,13 +38,23 @@ export async function mustRunScript(
   return result;
 }
 
-/** `systemctl VERB unit…` as one call (each enable reloads systemd, so batching matters). */
+/**
+ * `systemctl VERB unit…` as one call (each enable reloads systemd, so batching matters). Only meshctl's own units
+ * (gateway/layout.ts) are ever named: whatever a manifest or a bug upstream says, nothing else is stopped.
+ */
 export async function systemctl(
   conn: Connection,
   verb: string,
   units: string[],
   timeoutMs = DEFAULT_REMOTE_TIMEOUT_MS,
 ): Promise<void> {
+  const foreign = units.find((unit) => !isManagedUnit(unit));
+  if (foreign !== undefined) {
+    throw new Error(
+      `${conn.name}: refusing to run systemctl ${verb} on ${JSON.stringify(foreign)}: not one of meshctl's units ` +
+        `(${MANAGED_UNITS_RULE}); nothing was run. This is a bug in meshctl: report it`,
+    );
+  }
   if (units.length === 0) return;
   await mustExec(conn, ['systemctl', verb, ...units], { timeoutMs });
 }

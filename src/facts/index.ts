@@ -1,5 +1,12 @@
 export { ProbeOutputError } from './errors.js';
-export { MANIFEST_PATH, parseManifest } from './manifest.js';
+export {
+  foreignEntriesProblem,
+  foreignManifestEntries,
+  MANIFEST_FIX,
+  MANIFEST_PATH,
+  parseManifest,
+  readManifest,
+} from './manifest.js';
 export {
   FETCH_OLD_SCRIPT,
   fetchOldContentsCommand,
@@ -7,6 +14,6 @@ export {
   pathsToFetch,
   readOldContents,
 } from './old-contents.js';
-export { FIREWALL_CHAIN_PREFIX, PROBE_FORMAT, parseFacts } from './parse.js';
-export { PROBE_SCRIPT, probeCommand } from './probe.js';
+export { PROBE_FORMAT, parseFacts } from './parse.js';
+export { PROBE_SCRIPT, probeCommand, probeSettings } from './probe.js';
 export type { Facts, FileFact, FirewallFacts, OsFacts, OsFamily, PackageManager, UnitFact } from './types.js';

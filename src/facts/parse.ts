@@ -1,13 +1,12 @@
+import { MANIFEST_PATH } from '../gateway/layout.js';
+import type { FirewallLayout } from '../types.js';
 import { ProbeOutputError } from './errors.js';
-import { MANIFEST_PATH, parseManifest } from './manifest.js';
+import { readManifest } from './manifest.js';
 import { choosePackageManager, osFamily, osReleaseValue } from './os.js';
 import type { Facts, FileFact, PackageManager, UnitFact } from './types.js';
 
 /** The probe format this parser reads (the `probe` record). */
 export const PROBE_FORMAT = '1';
-
-/** Prefix of meshctl's iptables chains (roles/firewall/defaults.yml `chain_prefix`; probe.sh CHAIN_PREFIX). */
-export const FIREWALL_CHAIN_PREFIX = 'MESHCTL';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const PACKAGE_MANAGERS: readonly string[] = ['apt-get', 'dnf', 'yum'];
@@ -97,19 +96,26 @@ function parseUnitBlock(lines: string[]): [string, UnitFact] | null {
 }
 
 /** `-A INPUT … -j MESHCTL-…`: a jump from a built-in chain into one of meshctl's chains. */
-function jumpsFrom(rules: string[], builtin: string): boolean {
-  return rules.some(
-    (rule) =>
-      rule.startsWith(`-A ${builtin} `) && new RegExp(`\\s-j ${FIREWALL_CHAIN_PREFIX}\\S*`).test(rule),
-  );
+function jumpsFrom(rules: string[], builtin: string, chainPrefix: string): boolean {
+  return rules.some((rule) => {
+    const words = rule.split(/\s+/);
+    const jump = words.indexOf('-j');
+    return (
+      words[0] === '-A' &&
+      words[1] === builtin &&
+      jump > 0 &&
+      (words[jump + 1] ?? '').startsWith(`${chainPrefix}-`)
+    );
+  });
 }
 
 /**
  * Parse probe.sh's report (pure). Tolerates what a gateway may lack (systemd as PID 1, iptables, os-release):
  * each gap becomes a `warnings` entry. Throws ProbeOutputError only when the output as a whole is unusable.
- * `gateway` names the gateway in messages.
+ * `gateway` names the gateway in messages; `firewall` is the layout the probe was run with (probeCommand).
  */
-export function parseFacts(stdout: string, gateway = 'gateway'): Facts {
+export function parseFacts(stdout: string, gateway: string, firewall: FirewallLayout): Facts {
+  const { chainPrefix } = firewall;
   const warnings: string[] = [];
   const records = probeRecords(stdout, gateway, warnings);
 
@@ -223,7 +229,7 @@ export function parseFacts(stdout: string, gateway = 'gateway'): Facts {
 
   let manifest: Facts['manifest'] = null;
   if (manifestPresent) {
-    const parsed = parseManifest(manifestLines.join('\n'));
+    const parsed = readManifest(manifestLines.join('\n'));
     if ('manifest' in parsed) manifest = parsed.manifest;
     else {
       warnings.push(
@@ -244,8 +250,8 @@ export function parseFacts(stdout: string, gateway = 'gateway'): Facts {
     ipForward,
     firewall: {
       readable: iptablesReadable,
-      chains: rules.some((rule) => rule.startsWith(`-N ${FIREWALL_CHAIN_PREFIX}`)),
-      jumps: jumpsFrom(rules, 'INPUT') && jumpsFrom(rules, 'FORWARD'),
+      chains: rules.some((rule) => rule.startsWith(`-N ${chainPrefix}-`)),
+      jumps: jumpsFrom(rules, 'INPUT', chainPrefix) && jumpsFrom(rules, 'FORWARD', chainPrefix),
     },
     warnings,
   };

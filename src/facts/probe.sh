@@ -1,6 +1,12 @@
 # meshctl probe: one read-only look at everything meshctl manages on a gateway.
 #
-# Usage:  sh -c "$(cat probe.sh)" meshctl-probe [PATH ...]
+# Usage:  sh -c "$(cat probe.sh)" meshctl-probe MANIFEST TUNNEL_DIR TUNNEL_PREFIX TUNNEL_TEMPLATE UNIT_PREFIX \
+#             FIREWALL_UNIT CHAIN_PREFIX -- [PATH ...]
+#   e.g.  … /etc/meshctl/manifest.json /etc/openvpn/server mesh- openvpn-server@ meshctl- meshctl-firewall.service \
+#             MESHCTL -- /etc/openvpn/server/mesh-branch.conf …
+# Every name comes from meshctl (src/gateway/layout.ts, and chain_prefix from roles/firewall/defaults.yml); none is
+# written here. Tunnel configs are TUNNEL_DIR/TUNNEL_PREFIX*.conf, run by TUNNEL_TEMPLATE<config stem>.service;
+# meshctl's own units are UNIT_PREFIX*.service; its iptables chains are CHAIN_PREFIX-*.
 #
 # Runs as root under any POSIX sh. It never writes, creates, starts, stops or reloads anything. A missing or
 # failing tool is reported in the output, never fatal: the probe always ends with an `end` record and exit 0, so
@@ -13,18 +19,18 @@
 #   package-manager apt-get                     once per package manager found (apt-get, dnf, yum)
 #   openvpn OpenVPN 2.6.14 x86_64-…             first line of `openvpn --version`
 #   openvpn-missing
-#   server-template yes|no                      openvpn-server@.service template unit file exists
+#   server-template yes|no                      the TUNNEL_TEMPLATE.service unit file exists
 #   file PATH SHA256 MODE OWNER                 a regular file (MODE in octal, as stat %a prints it)
 #   file-absent PATH
 #   file-other PATH                             exists but is not a regular file (a directory, a socket, …)
 #   file-unreadable PATH DETAIL                 exists but could not be checksummed
-#   manifest LINE                               one per line of /etc/meshctl/manifest.json, verbatim
+#   manifest LINE                               one per line of MANIFEST, verbatim
 #   manifest-end | manifest-absent
 #   unit KEY=VALUE                              `systemctl show` output; unit-end closes one unit's block
 #   unit-end
 #   systemd-unavailable DETAIL                  systemctl missing or not talking (no systemd as PID 1)
 #   ip-forward 0|1 | ip-forward-unknown
-#   iptables RULE                               each `iptables -S` line naming a meshctl chain
+#   iptables RULE                               each `iptables -S` line naming a CHAIN_PREFIX- chain
 #   iptables-read | iptables-missing | iptables-failed DETAIL
 #   end
 
@@ -33,10 +39,25 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}
 LC_ALL=C
 export PATH LC_ALL
 
-MANIFEST=/etc/meshctl/manifest.json
-TUNNEL_DIR=/etc/openvpn/server
-# Prefix of every iptables chain meshctl creates (roles/firewall/defaults.yml chain_prefix).
-CHAIN_PREFIX=MESHCTL
+if [ "$#" -lt 8 ] || [ "$8" != -- ]; then
+  echo "meshctl-probe: expected MANIFEST TUNNEL_DIR TUNNEL_PREFIX TUNNEL_TEMPLATE UNIT_PREFIX FIREWALL_UNIT CHAIN_PREFIX -- [PATH ...]" >&2
+  exit 2
+fi
+MANIFEST=$1
+TUNNEL_DIR=$2
+TUNNEL_PREFIX=$3
+TUNNEL_TEMPLATE=$4
+UNIT_PREFIX=$5
+FIREWALL_UNIT=$6
+CHAIN_PREFIX=$7
+shift 8
+for setting in "$MANIFEST" "$TUNNEL_DIR" "$TUNNEL_PREFIX" "$TUNNEL_TEMPLATE" "$UNIT_PREFIX" "$FIREWALL_UNIT" \
+  "$CHAIN_PREFIX"; do
+  if [ -z "$setting" ]; then
+    echo "meshctl-probe: an empty setting among its arguments" >&2
+    exit 2
+  fi
+done
 
 # record TAG [FIELD ...]: one output line. Fields never contain a TAB or a newline (see one_line).
 record() {
@@ -90,7 +111,7 @@ fi
 template=no
 for dir in /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system \
   /lib/systemd/system; do
-  if [ -f "$dir/openvpn-server@.service" ]; then template=yes; fi
+  if [ -f "$dir/${TUNNEL_TEMPLATE}.service" ]; then template=yes; fi
 done
 record server-template "$template"
 
@@ -100,7 +121,7 @@ record server-template "$template"
 candidate_paths() {
   for path in "$@"; do printf '%s\n' "$path"; done
   if [ -f "$MANIFEST" ]; then tr '"' '\n' <"$MANIFEST" | grep '^/'; fi
-  for path in "$TUNNEL_DIR"/mesh-*.conf; do
+  for path in "$TUNNEL_DIR/$TUNNEL_PREFIX"*.conf; do
     if [ -e "$path" ]; then printf '%s\n' "$path"; fi
   done
 }
@@ -150,27 +171,37 @@ fi
 # and the firewall unit. Names are filtered to unit-name characters before they reach systemctl.
 tunnel_unit_of() {
   case $1 in
-  "$TUNNEL_DIR"/mesh-*.conf)
+  "$TUNNEL_DIR/$TUNNEL_PREFIX"*.conf)
     name=${1#"$TUNNEL_DIR"/}
-    printf 'openvpn-server@%s.service\n' "${name%.conf}"
+    printf '%s%s.service\n' "$TUNNEL_TEMPLATE" "${name%.conf}"
     ;;
   esac
 }
 
 candidate_units() {
-  for path in "$@" "$TUNNEL_DIR"/mesh-*.conf; do tunnel_unit_of "$path"; done
+  for path in "$@" "$TUNNEL_DIR/$TUNNEL_PREFIX"*.conf; do tunnel_unit_of "$path"; done
   if [ -f "$MANIFEST" ]; then tr '"' '\n' <"$MANIFEST" | grep -E '\.service$'; fi
   if have systemctl; then
-    systemctl list-units --all --plain --no-legend --no-pager 'openvpn-server@mesh-*' 2>/dev/null |
+    systemctl list-units --all --plain --no-legend --no-pager -- "$TUNNEL_TEMPLATE$TUNNEL_PREFIX*" 2>/dev/null |
       while read -r unit _rest; do printf '%s\n' "$unit"; done
-    systemctl list-unit-files --plain --no-legend --no-pager 'openvpn-server@mesh-*' 2>/dev/null |
+    systemctl list-unit-files --plain --no-legend --no-pager -- "$TUNNEL_TEMPLATE$TUNNEL_PREFIX*" 2>/dev/null |
       while read -r unit _rest; do printf '%s\n' "$unit"; done
   fi
-  printf '%s\n' meshctl-firewall.service
+  printf '%s\n' "$FIREWALL_UNIT"
 }
 
-units=$(candidate_units "$@" | grep -E '^(openvpn-server@mesh-[A-Za-z0-9_.-]+|meshctl-[A-Za-z0-9_.-]+)\.service$' |
-  sort -u)
+# Only tunnel units and meshctl's own, spelt with unit-name characters, reach systemctl. The quoted parts of the
+# patterns are literal: the settings are never glob patterns.
+managed_units() {
+  while IFS= read -r unit; do
+    case $unit in
+    *[!A-Za-z0-9@_.-]*) ;;
+    "$TUNNEL_TEMPLATE$TUNNEL_PREFIX"?*.service | "$UNIT_PREFIX"?*.service) printf '%s\n' "$unit" ;;
+    esac
+  done
+}
+
+units=$(candidate_units "$@" | managed_units | sort -u)
 
 if have systemctl; then
   # One call for every unit. Word splitting of $units is intended: names hold no space or glob character.
@@ -198,7 +229,7 @@ fi
 if have iptables; then
   # -S only lists rules; -w waits for the xtables lock instead of failing while another tool holds it.
   if rules=$(iptables -w -S 2>&1); then
-    printf '%s\n' "$rules" | grep -F -- "$CHAIN_PREFIX" | while IFS= read -r line; do
+    printf '%s\n' "$rules" | grep -F -- "$CHAIN_PREFIX-" | while IFS= read -r line; do
       record iptables "$line"
     done
     record iptables-read

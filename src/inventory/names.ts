@@ -1,5 +1,7 @@
+import { LAN_NAME_PATTERN } from '../gateway/layout.js';
+
 /** Mesh and LAN names end up in file names, systemd unit names and certificate CNs: keep them boring. */
-export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,30}$/;
+export const NAME_PATTERN = LAN_NAME_PATTERN;
 
 export const NAME_RULE =
   'it becomes a file name, a systemd unit name and a certificate CN, so it may hold only lowercase letters, digits ' +

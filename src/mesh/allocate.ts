@@ -1,3 +1,4 @@
+import { TUNNEL_UNIT_TEMPLATE, tunnelName } from '../gateway/layout.js';
 import type { Inventory, Lan, Mesh, Pair, Tunnel } from '../types.js';
 import { cidrSize, intToIp, parseCidr } from './ipv4.js';
 
@@ -90,7 +91,7 @@ export function makePair(inventory: Inventory, x: Lan, y: Lan): Pair {
 export function tunnelEnd(pair: Pair, local: Lan): Tunnel {
   const isLow = pair.low.name === local.name;
   const peer = isLow ? pair.high : pair.low;
-  const name = `mesh-${peer.name}`;
+  const name = tunnelName(peer.name);
   return {
     pair,
     local,
@@ -101,7 +102,7 @@ export function tunnelEnd(pair: Pair, local: Lan): Tunnel {
     port: pair.port,
     device: pair.device,
     name,
-    unit: `openvpn-server@${name}`,
+    unit: `${TUNNEL_UNIT_TEMPLATE}${name}`,
   };
 }
 

@@ -4,6 +4,7 @@ import { MeshctlError } from '../errors.js';
 export type HostPlanErrorKind =
   | 'other-mesh'
   | 'other-lan'
+  | 'foreign-manifest-entry'
   | 'unsupported-os'
   | 'old-openvpn'
   | 'no-facts'

@@ -3,7 +3,7 @@ import { createTwoFilesPatch } from 'diff';
 import type { DesiredState } from '../types.js';
 import { actionSymbol, describeAction, summaryLine } from './actions.js';
 import { HostPlanError } from './errors.js';
-import { octal, shortSha } from './paths.js';
+import { octal, shortSha } from './labels.js';
 import type { Action, ChangeSymbol, HostPlan, WriteFileAction } from './types.js';
 
 /**

@@ -1,7 +1,8 @@
 import type { Facts } from '../facts/types.js';
+import { isUnitFile } from '../gateway/layout.js';
 import type { DesiredState } from '../types.js';
 import type { FileChange } from './file-changes.js';
-import { isUnitFile, octal, shortSha, shortUnit } from './paths.js';
+import { octal, shortSha, shortUnit } from './labels.js';
 import type { PhasedActions } from './phases.js';
 import { staleResources } from './stale.js';
 import type { Noop } from './types.js';
@@ -105,7 +106,9 @@ export function planFiles(changes: FileChange[], phases: PhasedActions, noops: N
         subject: path,
         reason: path.endsWith('/crl.pem')
           ? `${path} changes without a restart: OpenVPN re-reads the CRL on every handshake`
-          : `${path} changes without a restart: no service reads it at start only`,
+          : isUnitFile(path)
+            ? `${path} changes without a restart: systemctl daemon-reload applies it`
+            : `${path} changes without a restart: no service reads it at start only`,
       });
     }
     if (status !== 'mode-only' && isUnitFile(path)) unitFileChanged ??= path;

@@ -1,7 +1,7 @@
 import type { Facts } from '../facts/types.js';
+import { FIREWALL_UNIT, isSysctlFile } from '../gateway/layout.js';
 import type { DesiredState } from '../types.js';
 import { changedPath, changesNotifying, type FileChange } from './file-changes.js';
-import { FIREWALL_UNIT, isSysctlFile } from './paths.js';
 import type { PhasedActions } from './phases.js';
 import type { Noop } from './types.js';
 import { isRunning, unitState } from './unit-state.js';

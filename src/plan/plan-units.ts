@@ -1,7 +1,8 @@
 import type { Facts, UnitFact } from '../facts/types.js';
+import { FIREWALL_UNIT } from '../gateway/layout.js';
 import type { DesiredState, DesiredUnit } from '../types.js';
 import { changedPath, changesNotifying, type FileChange } from './file-changes.js';
-import { FIREWALL_UNIT, shortUnit } from './paths.js';
+import { shortUnit } from './labels.js';
 import type { MeshView, PhasedActions } from './phases.js';
 import type { Noop, UnitAction } from './types.js';
 import { isEnabled, isRunning, unitState } from './unit-state.js';

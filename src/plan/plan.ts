@@ -8,13 +8,8 @@ import { type MeshView, PhasedActions } from './phases.js';
 import { planFiles, planStale } from './plan-files.js';
 import { planSystem } from './plan-system.js';
 import { planUnits } from './plan-units.js';
-import { checkOpenvpn, checkOwnership } from './preconditions.js';
+import { checkManifestEntries, checkOpenvpn, checkOwnership } from './preconditions.js';
 import type { HostPlan, Noop } from './types.js';
-
-/**
- * The pure planner (ARCHITECTURE rule 1): desired state + facts → what apply must do, and why nothing else is
- * needed. No SSH, filesystem, clock or randomness. The executor runs the actions in the order given.
- */
 
 /**
  * The pure planner (ARCHITECTURE rule 1): desired state + facts → what apply must do, and why nothing else is
@@ -54,6 +49,7 @@ export function planMesh(
       if (!d || !f || !changes) return { unknown: `${peer} has no facts` };
       try {
         checkOwnership(d, f);
+        checkManifestEntries(d, f);
       } catch {
         // a refused peer is not touched, so its files are not "changing" either
         return { unknown: `${peer} is refused` };
@@ -96,6 +92,7 @@ function planHost(lan: string, view: MeshView): HostPlan {
     );
   }
   checkOwnership(desired, facts);
+  checkManifestEntries(desired, facts);
 
   const phases = new PhasedActions();
   const noops: Noop[] = [];

@@ -1,5 +1,6 @@
-import { MANIFEST_PATH } from '../facts/manifest.js';
+import { foreignEntriesProblem, foreignManifestEntries, MANIFEST_FIX } from '../facts/manifest.js';
 import type { Facts } from '../facts/types.js';
+import { MANIFEST_PATH, TUNNEL_UNIT_TEMPLATE } from '../gateway/layout.js';
 import type { DesiredState } from '../types.js';
 import { HostPlanError } from './errors.js';
 import type { InstallPackageAction, Noop } from './types.js';
@@ -36,6 +37,23 @@ export function checkOwnership(desired: DesiredState, facts: Facts): void {
   }
 }
 
+/**
+ * A gateway whose manifest names a path or unit outside meshctl's own is refused, untouched: apply would delete
+ * or stop it as stale (as root), and only a hand edit or a bug writes such an entry. The operator decides.
+ */
+export function checkManifestEntries(desired: DesiredState, facts: Facts): void {
+  if (!facts.manifest) return;
+  const foreign = foreignManifestEntries(facts.manifest);
+  if (foreign.length === 0) return;
+  const { name, sshHost } = desired.lan;
+  throw new HostPlanError(
+    name,
+    'foreign-manifest-entry',
+    `${name} (${sshHost}): ${MANIFEST_PATH} is refused: ${foreignEntriesProblem(foreign)}; nothing on this ` +
+      `gateway is touched. Fix: ${MANIFEST_FIX}`,
+  );
+}
+
 function osName(facts: Facts): string {
   if (!facts.os.id) return 'an unknown OS (no /etc/os-release)';
   return `"${[facts.os.id, facts.os.versionId].filter(Boolean).join(' ')}"`;
@@ -58,7 +76,7 @@ export function checkOpenvpn(
         'unsupported-os',
         `${name} (${sshHost}): OpenVPN is not installed and ${osName(facts)} has none of apt-get, dnf or yum, ` +
           'so meshctl cannot install it (it supports Debian/Ubuntu, the RHEL family and Amazon Linux). Fix: ' +
-          'install OpenVPN 2.5 or later with its openvpn-server@.service unit by hand, then re-run',
+          `install OpenVPN 2.5 or later with its ${TUNNEL_UNIT_TEMPLATE}.service unit by hand, then re-run`,
       );
     }
     return {
@@ -86,7 +104,7 @@ export function checkOpenvpn(
   noops.push({ subject: 'openvpn', reason: `openvpn ${version} already installed` });
   if (!facts.hasServerTemplate) {
     notes.push(
-      `OpenVPN ${version} is installed but no openvpn-server@.service unit file was found: tunnels cannot start ` +
+      `OpenVPN ${version} is installed but no ${TUNNEL_UNIT_TEMPLATE}.service unit file was found: tunnels cannot start ` +
         'until a package providing it is installed',
     );
   }

@@ -1,6 +1,6 @@
 import type { Facts } from '../facts/types.js';
+import { isTunnelUnit, tunnelUnitOfConfig } from '../gateway/layout.js';
 import type { DesiredState } from '../types.js';
-import { tunnelUnitOfConfig } from './paths.js';
 
 /** What the gateway has that meshctl no longer wants — split by who created it. */
 export interface StaleResources {
@@ -16,7 +16,8 @@ export interface StaleResources {
 
 /**
  * Only the manifest gives meshctl the right to delete (SPEC §3): a `mesh-*.conf` on disk that the manifest does
- * not list may be the operator's own tunnel. Without a usable manifest nothing is removed.
+ * not list may be the operator's own tunnel. Without a usable manifest nothing is removed, and a manifest naming
+ * anything outside meshctl's own paths and units is refused before this runs (checkManifestEntries).
  */
 export function staleResources(desired: DesiredState, facts: Facts): StaleResources {
   const wantedPaths = new Set(desired.files.map((file) => file.path));
@@ -41,10 +42,7 @@ export function staleResources(desired: DesiredState, facts: Facts): StaleResour
   const foreignUnits = Object.entries(facts.units)
     .filter(
       ([unit, fact]) =>
-        unit.startsWith('openvpn-server@mesh-') &&
-        fact.load !== 'not-found' &&
-        !wantedUnits.has(unit) &&
-        !ownedUnits.has(unit),
+        isTunnelUnit(unit) && fact.load !== 'not-found' && !wantedUnits.has(unit) && !ownedUnits.has(unit),
     )
     .map(([unit]) => unit)
     .sort();

@@ -1,17 +1,25 @@
 import { createHash } from 'node:crypto';
-import { PkiError, UsageError } from '../errors.js';
+import { PkiError, RoleError, UsageError } from '../errors.js';
+import {
+  CHAIN_PREFIX_PATTERN,
+  CHAIN_PREFIX_RULE,
+  FIREWALL_UNIT,
+  gatewayPaths,
+  MODES,
+  tunnelUnitOf,
+} from '../gateway/layout.js';
 import { netmask, parseCidr } from '../mesh/ipv4.js';
 import type {
   DesiredFile,
   DesiredState,
   DesiredUnit,
+  FirewallLayout,
   Lan,
   Manifest,
   Mesh,
   PkiMaterial,
   Tunnel,
 } from '../types.js';
-import { FIREWALL_UNIT, gatewayPaths, tunnelUnitName } from './paths.js';
 import type { Roles } from './roles.js';
 import { renderTemplate } from './template.js';
 import { checkLan, checkMeshSettings, isIpv4Address } from './validate.js';
@@ -21,9 +29,9 @@ import { checkLan, checkMeshSettings, isIpv4Address } from './validate.js';
  * No I/O, clock or randomness: the same inputs always give byte-identical output, sorted by path and unit name.
  */
 
-const PUBLIC = 0o644;
-const SECRET = 0o600;
-const EXECUTABLE = 0o755;
+const PUBLIC = MODES.public;
+const SECRET = MODES.secret;
+const EXECUTABLE = MODES.executable;
 
 export interface RenderOptions {
   /** meshctl's version, recorded in the manifest. */
@@ -57,21 +65,23 @@ export function renderGateway(
   }
   checkMeshSettings(mesh.inventory);
   checkLan(lan);
+  const firewall = firewallLayout(roles);
   const tunnels = mesh.tunnels.get(lan.name) ?? [];
   for (const tunnel of tunnels) checkLan(tunnel.peer);
 
-  const tunnelUnits = tunnels.map((t) => tunnelUnitName(t.unit));
+  const tunnelUnits = tunnels.map((t) => tunnelUnitOf(t.name));
   const files: DesiredFile[] = [
     ...keyFiles(mesh, lan, tunnels, pki, tunnelUnits),
     ...tunnels.map((t) => tunnelConfig(mesh, t, roles)),
-    ...systemFiles(mesh, lan, tunnels, roles),
+    ...tunnels.map((t) => tunnelDropIn(mesh, lan, t, roles)),
+    ...systemFiles(mesh, lan, tunnels, roles, firewall),
   ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
   const units: DesiredUnit[] = [
     { name: FIREWALL_UNIT, enabled: true, running: true },
     ...tunnels.map(
       (t): DesiredUnit => ({
-        name: tunnelUnitName(t.unit),
+        name: tunnelUnitOf(t.name),
         enabled: true,
         running: true,
         tunnel: { pairIndex: t.pair.index, peer: t.peer.name, peerAddress: t.peerAddress },
@@ -86,7 +96,23 @@ export function renderGateway(
     files: Object.fromEntries(files.map((f) => [f.path, sha256(f.content)])),
     units: units.map((u) => u.name),
   };
-  return { lan, files, units, manifest, manifestPath: gatewayPaths.manifest };
+  return { lan, files, units, manifest, manifestPath: gatewayPaths.manifest, firewall };
+}
+
+/**
+ * The firewall settings the roles define, checked: `chain_prefix` names every chain firewall.sh creates and
+ * deletes, and the probe and the planner look for exactly those chains.
+ */
+export function firewallLayout(roles: Roles): FirewallLayout {
+  const where = `${roles.dir}/firewall/defaults.yml`;
+  const prefix = roles.roles.get('firewall')?.defaults.chain_prefix;
+  if (typeof prefix !== 'string' || !CHAIN_PREFIX_PATTERN.test(prefix)) {
+    throw new RoleError(
+      `${where}: chain_prefix ${prefix === undefined ? 'is missing' : `${JSON.stringify(prefix)} is invalid`}: ` +
+        `it must be ${CHAIN_PREFIX_RULE}; set e.g. \`chain_prefix: MESHCTL\``,
+    );
+  }
+  return { chainPrefix: prefix };
 }
 
 /** The manifest as written on the gateway. */
@@ -136,7 +162,7 @@ function keyFiles(
       );
     }
     files.push(
-      file(gatewayPaths.tlsCrypt(t.pair.index), withNewline(key), SECRET, [tunnelUnitName(t.unit)], true),
+      file(gatewayPaths.tlsCrypt(t.pair.index), withNewline(key), SECRET, [tunnelUnitOf(t.name)], true),
     );
   }
   return files;
@@ -171,11 +197,34 @@ function tunnelConfig(mesh: Mesh, t: Tunnel, roles: Roles): DesiredFile {
     keepalive: { interval: keepalive[0], timeout: keepalive[1] },
     extra,
   });
-  return file(gatewayPaths.tunnelConfig(t.name), content, PUBLIC, [tunnelUnitName(t.unit)]);
+  return file(gatewayPaths.tunnelConfig(t.name), content, PUBLIC, [tunnelUnitOf(t.name)]);
 }
 
-function systemFiles(mesh: Mesh, lan: Lan, tunnels: Tunnel[], roles: Roles): DesiredFile[] {
+/**
+ * The drop-in that orders a tunnel's unit after the firewall unit and binds it to it. It changes only how systemd
+ * schedules the unit: a daemon-reload applies it, the running tunnel is not restarted (it notifies nothing).
+ */
+function tunnelDropIn(mesh: Mesh, lan: Lan, t: Tunnel, roles: Roles): DesiredFile {
+  const content = renderTemplate(roles, 'firewall', 'tunnel-unit.conf.liquid', {
+    mesh: { name: mesh.name },
+    lan: { name: lan.name },
+    peer: { name: t.peer.name },
+    unit: tunnelUnitOf(t.name),
+    firewall_unit: FIREWALL_UNIT,
+  });
+  return file(gatewayPaths.tunnelDropIn(t.name), content, PUBLIC, []);
+}
+
+function systemFiles(
+  mesh: Mesh,
+  lan: Lan,
+  tunnels: Tunnel[],
+  roles: Roles,
+  firewall: FirewallLayout,
+): DesiredFile[] {
   const vars = {
+    // the checked value, whatever else defaults.yml holds
+    chain_prefix: firewall.chainPrefix,
     mesh: { name: mesh.name },
     lan: { name: lan.name, id: lan.id, subnets: lan.subnets },
     tunnels: tunnels.map((t) => ({

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { RoleError } from '../errors.js';
 import { packageRoot } from '../version.js';
@@ -28,15 +28,26 @@ export interface Roles {
 /** A role is missing, unreadable, or one of its templates fails to parse or render. */
 export { RoleError };
 
-/** The roles shipped with meshctl: `roles/` at the package root. */
-export function defaultRolesDir(): string {
-  return join(packageRoot(), 'roles');
+/** Set to a copy of the package's `roles/` directory to render from it instead (e.g. another chain_prefix). */
+export const ROLES_DIR_ENV = 'MESHCTL_ROLES_DIR';
+
+/**
+ * The roles meshctl renders from: `$MESHCTL_ROLES_DIR` when set (relative to the working directory), else the
+ * roles shipped with meshctl (`roles/` at the package root). An environment variable, not a flag, so every
+ * command (render, diff, apply, add-lan, remove-lan) of a shell session renders the same files.
+ */
+export function defaultRolesDir(env: NodeJS.ProcessEnv = process.env): string {
+  const chosen = env[ROLES_DIR_ENV];
+  return chosen ? resolve(chosen) : join(packageRoot(), 'roles');
 }
 
 export function loadRoles(rolesDir: string = defaultRolesDir()): Roles {
   if (!existsSync(rolesDir) || !statSync(rolesDir).isDirectory()) {
+    const from = process.env[ROLES_DIR_ENV] ? ` (${ROLES_DIR_ENV}=${process.env[ROLES_DIR_ENV]})` : '';
     throw new RoleError(
-      `roles directory ${rolesDir} does not exist: point meshctl at a directory holding <role>/templates/*.liquid`,
+      `roles directory ${rolesDir}${from} does not exist: point meshctl at a copy of the package's roles/ ` +
+        'directory (<role>/defaults.yml and <role>/templates/*.liquid), or unset ' +
+        ROLES_DIR_ENV,
     );
   }
   const roles = new Map<string, Role>();

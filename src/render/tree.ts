@@ -1,6 +1,7 @@
 import { chmod, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, posix, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { LAN_NAME_PATTERN, LAN_NAME_SOURCE, MODES } from '../gateway/layout.js';
 import type { DesiredState } from '../types.js';
 import { manifestText } from './render.js';
 
@@ -16,7 +17,6 @@ import { manifestText } from './render.js';
 export const RENDER_MARKER = '.meshctl-render';
 const MARKER_TEXT =
   'Written by `meshctl render`. Everything in this directory is replaced on the next render.\n';
-const LAN_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
 
 export async function writeRenderTree(outDir: string, states: Map<string, DesiredState>): Promise<string[]> {
   const root = resolve(outDir);
@@ -31,11 +31,11 @@ export async function writeRenderTree(outDir: string, states: Map<string, Desire
     await chmod(lanDir, 0o700);
     const entries = [
       ...state.files.map((f) => ({ path: f.path, content: f.content, mode: f.mode })),
-      { path: state.manifestPath, content: manifestText(state.manifest), mode: 0o644 },
+      { path: state.manifestPath, content: manifestText(state.manifest), mode: MODES.public },
     ];
     for (const entry of entries) {
       const target = join(lanDir, entry.path.slice(1));
-      await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+      await mkdir(dirname(target), { recursive: true, mode: MODES.publicDir });
       // created with its final mode (a key is never readable by others, even for a moment), then chmod
       // because the umask may have cleared bits such as the script's execute bits
       await writeFile(target, entry.content, { mode: entry.mode, flag: 'wx' });
@@ -48,9 +48,9 @@ export async function writeRenderTree(outDir: string, states: Map<string, Desire
 
 /** Names and paths go into the file system: check them again, whoever built the state. */
 function checkState(name: string, state: DesiredState): void {
-  if (!LAN_NAME.test(name) || state.lan.name !== name) {
+  if (!LAN_NAME_PATTERN.test(name) || state.lan.name !== name) {
     throw new UsageError(
-      `refusing to render gateway ${JSON.stringify(name)}: not a valid LAN name (^[a-z0-9][a-z0-9-]{0,30}$) or not the state's own LAN (${state.lan.name}); fix the LAN's file name`,
+      `refusing to render gateway ${JSON.stringify(name)}: not a valid LAN name (^${LAN_NAME_SOURCE}$) or not the state's own LAN (${state.lan.name}); fix the LAN's file name`,
     );
   }
   for (const path of [...state.files.map((f) => f.path), state.manifestPath]) {

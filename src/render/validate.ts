@@ -1,6 +1,6 @@
 import { InventoryError } from '../errors.js';
+import { LAN_NAME_PATTERN, LAN_NAME_SOURCE } from '../gateway/layout.js';
 import { hostProblem } from '../inventory/hosts.js';
-import { NAME_PATTERN } from '../inventory/names.js';
 import { extraDirectiveProblem } from '../inventory/openvpn-extra.js';
 import { canonical, parseCidr } from '../mesh/ipv4.js';
 import type { Diagnostic, Inventory, Lan } from '../types.js';
@@ -23,13 +23,13 @@ function fail(file: string, field: string, value: unknown, message: string, fix:
 }
 
 export function checkLan(lan: Lan): void {
-  if (!NAME_PATTERN.test(lan.name)) {
+  if (!LAN_NAME_PATTERN.test(lan.name)) {
     fail(
       lan.file,
       'name',
       lan.name,
       'not a valid LAN name (it becomes a path, a certificate CN and a unit name)',
-      'rename the file to match ^[a-z0-9][a-z0-9-]{0,30}$',
+      `rename the file to match ^${LAN_NAME_SOURCE}$`,
     );
   }
   const endpointProblem = hostProblem(lan.endpoint);
@@ -50,8 +50,8 @@ export function checkLan(lan: Lan): void {
 
 export function checkMeshSettings(inventory: Inventory): void {
   const { mesh } = inventory;
-  if (!NAME_PATTERN.test(mesh.name)) {
-    fail(inventory.meshFile, 'name', mesh.name, 'not a valid mesh name', 'use ^[a-z0-9][a-z0-9-]{0,30}$');
+  if (!LAN_NAME_PATTERN.test(mesh.name)) {
+    fail(inventory.meshFile, 'name', mesh.name, 'not a valid mesh name', `use ^${LAN_NAME_SOURCE}$`);
   }
   const [interval, timeout] = mesh.openvpn.keepalive;
   // OpenVPN itself refuses a timeout shorter than twice the interval

@@ -12,6 +12,7 @@ import { backupPath, SCRIPT_MARKER } from '../../src/execute/bundle.js';
 import { PING_SCRIPT } from '../../src/execute/tunnels.js';
 import { FETCH_OLD_SCRIPT } from '../../src/facts/old-contents.js';
 import { PROBE_SCRIPT } from '../../src/facts/probe.js';
+import { FIREWALL_UNIT, gatewayPaths, isTunnelUnit, tunnelUnitOfConfig } from '../../src/gateway/layout.js';
 
 /**
  * An in-memory gateway behind the real Connection interface (ARCHITECTURE "an in-memory connector"): files, units,
@@ -48,8 +49,8 @@ export interface ExecRecord {
 /** Return a result to answer the command instead of the gateway, throw to fail it, or undefined to let it run. */
 export type Fault = (record: ExecRecord, gateway: MemoryGateway) => ExecResult | undefined;
 
-const FIREWALL_UNIT = 'meshctl-firewall.service';
 const TUNNEL_UNIT = /^openvpn-server@(mesh-[a-z0-9][a-z0-9-]*)\.service$/;
+const MANIFEST = gatewayPaths.manifest;
 const COMPLETED = 'Initialization Sequence Completed';
 
 export function sha256(content: string | Buffer): string {
@@ -116,7 +117,7 @@ export class MemoryGateway {
   }
 
   manifest(): { files: Record<string, string>; units: string[]; mesh: string; lan: string } | undefined {
-    const text = this.text('/etc/meshctl/manifest.json');
+    const text = this.text(MANIFEST);
     return text === undefined ? undefined : JSON.parse(text);
   }
 
@@ -140,7 +141,7 @@ export class MemoryGateway {
 
   private tunnelConfigPath(unit: string): string | undefined {
     const match = TUNNEL_UNIT.exec(unit);
-    return match ? `/etc/openvpn/server/${match[1]}.conf` : undefined;
+    return match ? gatewayPaths.tunnelConfig(match[1]!) : undefined;
   }
 
   /** The directive values of the config the running unit loaded (from the file's content at start). */
@@ -279,8 +280,8 @@ export class MemoryGateway {
   // --- systemctl -----------------------------------------------------------------------------------------------
 
   private unitLoaded(unit: string): boolean {
-    if (unit === FIREWALL_UNIT) return this.files.has('/etc/systemd/system/meshctl-firewall.service');
-    return TUNNEL_UNIT.test(unit) && this.openvpnVersion !== null;
+    if (unit === FIREWALL_UNIT) return this.files.has(gatewayPaths.firewallUnit);
+    return isTunnelUnit(unit) && this.openvpnVersion !== null;
   }
 
   private unit(unit: string): MemoryUnit {
@@ -297,8 +298,8 @@ export class MemoryGateway {
     const state = this.unit(unit);
     if (state.active === 'active') return null;
     if (unit === FIREWALL_UNIT) {
-      this.firewall = this.text('/etc/meshctl/iptables.rules')?.split('\n') ?? [];
-      if (/^net\.ipv4\.ip_forward\s*=\s*1\s*$/m.test(this.text('/etc/sysctl.d/99-meshctl.conf') ?? ''))
+      this.firewall = this.text(gatewayPaths.iptablesRules)?.split('\n') ?? [];
+      if (/^net\.ipv4\.ip_forward\s*=\s*1\s*$/m.test(this.text(gatewayPaths.sysctl) ?? ''))
         this.ipForward = true;
     } else {
       const config = this.text(this.tunnelConfigPath(unit)!);
@@ -338,7 +339,7 @@ export class MemoryGateway {
           verb === 'reload-or-restart' &&
           this.units.get(unit)?.active === 'active'
         ) {
-          this.firewall = this.text('/etc/meshctl/iptables.rules')?.split('\n') ?? [];
+          this.firewall = this.text(gatewayPaths.iptablesRules)?.split('\n') ?? [];
           continue;
         }
         this.stop(unit);
@@ -409,7 +410,7 @@ export class MemoryGateway {
       this.openvpnVersion ? `openvpn\tOpenVPN ${this.openvpnVersion} x86_64-pc-linux-gnu` : 'openvpn-missing',
     );
     lines.push(`server-template\t${this.openvpnVersion ? 'yes' : 'no'}`);
-    const manifestText = this.text('/etc/meshctl/manifest.json');
+    const manifestText = this.text(MANIFEST);
     const fromManifest = manifestText ? manifestText.split('"').filter((s) => s.startsWith('/')) : [];
     const configs = [...this.files.keys()].filter((p) =>
       /^\/etc\/openvpn\/server\/mesh-[^/]*\.conf$/.test(p),
@@ -428,8 +429,8 @@ export class MemoryGateway {
     } else lines.push('manifest-absent');
     const units = new Set<string>([FIREWALL_UNIT]);
     for (const path of [...asked, ...configs]) {
-      const match = /^\/etc\/openvpn\/server\/(mesh-[a-z0-9-]+)\.conf$/.exec(path);
-      if (match) units.add(`openvpn-server@${match[1]}.service`);
+      const tunnel = tunnelUnitOfConfig(path);
+      if (tunnel) units.add(tunnel);
     }
     for (const s of manifestText?.split('"') ?? []) if (s.endsWith('.service')) units.add(s);
     for (const unit of this.units.keys()) units.add(unit);
@@ -490,7 +491,7 @@ export class MemoryGateway {
         }
         return ok();
       case 'widen-rules': {
-        const rulesPath = '/etc/meshctl/iptables.rules';
+        const rulesPath = gatewayPaths.iptablesRules;
         const prev = this.files.get(backupPath(rulesPath));
         if (!prev) return failed(3, '');
         const both = [...this.text(rulesPath)!.split('\n'), ...prev.content.toString('utf8').split('\n')];

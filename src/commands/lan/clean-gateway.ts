@@ -3,8 +3,7 @@ import type { Connection } from '../../connection/types.js';
 import { removeScript } from '../../execute/bundle.js';
 import { mustExec, mustRunScript } from '../../execute/remote.js';
 import { MANIFEST_PATH, parseManifest } from '../../facts/manifest.js';
-import { tunnelUnitOfConfig } from '../../plan/paths.js';
-import { FIREWALL_UNIT, gatewayPaths } from '../../render/paths.js';
+import { FIREWALL_UNIT, gatewayPaths, tunnelUnitOfConfig } from '../../gateway/layout.js';
 import type { Manifest } from '../../types.js';
 
 /**

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { CleanupRefused, cleanupPlan } from '../../../src/commands/lan/clean-gateway.js';
+import { CleanupRefused, cleanGateway, cleanupPlan } from '../../../src/commands/lan/clean-gateway.js';
+import type { Connection } from '../../../src/connection/types.js';
 import type { Manifest } from '../../../src/types.js';
 
 const SHA = 'a'.repeat(64);
@@ -51,5 +52,31 @@ describe('remove-lan: cleanup plan of the removed gateway (from its manifest)', 
     assert.throws(() => cleanupPlan(bad, { mesh: 'corp', lan: 'branch' }), /not a plain absolute path/);
     const unit = manifest({ units: ['x; reboot'] });
     assert.throws(() => cleanupPlan(unit, { mesh: 'corp', lan: 'branch' }), /lists unit "x; reboot"/);
+  });
+});
+
+describe('remove-lan: cleaning a gateway whose manifest names what meshctl never creates', () => {
+  it('refuses after reading the manifest: nothing is stopped or removed', async () => {
+    const tampered = manifest({
+      files: { ...manifest().files, '/etc/ssh/sshd_config': SHA },
+      units: ['meshctl-firewall.service', 'ssh.service'],
+    });
+    const ran: string[][] = [];
+    const conn = {
+      name: 'branch',
+      exec: async (argv: string[]) => {
+        ran.push(argv);
+        return { code: 0, stdout: JSON.stringify(tampered), stderr: '' };
+      },
+    } as unknown as Connection;
+    await assert.rejects(
+      cleanGateway(conn, { mesh: 'corp', lan: 'branch' }),
+      (e: Error) =>
+        e instanceof CleanupRefused &&
+        e.message.includes('file "/etc/ssh/sshd_config"') &&
+        e.message.includes('nothing was touched'),
+    );
+    assert.equal(ran.length, 1, 'only the read of the manifest ran');
+    assert.equal(ran[0]![0], 'sh');
   });
 });

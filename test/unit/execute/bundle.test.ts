@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -48,9 +57,10 @@ describe('file bundle (one round trip, atomic writes)', () => {
   });
 
   it('keeps the previous version for rollback, restores it, or commits', () => {
-    const path = join(root, 'mesh-b.conf');
+    mkdirSync(join(root, 'etc/openvpn/server'), { recursive: true });
+    const path = join(root, 'etc/openvpn/server/mesh-b.conf');
     writeFileSync(path, 'old\n');
-    const created = join(root, 'new.conf');
+    const created = join(root, 'etc/openvpn/server/mesh-new.conf');
     assert.equal(
       runScript(
         installScript([
@@ -63,7 +73,8 @@ describe('file bundle (one round trip, atomic writes)', () => {
     assert.equal(readFileSync(path, 'utf8'), 'new\n');
     assert.equal(readFileSync(backupPath(path), 'utf8'), 'old\n');
 
-    assert.equal(runScript(restoreScript([path], [created])).code, 0);
+    assert.throws(() => restoreScript([path], [created]), /not one of meshctl's paths/);
+    assert.equal(runScript(restoreScript([path], [created], { root })).code, 0);
     assert.equal(readFileSync(path, 'utf8'), 'old\n');
     assert.equal(existsSync(created), false);
     assert.equal(existsSync(backupPath(path)), false);
@@ -105,12 +116,48 @@ describe('file bundle (one round trip, atomic writes)', () => {
   });
 
   it('removes files it owns with their backups, and refuses relative or escaping paths', () => {
-    const path = join(root, 'mesh-gone.conf');
+    const dir = join(root, 'etc/openvpn/server');
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, 'mesh-gone.conf');
     writeFileSync(path, 'x');
     writeFileSync(backupPath(path), 'y');
-    assert.equal(runScript(removeScript([path])).code, 0);
-    assert.deepEqual(readdirSync(root), []);
+    assert.equal(runScript(removeScript([path], { root })).code, 0);
+    assert.deepEqual(readdirSync(dir), []);
     assert.throws(() => installScript([{ path: 'etc/x', content: '', mode: 0o644 }]), /non-absolute/);
     assert.throws(() => removeScript(['/etc/../root/x']), /escaping/);
+  });
+
+  it("removes only meshctl's own paths, whatever it is given, and a tunnel's drop-in directory once empty", () => {
+    for (const foreign of [
+      '/etc/passwd',
+      '/etc/openvpn/server/operator.conf',
+      '/etc/openvpn/server/meshctl/sub/x.key',
+      '/etc/systemd/system/sshd.service',
+      '/etc/systemd/system/openvpn-server@mesh-b.service.d/override.conf',
+      '/etc/meshctl/.hidden',
+    ]) {
+      assert.throws(
+        () => removeScript([foreign]),
+        /refusing to remove .*not one of meshctl's paths/,
+        foreign,
+      );
+      assert.throws(
+        () => removeScript([join(root, foreign)], { root }),
+        /not one of meshctl's paths/,
+        foreign,
+      );
+    }
+    const units = join(root, 'etc/systemd/system');
+    const gone = join(units, 'openvpn-server@mesh-gone.service.d');
+    const kept = join(units, 'openvpn-server@mesh-kept.service.d');
+    mkdirSync(gone, { recursive: true });
+    mkdirSync(kept, { recursive: true });
+    writeFileSync(join(gone, 'meshctl.conf'), '[Unit]\n');
+    writeFileSync(join(kept, 'meshctl.conf'), '[Unit]\n');
+    writeFileSync(join(kept, 'operator.conf'), '[Service]\n');
+    const r = runScript(removeScript([join(gone, 'meshctl.conf'), join(kept, 'meshctl.conf')], { root }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readdirSync(units), ['openvpn-server@mesh-kept.service.d']);
+    assert.deepEqual(readdirSync(kept), ['operator.conf'], "the operator's own drop-in stays");
   });
 });

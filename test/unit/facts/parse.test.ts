@@ -5,10 +5,12 @@ import { parseFacts } from '../../../src/facts/parse.js';
 import { factsFixture } from './fixture-path.js';
 
 const read = (name: string) => readFileSync(factsFixture(name), 'utf8');
+/** The layout the captured outputs were probed with (the shipped chain_prefix). */
+const FIREWALL = { chainPrefix: 'MESHCTL' };
 
 describe('parseFacts: captured probe outputs', () => {
   it('reads a Debian gateway with two running tunnels', () => {
-    const facts = parseFacts(read('debian-tunnels.txt'), 'hq');
+    const facts = parseFacts(read('debian-tunnels.txt'), 'hq', FIREWALL);
     assert.deepEqual(facts.os, { id: 'debian', idLike: [], versionId: '12', family: 'debian' });
     assert.equal(facts.packageManager, 'apt-get');
     assert.equal(facts.openvpnVersion, '2.6.14');
@@ -47,7 +49,7 @@ describe('parseFacts: captured probe outputs', () => {
   });
 
   it('reads a fresh Ubuntu gateway: no OpenVPN, no files, no manifest', () => {
-    const facts = parseFacts(read('fresh-ubuntu.txt'), 'branch');
+    const facts = parseFacts(read('fresh-ubuntu.txt'), 'branch', FIREWALL);
     assert.deepEqual(facts.os, { id: 'ubuntu', idLike: ['debian'], versionId: '24.04', family: 'debian' });
     assert.equal(facts.packageManager, 'apt-get');
     assert.equal(facts.openvpnVersion, null);
@@ -62,7 +64,7 @@ describe('parseFacts: captured probe outputs', () => {
   });
 
   it('reads a RHEL-like gateway: dnf over yum, a failed unit, no iptables, a corrupt manifest', () => {
-    const facts = parseFacts(read('rhel-like.txt'), 'dc');
+    const facts = parseFacts(read('rhel-like.txt'), 'dc', FIREWALL);
     assert.deepEqual(facts.os, {
       id: 'rocky',
       idLike: ['rhel', 'centos', 'fedora'],
@@ -87,14 +89,14 @@ describe('parseFacts: damaged output', () => {
   const minimal = ['probe\t1', 'openvpn-missing', 'manifest-absent', 'end', ''];
 
   it('ignores what a login script prints before the probe, and says so', () => {
-    const facts = parseFacts(['Welcome to hq!', 'Last login: never', ...minimal].join('\n'), 'hq');
+    const facts = parseFacts(['Welcome to hq!', 'Last login: never', ...minimal].join('\n'), 'hq', FIREWALL);
     assert.equal(facts.openvpnVersion, null);
     assert.match(facts.warnings[0]!, /2 line\(s\) printed before the probe/);
   });
 
   it('refuses output without the probe header, naming the gateway and what it got', () => {
     assert.throws(
-      () => parseFacts('sh: 1: not found\n', 'hq'),
+      () => parseFacts('sh: 1: not found\n', 'hq', FIREWALL),
       (error: unknown) =>
         error instanceof ProbeOutputError &&
         /^hq: the probe printed no "probe" header/.test(error.message) &&
@@ -103,17 +105,27 @@ describe('parseFacts: damaged output', () => {
   });
 
   it('refuses a truncated report instead of planning on partial facts', () => {
-    assert.throws(() => parseFacts('probe\t1\nos-release\tID=debian\n', 'hq'), /without its "end" record/);
+    assert.throws(
+      () => parseFacts('probe\t1\nos-release\tID=debian\n', 'hq', FIREWALL),
+      /without its "end" record/,
+    );
   });
 
   it('refuses another probe format version', () => {
-    assert.throws(() => parseFacts('probe\t2\nend\n', 'hq'), /format "2", this meshctl reads format 1/);
+    assert.throws(
+      () => parseFacts('probe\t2\nend\n', 'hq', FIREWALL),
+      /format "2", this meshctl reads format 1/,
+    );
   });
 
   it('rejects a manifest with a bad checksum or a relative path', () => {
     for (const files of [{ '/etc/x': 'not-hex' }, { 'etc/x': 'a'.repeat(64) }]) {
       const manifest = JSON.stringify({ mesh: 'corp', version: '0.1.0', lan: 'hq', files, units: [] });
-      const facts = parseFacts(['probe\t1', `manifest\t${manifest}`, 'manifest-end', 'end'].join('\n'), 'hq');
+      const facts = parseFacts(
+        ['probe\t1', `manifest\t${manifest}`, 'manifest-end', 'end'].join('\n'),
+        'hq',
+        FIREWALL,
+      );
       assert.equal(facts.manifest, null);
       assert.match(facts.warnings[0]!, /manifest\.json is unusable/);
     }
@@ -130,6 +142,7 @@ describe('parseFacts: damaged output', () => {
         'end',
       ].join('\n'),
       'hq',
+      FIREWALL,
     );
     assert.deepEqual(facts.units, {});
     assert.equal(facts.ipForward, null);
@@ -150,6 +163,8 @@ describe('parseFacts: damaged output', () => {
         'iptables-read',
         'end',
       ].join('\n'),
+      'gw',
+      FIREWALL,
     );
     assert.deepEqual(facts.firewall, { readable: true, chains: true, jumps: false });
   });
@@ -163,6 +178,8 @@ describe('parseFacts: damaged output', () => {
         'package-manager\tyum',
         'end',
       ].join('\n'),
+      'gw',
+      FIREWALL,
     );
     assert.equal(facts.os.family, 'amazon');
     assert.equal(facts.packageManager, 'yum');

@@ -16,20 +16,30 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseFacts } from '../../../src/facts/parse.js';
 import { PROBE_SCRIPT, probeCommand } from '../../../src/facts/probe.js';
+import {
+  FIREWALL_UNIT,
+  MANIFEST_PATH,
+  OPENVPN_SERVER_DIR,
+  OWN_UNIT_PREFIX,
+  TUNNEL_NAME_PREFIX,
+  TUNNEL_UNIT_TEMPLATE,
+} from '../../../src/gateway/layout.js';
 
 const run = promisify(execFile);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** The real probe, with its two fixed locations moved into the test's own directory. */
-function relocatedProbe(root: string): string {
-  const manifestLine = 'MANIFEST=/etc/meshctl/manifest.json\n';
-  const tunnelLine = 'TUNNEL_DIR=/etc/openvpn/server\n';
-  assert.equal(PROBE_SCRIPT.split(manifestLine).length, 2, 'probe.sh sets MANIFEST exactly once');
-  assert.equal(PROBE_SCRIPT.split(tunnelLine).length, 2, 'probe.sh sets TUNNEL_DIR exactly once');
-  return PROBE_SCRIPT.replace(manifestLine, `MANIFEST=${root}/manifest.json\n`).replace(
-    tunnelLine,
-    `TUNNEL_DIR=${root}/server\n`,
+const FIREWALL = { chainPrefix: 'MESHCTL' };
+
+/** The real probe command, with the manifest and the tunnel directory moved into the test's own directory. */
+function relocatedProbe(root: string, paths: string[], firewall = FIREWALL): string[] {
+  const argv = probeCommand(paths, firewall);
+  assert.deepEqual(
+    argv.slice(4, 6),
+    [MANIFEST_PATH, OPENVPN_SERVER_DIR],
+    'MANIFEST and TUNNEL_DIR come first',
   );
+  argv.splice(4, 2, join(root, 'manifest.json'), join(root, 'server'));
+  return argv;
 }
 
 /** Every entry under dir with its mode, size and mtime: a probe that writes anything changes this. */
@@ -52,13 +62,39 @@ describe('probe.sh run by the local /bin/sh', function () {
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-  it('builds one argv: sh -c SCRIPT NAME PATH…, paths as separate arguments', () => {
-    const argv = probeCommand(['/etc/a b', "/etc/it's"]);
+  it('builds one argv: sh -c SCRIPT NAME LAYOUT… -- PATH…, the layout and the paths as separate arguments', () => {
+    const argv = probeCommand(['/etc/a b', "/etc/it's"], { chainPrefix: 'ACME_1' });
     assert.deepEqual(argv.slice(0, 2), ['sh', '-c']);
     assert.equal(argv[2], PROBE_SCRIPT);
-    assert.deepEqual(argv.slice(3), ['meshctl-probe', '/etc/a b', "/etc/it's"]);
-    assert.throws(() => probeCommand(['relative/path']), /must be absolute/);
-    assert.throws(() => probeCommand(['/etc/a\nb']), /free of TAB and newline/);
+    assert.deepEqual(argv.slice(3), [
+      'meshctl-probe',
+      MANIFEST_PATH,
+      OPENVPN_SERVER_DIR,
+      TUNNEL_NAME_PREFIX,
+      TUNNEL_UNIT_TEMPLATE,
+      OWN_UNIT_PREFIX,
+      FIREWALL_UNIT,
+      'ACME_1',
+      '--',
+      '/etc/a b',
+      "/etc/it's",
+    ]);
+    assert.throws(() => probeCommand(['relative/path'], FIREWALL), /must be absolute/);
+    assert.throws(() => probeCommand(['/etc/a\nb'], FIREWALL), /free of TAB and newline/);
+    assert.throws(() => probeCommand([], { chainPrefix: 'acme; reboot' }), /not checked by render/);
+  });
+
+  it('writes none of the layout itself: no gateway path, unit or chain name in the script', () => {
+    for (const literal of [MANIFEST_PATH, OPENVPN_SERVER_DIR, FIREWALL_UNIT, 'mesh-*', 'MESHCTL']) {
+      const code = PROBE_SCRIPT.split('\n').filter((line) => !line.trimStart().startsWith('#'));
+      assert.ok(!code.some((line) => line.includes(literal)), `probe.sh hard-codes ${literal}`);
+    }
+  });
+
+  it('refuses to run without its layout arguments', async () => {
+    const result = await run('sh', ['-c', PROBE_SCRIPT, 'meshctl-probe', '/etc/x']).catch((e) => e);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /expected MANIFEST TUNNEL_DIR/);
   });
 
   it('reports checksum, mode and owner of present files, absent ones, and the manifest with its paths', async () => {
@@ -86,10 +122,15 @@ describe('probe.sh run by the local /bin/sh', function () {
     writeFileSync(join(root, 'manifest.json'), JSON.stringify(manifest, null, 2));
     const before = snapshot(root);
 
-    const argv = probeCommand([conf, key, missing, join(root, 'dangling'), join(root, 'a-directory')]);
-    argv[2] = relocatedProbe(root);
+    const argv = relocatedProbe(root, [
+      conf,
+      key,
+      missing,
+      join(root, 'dangling'),
+      join(root, 'a-directory'),
+    ]);
     const { stdout } = await run(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-    const facts = parseFacts(stdout, 'local');
+    const facts = parseFacts(stdout, 'local', FIREWALL);
 
     const owner = userInfo().username;
     assert.deepEqual(facts.files[conf], {
@@ -126,22 +167,74 @@ describe('probe.sh run by the local /bin/sh', function () {
 
   it('still produces a parseable report with no manifest, no tunnel directory and a corrupt os field', async () => {
     rmSync(join(root, 'server'), { recursive: true });
-    const argv = probeCommand([join(root, 'x')]);
-    argv[2] = relocatedProbe(root);
+    const argv = relocatedProbe(root, [join(root, 'x')]);
     const { stdout, stderr } = await run(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-    const facts = parseFacts(stdout, 'local');
+    const facts = parseFacts(stdout, 'local', FIREWALL);
     assert.equal(facts.manifest, null);
     assert.deepEqual(facts.files, { [join(root, 'x')]: null });
     assert.equal(typeof facts.os.id, 'string');
     assert.ok(!stderr.includes('syntax error'), stderr);
   });
 
+  it('reports the iptables rules of the chain prefix it is given, and no other chain', async function () {
+    // The chains live in a network namespace of the test's own (unshare -rn: also works unprivileged where user
+    // namespaces are allowed), so nothing touches this machine's firewall.
+    const setup = [
+      'PATH=/usr/sbin:/sbin:$PATH',
+      'iptables -w -N ACME_2-INPUT',
+      'iptables -w -N ACME_2-FORWARD',
+      'iptables -w -N ACME_2-SRC-mtun1',
+      'iptables -w -A INPUT -j ACME_2-INPUT',
+      'iptables -w -A FORWARD -j ACME_2-FORWARD',
+      'iptables -w -A ACME_2-INPUT -i mtun1 -j ACME_2-SRC-mtun1',
+      // another tool's chains with the default prefix, or one that only starts like ours: not meshctl's here
+      'iptables -w -N MESHCTL-INPUT',
+      'iptables -w -A INPUT -j MESHCTL-INPUT',
+      'iptables -w -N ACME_2X-INPUT',
+    ].join(' && ');
+    const probe = (prefix: string) => relocatedProbe(root, [], { chainPrefix: prefix });
+    const inNamespace = (argv: string[]) =>
+      run('unshare', ['-rn', 'sh', '-c', `${setup} && exec "$@"`, 'setup', ...argv], { encoding: 'utf8' });
+    let stdout: string;
+    try {
+      ({ stdout } = await inNamespace(probe('ACME_2')));
+    } catch (error) {
+      const why = (error as { stderr?: string }).stderr?.trim() || (error as Error).message;
+      console.warn(
+        `\n${'!'.repeat(78)}\n!! SKIPPED: ${this.test?.title}\n!! no network namespace with iptables here: ${why}\n${'!'.repeat(78)}`,
+      );
+      this.skip();
+    }
+    const rules = stdout
+      .split('\n')
+      .filter((line) => line.startsWith('iptables\t'))
+      .map((line) => line.slice('iptables\t'.length));
+    assert.deepEqual(
+      rules.sort(),
+      [
+        '-N ACME_2-INPUT',
+        '-N ACME_2-FORWARD',
+        '-N ACME_2-SRC-mtun1',
+        '-A INPUT -j ACME_2-INPUT',
+        '-A FORWARD -j ACME_2-FORWARD',
+        '-A ACME_2-INPUT -i mtun1 -j ACME_2-SRC-mtun1',
+      ].sort(),
+    );
+    const facts = parseFacts(stdout, 'local', { chainPrefix: 'ACME_2' });
+    assert.deepEqual(facts.firewall, { readable: true, chains: true, jumps: true });
+
+    // the same gateway probed for the default prefix finds only the other tool's half-made chains
+    const other = await inNamespace(probe('MESHCTL'));
+    const seen = parseFacts(other.stdout, 'local', FIREWALL);
+    assert.deepEqual(seen.firewall, { readable: true, chains: true, jumps: false });
+    assert.ok(!other.stdout.includes('ACME_2'), 'rules of another prefix are not reported');
+  });
+
   it('runs with a corrupt manifest and reports it as unusable', async () => {
     writeFileSync(join(root, 'manifest.json'), '{"mesh": "corp", "files": {"/etc/x": ');
-    const argv = probeCommand([]);
-    argv[2] = relocatedProbe(root);
+    const argv = relocatedProbe(root, []);
     const { stdout } = await run(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-    const facts = parseFacts(stdout, 'local');
+    const facts = parseFacts(stdout, 'local', FIREWALL);
     assert.equal(facts.manifest, null);
     assert.ok(facts.warnings.some((w) => w.includes('manifest.json is unusable')));
     assert.ok('/etc/x' in facts.files, 'paths of a corrupt manifest are still probed');

@@ -8,8 +8,8 @@ import type { DesiredFile, DesiredState, DesiredUnit, Lan, Manifest } from '../.
  * Builds the two inputs of planMesh from a plan fixture's compact description (test/fixtures/plan/*.json):
  *
  *   desired: { mesh, lans: { name: id }, content?: { "lan:/path" | "*:/path": text } }
- *     → a DesiredState per LAN laid out as render lays it out (SPEC §3): tunnel configs, keys, sysctl,
- *       firewall files and unit, with modes, secret flags and `notifies`.
+ *     → a DesiredState per LAN laid out as render lays it out (SPEC §3): tunnel configs, their unit drop-ins,
+ *       keys, sysctl, firewall files and unit, with modes, secret flags and `notifies`.
  *   facts: { lan: { base: "converged" | "fresh", …overrides } }
  *     converged: what an earlier apply left: the layout of `desired` (or the `lans`/`mesh`/`content` given here,
  *     to model an older inventory) without desired's content overrides — so a `content` override in desired is
@@ -37,6 +37,8 @@ export interface FactsSpec {
   units?: Record<string, null | Partial<UnitFact>>;
   /** null: no manifest; "corrupt": the probe found an unusable one. */
   manifest?: null | 'corrupt';
+  /** Extra entries in the converged manifest (a hand edit, another tool, a bug); its files exist on disk. */
+  manifestAlso?: { files?: string[]; units?: string[] };
   ipForward?: boolean | null;
   firewall?: Partial<Facts['firewall']>;
 }
@@ -114,6 +116,13 @@ function buildState(
         [unit],
       ),
       file(`${KEYS}/pair-${k}.key`, fakePem('OpenVPN Static key V1', `pair-${k}`), 0o600, [unit], true),
+      // ordering only: a daemon-reload applies it, the tunnel does not restart
+      file(
+        `/etc/systemd/system/${unit}.d/meshctl.conf`,
+        `# managed by meshctl\n[Unit]\nAfter=${FIREWALL_UNIT}\nBindsTo=${FIREWALL_UNIT}\n`,
+        0o644,
+        [],
+      ),
     );
     units.push({
       name: unit,
@@ -150,7 +159,14 @@ function buildState(
     files: Object.fromEntries(files.map((f) => [f.path, sha256(f.content)])),
     units: units.map((u) => u.name).sort(),
   };
-  return { lan: lanOf(self, id), files, units, manifest, manifestPath: '/etc/meshctl/manifest.json' };
+  return {
+    lan: lanOf(self, id),
+    files,
+    units,
+    manifest,
+    manifestPath: '/etc/meshctl/manifest.json',
+    firewall: { chainPrefix: 'MESHCTL' },
+  };
 }
 
 export function buildDesired(spec: DesiredSpec): Map<string, DesiredState> {
@@ -240,6 +256,14 @@ export function buildFacts(lan: string, spec: FactsSpec, desired: DesiredSpec): 
   for (const [unit, override] of Object.entries(spec.units ?? {})) {
     if (override === null) delete facts.units[unit];
     else facts.units[unit] = { ...(facts.units[unit] ?? running(0)), ...override };
+  }
+  if (spec.manifestAlso && facts.manifest) {
+    const extra = '# not rendered by meshctl\n';
+    for (const path of spec.manifestAlso.files ?? []) {
+      facts.manifest.files[path] = sha256(extra);
+      facts.files[path] = { sha256: sha256(extra), mode: 0o644, owner: 'root' };
+    }
+    facts.manifest.units.push(...(spec.manifestAlso.units ?? []));
   }
   if (spec.manifest === null) facts.manifest = null;
   if (spec.manifest === 'corrupt') {

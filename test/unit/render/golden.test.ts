@@ -41,8 +41,9 @@ describe('render: golden tree of the 3-LAN fixture', () => {
   it('renders exactly the golden set of files', async () => {
     const rendered = await listFiles(outDir);
     assert.deepEqual(rendered, await listFiles(goldenDir));
-    // 3 gateways × (2 tunnel configs + ca, crl, cert, key + 2 tls-crypt keys + sysctl, rules, script, unit + manifest)
-    assert.equal(rendered.length, 3 * 13);
+    // 3 gateways × (2 tunnel configs + their 2 unit drop-ins + ca, crl, cert, key + 2 tls-crypt keys + sysctl,
+    // rules, script, unit + manifest)
+    assert.equal(rendered.length, 3 * 15);
   });
 
   it('renders every file byte for byte as the golden copy', async () => {

@@ -44,6 +44,9 @@ describe('render: desired state of each gateway', () => {
         secret: false,
         notifies: ['meshctl-firewall.service'],
       },
+      // ordering and binding only: a daemon-reload applies them, no tunnel restarts
+      [`/etc/systemd/system/${tunnels[0]}.d/meshctl.conf`]: { mode: 0o644, secret: false, notifies: [] },
+      [`/etc/systemd/system/${tunnels[1]}.d/meshctl.conf`]: { mode: 0o644, secret: false, notifies: [] },
     };
     assert.deepEqual(
       Object.fromEntries(

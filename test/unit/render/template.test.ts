@@ -25,7 +25,12 @@ describe('render: role templates', () => {
     assert.deepEqual([...roles.roles.keys()], ['firewall', 'forwarding', 'openvpn-tunnel']);
     assert.deepEqual(
       [...roles.roles.get('firewall')!.templates.keys()],
-      ['firewall.sh.liquid', 'iptables.rules.liquid', 'meshctl-firewall.service.liquid'],
+      [
+        'firewall.sh.liquid',
+        'iptables.rules.liquid',
+        'meshctl-firewall.service.liquid',
+        'tunnel-unit.conf.liquid',
+      ],
     );
     assert.equal(roles.roles.get('openvpn-tunnel')!.defaults.verb, 3);
   });
