@@ -5,6 +5,7 @@ import type { Connector } from '../connection/types.js';
 import { InventoryError, UsageError } from '../errors.js';
 import { connectOptions } from '../execute/gateway.js';
 import { printSummary, runsToJson } from '../execute/summary.js';
+import { FIREWALL_UNIT, MANIFEST_PATH, TUNNEL_UNIT_PREFIX } from '../gateway/layout.js';
 import { pairIndex } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
 import { removeFileDurably, writeFileAtomic } from '../pki/atomic-file.js';
@@ -229,8 +230,8 @@ async function cleanRemovedGateway(
     const reason = error instanceof Error ? error.message : String(error);
     const detail =
       `NOT cleaned: ${reason}. Its tunnels cannot come up again (certificate revoked, peers dropped them). ` +
-      `To clean it by hand: systemctl disable --now 'openvpn-server@mesh-*' meshctl-firewall; ` +
-      `then remove the files listed in /etc/meshctl/manifest.json, and the manifest`;
+      `To clean it by hand: systemctl disable --now '${TUNNEL_UNIT_PREFIX}*' ${FIREWALL_UNIT}; ` +
+      `then remove the files listed in ${MANIFEST_PATH}, and the manifest`;
     out.warn(out.color.yellow(`warning: ${lan.name}: ${detail}`));
     return { status: 'failed', detail };
   }

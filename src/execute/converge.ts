@@ -1,6 +1,12 @@
 import { posix } from 'node:path';
 import { RemoteCommandError } from '../errors.js';
-import { FIREWALL_UNIT, gatewayPaths, tunnelUnitOfConfig } from '../gateway/layout.js';
+import {
+  FIREWALL_UNIT,
+  gatewayPaths,
+  MODES,
+  TUNNEL_UNIT_TEMPLATE,
+  tunnelUnitOfConfig,
+} from '../gateway/layout.js';
 import type {
   Action,
   InstallPackageAction,
@@ -63,7 +69,7 @@ function plural(n: number, word: string): string {
 }
 
 function shortUnits(units: string[]): string {
-  return units.map((u) => u.replace(/\.service$/, '').replace(/^openvpn-server@/, '')).join(', ');
+  return units.map((u) => u.replace(/\.service$/, '').replace(TUNNEL_UNIT_TEMPLATE, '')).join(', ');
 }
 
 /** The steps of the converge phase for one gateway, in plan order. */
@@ -356,7 +362,7 @@ export async function finish(run: GatewayRun): Promise<void> {
     const manifest = {
       path: run.desired.manifestPath,
       content: manifestText(actualManifest(run)),
-      mode: 0o644,
+      mode: MODES.public,
     };
     await mustRunScript(conn, 'write manifest', installScript([manifest]));
     await mustRunScript(conn, 'drop rollback copies', commitScript([manifest.path]));

@@ -1,3 +1,4 @@
+import { peerOfTunnelUnit } from '../gateway/layout.js';
 import type { VerifyTunnelAction } from '../plan/types.js';
 
 /**
@@ -87,7 +88,7 @@ function basename(path: string): string {
 }
 
 function peersOf(units: string[]): string {
-  return units.map((u) => u.replace(/^openvpn-server@mesh-/, '').replace(/\.service$/, '')).join(', ');
+  return units.map((u) => peerOfTunnelUnit(u) ?? u).join(', ');
 }
 
 function keptText(kept: KeptFile): string {

@@ -1,5 +1,6 @@
 import { Listr, type ListrTask } from 'listr2';
 import type { Connector } from '../connection/types.js';
+import { peerOfTunnelUnit } from '../gateway/layout.js';
 import type { Output } from '../output.js';
 import { HostPlanError, planMesh as planChanges } from '../plan/index.js';
 import type { DesiredState } from '../types.js';
@@ -123,7 +124,7 @@ export function gatherTasks(
 
 /** `openvpn-server@mesh-branch.service` → `branch`. */
 function shortTunnel(unit: string): string {
-  return unit.replace(/^openvpn-server@mesh-/, '').replace(/\.service$/, '');
+  return peerOfTunnelUnit(unit) ?? unit;
 }
 
 /** The other end's check of the tunnel `check` names, when the other end was checked in this run. */

@@ -119,6 +119,11 @@ export function isManagedUnit(unit: string): boolean {
   return TUNNEL_UNIT.test(unit) || OWN_UNIT.test(unit);
 }
 
+/** `openvpn-server@mesh-branch.service` → `branch`, the peer's LAN name; null for any other unit. */
+export function peerOfTunnelUnit(unit: string): string | null {
+  return TUNNEL_UNIT.test(unit) ? unit.slice(TUNNEL_UNIT_PREFIX.length, -'.service'.length) : null;
+}
+
 /** `/etc/openvpn/server/mesh-branch.conf` → `openvpn-server@mesh-branch.service`; null for any other path. */
 export function tunnelUnitOfConfig(path: string): string | null {
   const match = TUNNEL_CONFIG.exec(path);

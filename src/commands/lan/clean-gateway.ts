@@ -3,7 +3,13 @@ import type { Connection } from '../../connection/types.js';
 import { removeScript } from '../../execute/bundle.js';
 import { mustExec, mustRunScript } from '../../execute/remote.js';
 import { MANIFEST_PATH, parseManifest } from '../../facts/manifest.js';
-import { FIREWALL_UNIT, gatewayPaths, tunnelUnitOfConfig } from '../../gateway/layout.js';
+import {
+  FIREWALL_UNIT,
+  gatewayPaths,
+  isManagedPath,
+  isManagedUnit,
+  tunnelUnitOfConfig,
+} from '../../gateway/layout.js';
 import type { Manifest } from '../../types.js';
 
 /**
@@ -26,8 +32,6 @@ export interface CleanupPlan {
   directories: string[];
 }
 
-const UNIT_NAME = /^[A-Za-z0-9@._:-]+\.service$/;
-
 /** Refused cleanups: the manifest belongs to another mesh or LAN, or names something meshctl never manages. */
 export class CleanupRefused extends Error {}
 
@@ -40,8 +44,10 @@ export function cleanupPlan(manifest: Manifest, expect: { mesh: string; lan: str
   }
   const files = Object.keys(manifest.files).sort();
   for (const file of files) {
-    if (!posix.isAbsolute(file) || file.split('/').includes('..') || /[\n\r]/.test(file)) {
-      throw new CleanupRefused(`its manifest lists ${JSON.stringify(file)}, not a plain absolute path`);
+    if (!isManagedPath(file)) {
+      throw new CleanupRefused(
+        `its manifest lists ${JSON.stringify(file)}, which is not meshctl's to remove`,
+      );
     }
   }
   const units = new Set(manifest.units);
@@ -50,7 +56,11 @@ export function cleanupPlan(manifest: Manifest, expect: { mesh: string; lan: str
     if (unit) units.add(unit);
   }
   for (const unit of units) {
-    if (!UNIT_NAME.test(unit)) throw new CleanupRefused(`its manifest lists unit ${JSON.stringify(unit)}`);
+    if (!isManagedUnit(unit)) {
+      throw new CleanupRefused(
+        `its manifest lists unit ${JSON.stringify(unit)}, which is not meshctl's to stop`,
+      );
+    }
   }
   const plan: CleanupPlan = {
     tunnels: [...units].filter((u) => u !== FIREWALL_UNIT).sort(),
