@@ -97,7 +97,7 @@ export class Lab {
       if (users.length === 0) continue;
       const image = await ensureImage({ openvpn }, log);
       for (const gw of users) images[gw.name] = image.path;
-      if (!openvpn) repo = (await ensureRepo(log)).path;
+      if (!openvpn) repo = (await ensureRepo(undefined, log)).path;
     }
     const owner = identify(process.pid)!;
     const state: LabState = {

@@ -2,6 +2,18 @@ import { canonical, cidrSize, intToIp, overlaps, parseCidr } from '../../src/mes
 
 /** What a lab is made of, and where everything in it lives. Pure: no I/O. */
 
+/**
+ * The Debian releases a gateway can run, each with the OpenVPN it ships: bullseye 2.5.1, bookworm and trixie 2.6,
+ * sid 2.7. All built with the same recipe; bookworm is the default.
+ */
+export const RELEASES = ['bullseye', 'bookworm', 'trixie', 'sid'] as const;
+export type Release = (typeof RELEASES)[number];
+export const DEFAULT_RELEASE: Release = 'bookworm';
+
+export function isRelease(value: unknown): value is Release {
+  return typeof value === 'string' && (RELEASES as readonly string[]).includes(value);
+}
+
 export interface GatewaySpec {
   /** LAN name, as in the inventory (`lans/<name>.yml`). */
   name: string;
