@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { machineMirror } from './mirror.js';
 import { removeTree } from './mounts.js';
@@ -118,14 +127,33 @@ export async function ensureImage(variant: ImageVariant, log: Log = () => {}): P
       // another build of the same recipe finished first: use it
       if (!existsSync(final)) throw error;
       await removeTree(tmp);
+      return { path: final, built: false, seconds: (performance.now() - started) / 1000 };
     }
   } catch (error) {
     await removeTree(tmp);
     throw error;
   }
   const seconds = (performance.now() - started) / 1000;
+  const record: BuildRecord = { seconds, at: new Date().toISOString() };
+  writeFileSync(`${final}.build.json`, `${JSON.stringify(record)}\n`);
   log(`image ready in ${seconds.toFixed(1)} s: ${final}`);
   return { path: final, built: true, seconds };
+}
+
+/** How long the cached image took to build, written next to it when it was built (the benchmark reads it). */
+export interface BuildRecord {
+  seconds: number;
+  /** ISO date of the build. */
+  at: string;
+}
+
+/** The build record of a cached image; undefined for an image built before records were kept. */
+export function buildRecord(variant: ImageVariant): BuildRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(`${imagePath(variant)}.build.json`, 'utf8')) as BuildRecord;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The full image: debootstrap with every package, OpenVPN included. */
