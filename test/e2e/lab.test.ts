@@ -7,6 +7,7 @@ import yaml from 'js-yaml';
 import { loadInventory } from '../../src/inventory/load.js';
 import { hierarchies } from '../lab/cgroup.js';
 import { leaderOf } from '../lab/container.js';
+import { imagePath, repoPath } from '../lab/image.js';
 import { lanYaml, meshYaml } from '../lab/inventory.js';
 import {
   formatPingMatrix,
@@ -22,7 +23,14 @@ import { stableMacs } from '../lab/netns.js';
 import { EXAMPLE_INVENTORY, REPO_ROOT } from '../lab/paths.js';
 import { isAlive, type ProcessIdentity, stillRunning, waitFor } from '../lab/process.js';
 import { shellQuote } from '../lab/shell.js';
-import { gatewayLanAddress, lanHostAddress, names, specProblems } from '../lab/spec.js';
+import {
+  gatewayLanAddress,
+  lanHostAddress,
+  names,
+  RELEASES,
+  type Release,
+  specProblems,
+} from '../lab/spec.js';
 import { labDir, readState } from '../lab/state.js';
 import { skipUnlessLabUsable } from './helpers/skip.js';
 
@@ -94,6 +102,40 @@ describe('lab: addresses, spec, inventory and output (pure)', () => {
         `${pattern} in ${problems}`,
       );
     assert.equal(problems.length, expected.length, problems.join('\n'));
+  });
+
+  it('takes a release per gateway (default bookworm), each with its own cached image and package folder', () => {
+    assert.deepEqual(
+      specProblems({
+        name: 'rel',
+        gateways: RELEASES.map((release, i) => ({
+          name: release,
+          id: i + 1,
+          subnets: [`10.${i}.0.0/24`],
+          release,
+        })),
+      }),
+      [],
+    );
+    const problems = specProblems({
+      name: 'rel',
+      gateways: [{ name: 'old', id: 1, subnets: ['10.1.0.0/24'], release: 'buster' as Release }],
+    });
+    assert.deepEqual(problems, [
+      `gateways[0] (old).release "buster" is not a lab release: use one of bullseye, bookworm, trixie, sid`,
+    ]);
+    const paths = RELEASES.flatMap((release) => [
+      imagePath({ openvpn: true, release }),
+      imagePath({ openvpn: false, release }),
+      repoPath(release),
+    ]);
+    assert.equal(new Set(paths).size, paths.length, 'one cache entry per release and variant');
+    assert.equal(imagePath({ openvpn: true }), imagePath({ openvpn: true, release: 'bookworm' }));
+    assert.match(imagePath({ openvpn: true }), /\/images\/gateway-[0-9a-f]{16}$/, 'bookworm keeps its name');
+    assert.match(
+      imagePath({ openvpn: false, release: 'sid' }),
+      /\/images\/gateway-sid-without-openvpn-[0-9a-f]{16}$/,
+    );
   });
 
   it("picks the bootstrap mirror from the machine's apt sources, both formats", () => {

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { exploreHelp } from './explore.js';
-import { ensureImage, ensureRepo } from './image.js';
+import { type CacheResult, ensureImage, ensureRepo } from './image.js';
 import {
   downAll,
   downByName,
@@ -15,6 +15,7 @@ import {
   signalTeardownDone,
 } from './lab.js';
 import { LabError, type RunResult } from './run.js';
+import { DEFAULT_RELEASE, RELEASES, type Release } from './spec.js';
 import { listStates } from './state.js';
 
 /**
@@ -72,16 +73,22 @@ async function main(args: string[]): Promise<number> {
     )
     .command(
       'build-image',
-      'Build and cache the gateway image (debootstrap); --all also builds the image without OpenVPN and its package folder',
-      (y) => y.option('all', { type: 'boolean', default: false }),
+      'Build and cache the gateway image (debootstrap) of one release (default bookworm); --all builds every ' +
+        `release (${RELEASES.join(', ')}), each also without OpenVPN and with its local package folder`,
+      (y) =>
+        y
+          .option('all', { type: 'boolean', default: false })
+          .option('release', { type: 'string', choices: [...RELEASES], default: DEFAULT_RELEASE }),
       async (argv) => {
-        const image = await ensureImage({ openvpn: true }, log);
-        console.log(`${image.path} (${image.built ? `built in ${image.seconds.toFixed(1)} s` : 'cached'})`);
-        if (argv.all) {
-          const bare = await ensureImage({ openvpn: false }, log);
-          console.log(`${bare.path} (${bare.built ? `built in ${bare.seconds.toFixed(1)} s` : 'cached'})`);
-          const repo = await ensureRepo(log);
-          console.log(`${repo.path} (${repo.built ? `built in ${repo.seconds.toFixed(1)} s` : 'cached'})`);
+        const show = (what: CacheResult) =>
+          console.log(`${what.path} (${what.built ? `built in ${what.seconds.toFixed(1)} s` : 'cached'})`);
+        const releases: Release[] = argv.all ? [...RELEASES] : [argv.release as Release];
+        for (const release of releases) {
+          show(await ensureImage({ openvpn: true, release }, log));
+          if (argv.all) {
+            show(await ensureImage({ openvpn: false, release }, log));
+            show(await ensureRepo(release, log));
+          }
         }
       },
     )

@@ -77,7 +77,14 @@ export function bootContainer(o: BootOptions): ProcessIdentity {
         '--',
         ...nspawnArgs(o),
       ],
-      { detached: true, stdio: ['ignore', log, log] },
+      // a pure cgroup2 hierarchy inside, for every release: sid's systemd does not start without one (it exits
+      // 255 before printing anything) and trixie's runs tainted; nspawn then splits the gateway's cgroup into
+      // payload/ and supervisor/, which teardown removes depth-first
+      {
+        detached: true,
+        stdio: ['ignore', log, log],
+        env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' },
+      },
     );
     child.on('error', () => {});
     child.unref();

@@ -1,19 +1,27 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { machineMirror } from './mirror.js';
 import { removeTree } from './mounts.js';
 import { CACHE_ROOT } from './paths.js';
 import { isAlive } from './process.js';
-import { LabError, run, runOk } from './run.js';
+import { LabError, runOk } from './run.js';
+import { DEFAULT_RELEASE, type Release } from './spec.js';
 
 /**
  * The gateway base image: a Debian root tree built once with debootstrap and booted read-only by every gateway
  * (each gets its own overlay on top). Cached under CACHE_ROOT keyed by a hash of its recipe; built in a temporary
  * folder renamed into place at the end, so an interrupted build never leaves a half image behind a valid name.
  */
-
-const SUITE = 'bookworm';
 
 /** Bump when the tweaks below change: it changes the cache key, so old images are not reused. */
 const RECIPE_VERSION = 3;
@@ -32,22 +40,28 @@ const BASE_PACKAGES = [
 ];
 
 /**
- * What `apt-get install openvpn` needs on top of the image without it; served to that variant from a local
- * folder because the lab has no internet.
+ * What `apt-get install openvpn` needs beyond a minbase system with BASE_PACKAGES, per release (read off each
+ * suite's `Depends:` of openvpn; libc, libssl, liblz4, libcap-ng, libsystemd, debconf and iproute2 are in the base
+ * already); served to the variant without OpenVPN from a local folder because the lab has no internet.
+ * bullseye's 2.5 has no netlink code (no libnl); trixie and sid carry the 64-bit time_t rename (…t64).
  */
-export const OPENVPN_PACKAGES = [
-  'openvpn',
-  'libpkcs11-helper1',
-  'liblzo2-2',
-  'libnl-3-200',
-  'libnl-genl-3-200',
-];
+export const OPENVPN_PACKAGES: Record<Release, string[]> = {
+  bullseye: ['openvpn', 'libpkcs11-helper1', 'liblzo2-2'],
+  bookworm: ['openvpn', 'libpkcs11-helper1', 'liblzo2-2', 'libnl-3-200', 'libnl-genl-3-200'],
+  trixie: ['openvpn', 'libpkcs11-helper1t64', 'liblzo2-2', 'libnl-3-200', 'libnl-genl-3-200'],
+  sid: ['openvpn', 'libpkcs11-helper1t64', 'liblzo2-2', 'libnl-3-200', 'libnl-genl-3-200'],
+};
+
+/** Bump when the way the local package folder is made changes. */
+const REPO_VERSION = 2;
 
 /** Where the local package folder is bound inside a gateway of the image without OpenVPN. */
 export const REPO_MOUNT = '/srv/repo';
 
 export interface ImageVariant {
   openvpn: boolean;
+  /** Default bookworm. */
+  release?: Release;
 }
 
 export interface CacheResult {
@@ -63,10 +77,14 @@ function recipeKey(recipe: unknown): string {
   return createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 16);
 }
 
+function releaseOf(variant: ImageVariant): Release {
+  return variant.release ?? DEFAULT_RELEASE;
+}
+
 function imageRecipe(variant: ImageVariant) {
   return {
     version: RECIPE_VERSION,
-    suite: SUITE,
+    suite: releaseOf(variant),
     packages: [...BASE_PACKAGES, 'openvpn'],
     // the image without OpenVPN is the full image with the openvpn package purged (seconds, not a second debootstrap)
     ...(variant.openvpn ? {} : { purged: ['openvpn'] }),
@@ -75,13 +93,19 @@ function imageRecipe(variant: ImageVariant) {
 
 /** The cache path of an image variant (it may not exist yet). */
 export function imagePath(variant: ImageVariant): string {
-  const name = variant.openvpn ? 'gateway' : 'gateway-without-openvpn';
+  const release = releaseOf(variant);
+  // bookworm keeps the names it had before there were other releases (same recipe, same hash: same cache entry)
+  const name = `gateway${release === DEFAULT_RELEASE ? '' : `-${release}`}${variant.openvpn ? '' : '-without-openvpn'}`;
   return join(CACHE_ROOT, 'images', `${name}-${recipeKey(imageRecipe(variant))}`);
 }
 
-/** The cache path of the local package folder (it may not exist yet). */
-export function repoPath(): string {
-  return join(CACHE_ROOT, `repo-${recipeKey({ suite: SUITE, packages: OPENVPN_PACKAGES })}`);
+function repoRecipe(release: Release) {
+  return { version: REPO_VERSION, suite: release, packages: OPENVPN_PACKAGES[release] };
+}
+
+/** The cache path of a release's local package folder (it may not exist yet). */
+export function repoPath(release: Release = DEFAULT_RELEASE): string {
+  return join(CACHE_ROOT, `repo-${release}-${recipeKey(repoRecipe(release))}`);
 }
 
 /** Builds the image unless the cached copy exists. Safe to run twice at once: the first rename wins. */
@@ -94,8 +118,8 @@ export async function ensureImage(variant: ImageVariant, log: Log = () => {}): P
   await removeAbandonedBuilds(parent);
   const tmp = join(parent, `.tmp-${process.pid}-${Date.now()}`);
   try {
-    if (variant.openvpn) await bootstrapFull(tmp, log);
-    else await deriveWithoutOpenvpn(tmp, log);
+    if (variant.openvpn) await bootstrapFull(tmp, releaseOf(variant), log);
+    else await deriveWithoutOpenvpn(tmp, releaseOf(variant), log);
     tweakImage(tmp, variant);
     try {
       renameSync(tmp, final);
@@ -103,30 +127,50 @@ export async function ensureImage(variant: ImageVariant, log: Log = () => {}): P
       // another build of the same recipe finished first: use it
       if (!existsSync(final)) throw error;
       await removeTree(tmp);
+      return { path: final, built: false, seconds: (performance.now() - started) / 1000 };
     }
   } catch (error) {
     await removeTree(tmp);
     throw error;
   }
   const seconds = (performance.now() - started) / 1000;
+  const record: BuildRecord = { seconds, at: new Date().toISOString() };
+  writeFileSync(`${final}.build.json`, `${JSON.stringify(record)}\n`);
   log(`image ready in ${seconds.toFixed(1)} s: ${final}`);
   return { path: final, built: true, seconds };
 }
 
+/** How long the cached image took to build, written next to it when it was built (the benchmark reads it). */
+export interface BuildRecord {
+  seconds: number;
+  /** ISO date of the build. */
+  at: string;
+}
+
+/** The build record of a cached image; undefined for an image built before records were kept. */
+export function buildRecord(variant: ImageVariant): BuildRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(`${imagePath(variant)}.build.json`, 'utf8')) as BuildRecord;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The full image: debootstrap with every package, OpenVPN included. */
-async function bootstrapFull(tmp: string, log: Log): Promise<void> {
+async function bootstrapFull(tmp: string, release: Release, log: Log): Promise<void> {
+  // one package cache for every release: a .deb's file name carries its version
   const debs = join(CACHE_ROOT, 'debs');
   mkdirSync(debs, { recursive: true });
-  const mirror = machineMirror(SUITE);
-  const recipe = imageRecipe({ openvpn: true });
-  log(`building the gateway image (with OpenVPN) with debootstrap from ${mirror}`);
+  const mirror = machineMirror(release);
+  const recipe = imageRecipe({ openvpn: true, release });
+  log(`building the ${release} gateway image (with OpenVPN) with debootstrap from ${mirror}`);
   await runOk(
     [
       'debootstrap',
       '--variant=minbase',
       `--include=${recipe.packages.join(',')}`,
       `--cache-dir=${debs}`,
-      SUITE,
+      release,
       tmp,
       mirror,
     ],
@@ -137,9 +181,9 @@ async function bootstrapFull(tmp: string, log: Log): Promise<void> {
 }
 
 /** The image without OpenVPN: a copy of the full image with the openvpn package purged (seconds, not minutes). */
-async function deriveWithoutOpenvpn(tmp: string, log: Log): Promise<void> {
-  const full = await ensureImage({ openvpn: true }, log);
-  log('deriving the gateway image without OpenVPN (copy, then dpkg --purge openvpn)');
+async function deriveWithoutOpenvpn(tmp: string, release: Release, log: Log): Promise<void> {
+  const full = await ensureImage({ openvpn: true, release }, log);
+  log(`deriving the ${release} gateway image without OpenVPN (copy, then dpkg --purge openvpn)`);
   await runOk(['cp', '-a', '--reflink=auto', full.path, tmp], { fix: 'check the free space of the cache' });
   // no maintainer script may start or stop a service from inside the copy
   const policy = join(tmp, 'usr/sbin/policy-rc.d');
@@ -193,26 +237,30 @@ function tweakImage(root: string, variant: ImageVariant): void {
 }
 
 /**
- * The local package folder: OpenVPN and what it needs beyond the image, downloaded with the machine's apt and
- * indexed with dpkg-scanpackages.
+ * A release's local package folder: OpenVPN and what it needs beyond the image, downloaded from that release's
+ * suite on the machine's mirror (with apt's lists kept in a private folder: the machine's own apt configuration
+ * and package lists are neither used nor touched), and indexed with dpkg-scanpackages.
  */
-export async function ensureRepo(log: Log = () => {}): Promise<CacheResult> {
+export async function ensureRepo(
+  release: Release = DEFAULT_RELEASE,
+  log: Log = () => {},
+): Promise<CacheResult> {
   const started = performance.now();
-  const final = repoPath();
+  const final = repoPath(release);
   if (existsSync(final)) return { path: final, built: false, seconds: 0 };
   mkdirSync(CACHE_ROOT, { recursive: true });
   await removeAbandonedBuilds(CACHE_ROOT);
   const tmp = join(CACHE_ROOT, `.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(tmp, { recursive: true, mode: 0o755 });
-  log(`downloading ${OPENVPN_PACKAGES.join(' ')} into the local package folder`);
+  const packages = OPENVPN_PACKAGES[release];
+  const mirror = machineMirror(release);
+  log(`downloading ${release}'s ${packages.join(' ')} from ${mirror} into the local package folder`);
   try {
-    const download = ['apt-get', 'download', ...OPENVPN_PACKAGES];
-    const first = await run(download, { cwd: tmp });
-    if (first.code !== 0) {
-      // the machine's package lists may be missing or stale
-      await runOk(['apt-get', 'update'], { fix: "check the machine's apt sources" });
-      await runOk(download, { cwd: tmp, fix: "check the machine's apt sources" });
-    }
+    const apt = privateApt(join(tmp, '.apt'), mirror, release);
+    const fix = `check that ${mirror} serves ${release} (or set MESHCTL_LAB_MIRROR)`;
+    await runOk(['apt-get', '-q', ...apt, 'update'], { fix });
+    await runOk(['apt-get', '-q', ...apt, 'download', ...packages], { cwd: tmp, fix });
+    await removeTree(join(tmp, '.apt'));
     const index = await runOk(['dpkg-scanpackages', '-m', '.'], {
       cwd: tmp,
       fix: 'install dpkg-dev (test/lab/install-deps.sh does)',
@@ -227,11 +275,31 @@ export async function ensureRepo(log: Log = () => {}): Promise<CacheResult> {
   } catch (error) {
     await removeTree(tmp);
     if (error instanceof LabError) throw error;
-    throw new LabError(`building the local package folder failed: ${(error as Error).message}`);
+    throw new LabError(`building the ${release} local package folder failed: ${(error as Error).message}`);
   }
   const seconds = (performance.now() - started) / 1000;
-  log(`local package folder ready in ${seconds.toFixed(1)} s: ${final}`);
+  log(`${release} local package folder ready in ${seconds.toFixed(1)} s: ${final}`);
   return { path: final, built: true, seconds };
+}
+
+/** apt options for a throw-away apt state under `dir` whose only source is `SUITE main` on `mirror`. */
+function privateApt(dir: string, mirror: string, suite: Release): string[] {
+  mkdirSync(join(dir, 'lists/partial'), { recursive: true });
+  mkdirSync(join(dir, 'cache/archives/partial'), { recursive: true });
+  writeFileSync(join(dir, 'sources.list'), `deb ${mirror} ${suite} main\n`);
+  writeFileSync(join(dir, 'status'), '');
+  return [
+    '-o',
+    `Dir::Etc::SourceList=${join(dir, 'sources.list')}`,
+    '-o',
+    `Dir::Etc::SourceParts=${join(dir, 'sources.list.d')}`,
+    '-o',
+    `Dir::State::Lists=${join(dir, 'lists')}`,
+    '-o',
+    `Dir::State::Status=${join(dir, 'status')}`,
+    '-o',
+    `Dir::Cache=${join(dir, 'cache')}`,
+  ];
 }
 
 /** Temporary build folders whose builder process is gone (interrupted, killed): unmount and delete them. */

@@ -14,12 +14,14 @@ import { identify, stillRunning } from './process.js';
 import { LabError, type RunResult, run } from './run.js';
 import { shellQuote } from './shell.js';
 import {
+  DEFAULT_RELEASE,
   type GatewaySpec,
   gatewayLanAddress,
   type LabSpec,
   lanHostAddress,
   names,
   publicAddress,
+  RELEASES,
   specProblems,
 } from './spec.js';
 import { type LabState, labDir, readState, writeState } from './state.js';
@@ -28,7 +30,7 @@ import { reapOrphans, teardown } from './teardown.js';
 export { labSpecFromInventory } from './inventory.js';
 export { formatPingMatrix, type PingResult } from './ping-matrix.js';
 export type { RunResult } from './run.js';
-export type { GatewaySpec, LabSpec } from './spec.js';
+export type { GatewaySpec, LabSpec, Release } from './spec.js';
 export { downAll, downByName, leftovers, reapOrphans } from './teardown.js';
 
 type Log = (line: string) => void;
@@ -91,13 +93,21 @@ export class Lab {
     }
     const started = performance.now();
     const images: Record<string, string> = {};
-    let repo: string | undefined;
-    for (const openvpn of [true, false]) {
-      const users = spec.gateways.filter((gw) => (gw.openvpn ?? true) === openvpn);
-      if (users.length === 0) continue;
-      const image = await ensureImage({ openvpn }, log);
-      for (const gw of users) images[gw.name] = image.path;
-      if (!openvpn) repo = (await ensureRepo(log)).path;
+    const repos: Record<string, string> = {};
+    // one image per (release, variant) in use, and a local package folder per release that has a gateway without OpenVPN
+    for (const release of RELEASES) {
+      for (const openvpn of [true, false]) {
+        const users = spec.gateways.filter(
+          (gw) => (gw.release ?? DEFAULT_RELEASE) === release && (gw.openvpn ?? true) === openvpn,
+        );
+        if (users.length === 0) continue;
+        const image = await ensureImage({ openvpn, release }, log);
+        const repo = openvpn ? undefined : (await ensureRepo(release, log)).path;
+        for (const gw of users) {
+          images[gw.name] = image.path;
+          if (repo) repos[gw.name] = repo;
+        }
+      }
     }
     const owner = identify(process.pid)!;
     const state: LabState = {
@@ -111,7 +121,7 @@ export class Lab {
       cgroups: hierarchies().map((h) => join(h, names.cgroup(spec.name))),
       containers: {},
     };
-    if (repo) state.repo = repo;
+    if (Object.keys(repos).length > 0) state.repos = repos;
     writeState(state);
     const lab = new Lab(state, log);
     ownedLabs.add(lab);
@@ -370,7 +380,7 @@ export class Lab {
       [join(host, 'sshd.conf'), '/etc/ssh/sshd_config.d/meshctl-lab.conf'],
       [`${this.identityFile}.pub`, '/root/.ssh/authorized_keys'],
     ];
-    if (gw.openvpn === false) binds.push([state.repo!, REPO_MOUNT]);
+    if (gw.openvpn === false) binds.push([state.repos![gw.name]!, REPO_MOUNT]);
     const boot: BootOptions = {
       machine: names.machine(state.name, gw.name),
       hostname: gw.name,

@@ -128,7 +128,27 @@ export function stableMacs(id: number) {
   };
 }
 
-/** Removing the gateway namespace also removes its veths, whose other ends sit on the bridge and in the LANs. */
+/**
+ * Removing the gateway namespace also removes its veths, whose other ends sit on the bridge and in the LANs. The
+ * kernel does that after `ip netns del` returns (later still when several namespaces go at once): wait until the
+ * other ends are gone, so that wiring the gateway again does not meet them ("File exists").
+ */
 export async function unwireGateway(state: LabState, gw: GatewaySpec): Promise<void> {
   await deleteNamespace(names.gateway(state.name, gw.name));
+  const ends: [string, string][] = [
+    [names.ctl(state.name), names.bridgePort(gw.id)],
+    ...gw.subnets.map((_, i): [string, string] => [names.lan(state.name, gw.name, i), 'eth0']),
+  ];
+  const deadline = performance.now() + 10_000;
+  for (const [ns, dev] of ends) {
+    while (
+      existsSync(netnsPath(ns)) &&
+      (await run(['ip', '-n', ns, 'link', 'show', 'dev', dev])).code === 0
+    ) {
+      if (performance.now() > deadline) {
+        throw new LabError(`${dev} in namespace ${ns} outlived gateway ${gw.name}'s namespace by 10 s`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }

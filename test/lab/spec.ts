@@ -2,6 +2,18 @@ import { canonical, cidrSize, intToIp, overlaps, parseCidr } from '../../src/mes
 
 /** What a lab is made of, and where everything in it lives. Pure: no I/O. */
 
+/**
+ * The Debian releases a gateway can run, each with the OpenVPN it ships: bullseye 2.5.1, bookworm and trixie 2.6,
+ * sid 2.7. All built with the same recipe; bookworm is the default.
+ */
+export const RELEASES = ['bullseye', 'bookworm', 'trixie', 'sid'] as const;
+export type Release = (typeof RELEASES)[number];
+export const DEFAULT_RELEASE: Release = 'bookworm';
+
+export function isRelease(value: unknown): value is Release {
+  return typeof value === 'string' && (RELEASES as readonly string[]).includes(value);
+}
+
 export interface GatewaySpec {
   /** LAN name, as in the inventory (`lans/<name>.yml`). */
   name: string;
@@ -12,7 +24,15 @@ export interface GatewaySpec {
    * tenth host (or the last usable one in subnets too small for ten).
    */
   subnets: string[];
-  /** Default true. False: an image without OpenVPN, with the local package folder as apt's only source. */
+  /**
+   * The Debian release the gateway runs (default bookworm): bullseye ships OpenVPN 2.5, bookworm and trixie 2.6,
+   * sid 2.7.
+   */
+  release?: Release;
+  /**
+   * Default true. False: an image without OpenVPN, with the local package folder (of the gateway's release) as
+   * apt's only source.
+   */
   openvpn?: boolean;
   /** A non-root SSH login with passwordless sudo; root login is then refused. */
   sshUser?: string;
@@ -126,6 +146,11 @@ export function specProblems(spec: LabSpec): string[] {
         }
         allSubnets.push({ subnet, where: at });
       });
+    }
+    if (gw.release !== undefined && !isRelease(gw.release)) {
+      problems.push(
+        `${where}.release ${JSON.stringify(gw.release)} is not a lab release: use one of ${RELEASES.join(', ')}`,
+      );
     }
     if (gw.sshUser !== undefined && (!USER_NAME.test(gw.sshUser) || gw.sshUser === 'root')) {
       problems.push(

@@ -18,8 +18,8 @@ export interface LabState {
   spec: LabSpec;
   /** Image path per gateway. */
   images: Record<string, string>;
-  /** The local package folder, when a gateway has no OpenVPN. */
-  repo?: string;
+  /** The local package folder (of its release) per gateway without OpenVPN. */
+  repos?: Record<string, string>;
   /** Network namespace names, in creation order. */
   netns: string[];
   /** Cgroup directories (absolute), one per gateway and hierarchy, plus the lab's parent directories. */
