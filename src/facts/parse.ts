@@ -123,6 +123,7 @@ export function parseFacts(stdout: string, gateway: string, firewall: FirewallLa
   const managersFound: PackageManager[] = [];
   let openvpnLine: string | null = null;
   let hasServerTemplate = false;
+  let systemd: Facts['systemd'] = { state: 'unknown' };
   const files: Record<string, FileFact | null> = {};
   const manifestLines: string[] = [];
   let manifestPresent = false;
@@ -140,6 +141,15 @@ export function parseFacts(stdout: string, gateway: string, firewall: FirewallLa
         if (eq > 0) osRelease.set(rest.slice(0, eq), osReleaseValue(rest.slice(eq + 1)));
         break;
       }
+      case 'systemd':
+        systemd = { state: 'running', version: systemdVersion(rest) };
+        break;
+      case 'systemd-not-booted':
+        systemd = { state: 'not-booted', version: systemdVersion(rest) };
+        break;
+      case 'systemd-missing':
+        systemd = { state: 'missing' };
+        break;
       case 'os-release-missing':
         warnings.push('neither /etc/os-release nor /usr/lib/os-release exists: the OS is unknown');
         break;
@@ -240,7 +250,14 @@ export function parseFacts(stdout: string, gateway: string, firewall: FirewallLa
   }
 
   return {
-    os: { id, idLike, versionId: osRelease.get('VERSION_ID') ?? '', family },
+    os: {
+      id,
+      idLike,
+      versionId: osRelease.get('VERSION_ID') ?? '',
+      codename: osRelease.get('VERSION_CODENAME') ?? '',
+      family,
+    },
+    systemd,
     packageManager: choosePackageManager(family, managersFound),
     openvpnVersion: openvpnLine === null ? null : openvpnVersion(openvpnLine, warnings),
     hasServerTemplate,
@@ -255,6 +272,12 @@ export function parseFacts(stdout: string, gateway: string, firewall: FirewallLa
     },
     warnings,
   };
+}
+
+/** `systemd 252 (252.39-1~deb12u1)` → 252. */
+function systemdVersion(line: string): number | null {
+  const match = /^systemd (\d+)/.exec(line);
+  return match ? Number(match[1]) : null;
 }
 
 /** `OpenVPN 2.6.14 x86_64-pc-linux-gnu [SSL …]` → `2.6.14`. */

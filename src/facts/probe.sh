@@ -14,8 +14,11 @@
 #
 # Output: one record per line; fields are separated by a TAB; the first field names the record:
 #   probe 1                                     format version, always first
-#   os-release ID=debian                        raw ID, ID_LIKE, VERSION_ID lines of os-release
+#   os-release ID=debian                        raw ID, ID_LIKE, VERSION_ID, VERSION_CODENAME lines of os-release
 #   os-release-missing
+#   systemd VERSION-LINE                        first line of `systemctl --version`, systemd running as PID 1
+#   systemd-not-booted VERSION-LINE             systemctl exists, but systemd is not PID 1 (no /run/systemd/system)
+#   systemd-missing                             no systemctl
 #   package-manager apt-get                     once per package manager found (apt-get, dnf, yum)
 #   openvpn OpenVPN 2.6.14 x86_64-…             first line of `openvpn --version`
 #   openvpn-missing
@@ -88,11 +91,23 @@ for candidate in /etc/os-release /usr/lib/os-release; do
 done
 if [ -n "$os_release" ]; then
   # Read, never sourced: sourcing would run whatever the file contains.
-  grep -E '^(ID|ID_LIKE|VERSION_ID)=' "$os_release" | while IFS= read -r line; do
+  grep -E '^(ID|ID_LIKE|VERSION_ID|VERSION_CODENAME)=' "$os_release" | while IFS= read -r line; do
     record os-release "$(printf '%s' "$line" | one_line)"
   done
 else
   record os-release-missing
+fi
+
+# sd_booted(3): systemd is PID 1 when /run/systemd/system exists
+if have systemctl; then
+  systemd_version=$(systemctl --version 2>/dev/null | head -n 1 | one_line)
+  if [ -d /run/systemd/system ]; then
+    record systemd "$systemd_version"
+  else
+    record systemd-not-booted "$systemd_version"
+  fi
+else
+  record systemd-missing
 fi
 
 for manager in apt-get dnf yum; do

@@ -16,6 +16,8 @@ export interface OsFacts {
   idLike: string[];
   /** `VERSION_ID`, e.g. `12`, `9.4`, `2023`; empty when absent (e.g. Debian testing). */
   versionId: string;
+  /** `VERSION_CODENAME`, e.g. `bookworm`, `trixie`; empty when absent. */
+  codename: string;
   family: OsFamily;
 }
 
@@ -45,6 +47,12 @@ export interface UnitFact {
   statusText: string;
 }
 
+export type SystemdFacts =
+  | { state: 'running'; version: number | null }
+  | { state: 'not-booted'; version: number | null }
+  | { state: 'missing' }
+  | { state: 'unknown' };
+
 export interface FirewallFacts {
   /** iptables could be read (it exists and `iptables -S` succeeded). */
   readable: boolean;
@@ -62,6 +70,11 @@ export interface Facts {
   openvpnVersion: string | null;
   /** The `openvpn-server@.service` template unit exists (OpenVPN ≥ 2.4 packages ship it). */
   hasServerTemplate: boolean;
+  /**
+   * systemd: `running` (PID 1, with its version number, e.g. 252), `not-booted` (systemctl exists but systemd is
+   * not PID 1: a container or chroot without it), `missing` (no systemctl), or `unknown` (the probe said nothing).
+   */
+  systemd: SystemdFacts;
   /**
    * Every probed path: the paths asked for, every path of the gateway's manifest, every
    * /etc/openvpn/server/mesh-*.conf present. null: the path does not exist (or is not a regular file — see warnings).

@@ -6,6 +6,7 @@ export type HostPlanErrorKind =
   | 'other-lan'
   | 'foreign-manifest-entry'
   | 'unsupported-os'
+  | 'no-systemd'
   | 'old-openvpn'
   | 'no-facts'
   | 'unknown-lan';

@@ -4,7 +4,7 @@ import type { DesiredState } from '../types.js';
 import { actionSymbol, describeAction, summaryLine } from './actions.js';
 import { HostPlanError } from './errors.js';
 import { octal, shortSha } from './labels.js';
-import type { Action, ChangeSymbol, HostPlan, WriteFileAction } from './types.js';
+import type { Action, ChangeSymbol, GatewaySystem, HostPlan, WriteFileAction } from './types.js';
 
 /**
  * Human and JSON forms of plans for `meshctl diff` / `apply`. Key material never appears: secret files are
@@ -97,7 +97,7 @@ function actionLine(action: Action, color: ChalkInstance): string {
 /** One gateway's plan: header, actions (with diffs), notes, optional no-ops, and the summary line. */
 export function formatHostPlan(plan: HostPlan, opts: FormatOptions): string {
   const { color } = opts;
-  const lines = [color.bold(`${plan.lan.name} (${plan.lan.sshHost})`)];
+  const lines = [`${color.bold(`${plan.lan.name} (${plan.lan.sshHost})`)}  ${systemText(plan.system)}`];
   for (const action of plan.actions) {
     lines.push(actionLine(action, color));
     if (action.kind === 'write-file') lines.push(...fileDetail(action, opts));
@@ -153,10 +153,17 @@ export function formatPlans(
 }
 
 /** The `--json` form of one plan: actions with their symbols, no file content (secrets carry no checksum either). */
+/** `debian 12 (bookworm), OpenVPN 2.6.14, systemd 252`. */
+export function systemText(system: GatewaySystem): string {
+  const openvpn = system.openvpn ? `OpenVPN ${system.openvpn}` : 'OpenVPN not installed';
+  return [system.release, openvpn, ...(system.systemd ? [`systemd ${system.systemd}`] : [])].join(', ');
+}
+
 export function planToJson(plan: HostPlan): Record<string, unknown> {
   return {
     lan: plan.lan.name,
     host: plan.lan.sshHost,
+    system: plan.system,
     actions: plan.actions.map((action) => ({ symbol: actionSymbol(action), ...action })),
     noops: plan.noops,
     notes: plan.notes,

@@ -8,7 +8,13 @@ import { type MeshView, PhasedActions } from './phases.js';
 import { planFiles, planStale } from './plan-files.js';
 import { planSystem } from './plan-system.js';
 import { planUnits } from './plan-units.js';
-import { checkManifestEntries, checkOpenvpn, checkOwnership } from './preconditions.js';
+import {
+  checkManifestEntries,
+  checkOpenvpn,
+  checkOwnership,
+  checkSystemd,
+  releaseName,
+} from './preconditions.js';
 import type { HostPlan, Noop } from './types.js';
 
 /**
@@ -93,6 +99,7 @@ function planHost(lan: string, view: MeshView): HostPlan {
   }
   checkOwnership(desired, facts);
   checkManifestEntries(desired, facts);
+  checkSystemd(desired, facts);
 
   const phases = new PhasedActions();
   const noops: Noop[] = [];
@@ -118,5 +125,10 @@ function planHost(lan: string, view: MeshView): HostPlan {
     noops.push({ subject: desired.manifestPath, reason: `${desired.manifestPath} up to date` });
   }
   const tunnelUnits = new Set(desired.units.filter((unit) => unit.tunnel).map((unit) => unit.name));
-  return { lan: desired.lan, actions, noops, notes, summary: summarize(actions, tunnelUnits) };
+  const system = {
+    release: releaseName(facts),
+    openvpn: facts.openvpnVersion,
+    systemd: facts.systemd.state === 'running' ? facts.systemd.version : null,
+  };
+  return { lan: desired.lan, system, actions, noops, notes, summary: summarize(actions, tunnelUnits) };
 }

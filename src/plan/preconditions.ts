@@ -54,6 +54,35 @@ export function checkManifestEntries(desired: DesiredState, facts: Facts): void 
   );
 }
 
+/**
+ * meshctl runs tunnels and restores the firewall as systemd units (SPEC §3): a gateway without systemd as PID 1 is
+ * refused before anything is written, naming what was found. An old probe that said nothing (`unknown`) is left to
+ * the unit checks.
+ */
+export function checkSystemd(desired: DesiredState, facts: Facts): void {
+  const { systemd } = facts;
+  if (systemd.state === 'running' || systemd.state === 'unknown') return;
+  const { name, sshHost } = desired.lan;
+  const found =
+    systemd.state === 'missing'
+      ? 'has no systemctl'
+      : `has systemctl${systemd.version ? ` (systemd ${systemd.version})` : ''} but systemd is not running as PID 1 (no /run/systemd/system)`;
+  throw new HostPlanError(
+    name,
+    'no-systemd',
+    `${name} (${sshHost}): ${osName(facts)} ${found}; meshctl needs a systemd Linux (Debian/Ubuntu, the RHEL ` +
+      'family, Amazon Linux) booted with systemd, to run the tunnels as units and restore the firewall at boot. ' +
+      'Fix: point gateway.ssh_host at a systemd host (a container needs systemd as its init), then re-run',
+  );
+}
+
+/** `debian 12 (bookworm)`, `debian (sid)`: how diff and messages name the gateway's system. */
+export function releaseName(facts: Facts): string {
+  const { id, versionId, codename } = facts.os;
+  if (!id) return 'unknown OS';
+  return `${[id, versionId].filter(Boolean).join(' ')}${codename ? ` (${codename})` : ''}`;
+}
+
 function osName(facts: Facts): string {
   if (!facts.os.id) return 'an unknown OS (no /etc/os-release)';
   return `"${[facts.os.id, facts.os.versionId].filter(Boolean).join(' ')}"`;

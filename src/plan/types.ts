@@ -107,8 +107,19 @@ export interface PlanSummary {
   restart: number;
 }
 
+/** What the gateway runs, as the probe found it: shown by diff, so a mixed mesh is visible at a glance. */
+export interface GatewaySystem {
+  /** `debian 12 (bookworm)`. */
+  release: string;
+  /** e.g. `2.6.14`; null when OpenVPN is not installed yet. */
+  openvpn: string | null;
+  /** systemd's version number, when known. */
+  systemd: number | null;
+}
+
 export interface HostPlan {
   lan: Lan;
+  system: GatewaySystem;
   /** In execution order; write-manifest, when present, is last. */
   actions: Action[];
   noops: Noop[];

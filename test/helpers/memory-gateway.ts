@@ -93,7 +93,8 @@ export class MemoryGateway {
   faults: Fault[] = [];
   reachable = true;
   openvpnVersion: string | null = '2.6.14';
-  os = { id: 'debian', versionId: '12', idLike: [] as string[] };
+  os = { id: 'debian', versionId: '12', codename: 'bookworm', idLike: [] as string[] };
+  systemd: 'running' | 'not-booted' | 'missing' = 'running';
   packageManager: 'apt-get' | 'dnf' | 'yum' | null = 'apt-get';
   ipForward = false;
   /** Lines of the iptables rules file loaded by the firewall unit; null when meshctl's chains are not loaded. */
@@ -405,6 +406,12 @@ export class MemoryGateway {
     const lines: string[] = ['probe\t1'];
     lines.push(`os-release\tID=${this.os.id}`, `os-release\tVERSION_ID="${this.os.versionId}"`);
     if (this.os.idLike.length > 0) lines.push(`os-release\tID_LIKE="${this.os.idLike.join(' ')}"`);
+    if (this.os.codename) lines.push(`os-release\tVERSION_CODENAME=${this.os.codename}`);
+    if (this.systemd === 'missing') lines.push('systemd-missing');
+    else
+      lines.push(
+        `${this.systemd === 'running' ? 'systemd' : 'systemd-not-booted'}\tsystemd 252 (252.39-1~deb12u1)`,
+      );
     if (this.packageManager) lines.push(`package-manager\t${this.packageManager}`);
     lines.push(
       this.openvpnVersion ? `openvpn\tOpenVPN ${this.openvpnVersion} x86_64-pc-linux-gnu` : 'openvpn-missing',

@@ -49,7 +49,10 @@ describe('remove-lan: cleanup plan of the removed gateway (from its manifest)', 
 
   it('refuses escaping paths and odd unit names from a tampered manifest', () => {
     const bad = manifest({ files: { '/etc/meshctl/../../root/.ssh/authorized_keys': SHA } });
-    assert.throws(() => cleanupPlan(bad, { mesh: 'corp', lan: 'branch' }), /which is not meshctl's to remove/);
+    assert.throws(
+      () => cleanupPlan(bad, { mesh: 'corp', lan: 'branch' }),
+      /which is not meshctl's to remove/,
+    );
     const unit = manifest({ units: ['x; reboot'] });
     assert.throws(() => cleanupPlan(unit, { mesh: 'corp', lan: 'branch' }), /lists unit "x; reboot"/);
   });

@@ -293,6 +293,54 @@ describe('apply against memory gateways', function () {
     });
   }
 
+  it('a gateway without systemd as PID 1 is refused before anything is written, naming what was found', async () => {
+    const gamma = mesh.network.get('gamma');
+    gamma.systemd = 'not-booted';
+    const result = await runApply(mesh);
+    assert.equal(result.code, 1);
+    const g = result.gateways.find((x) => x.lan === 'gamma')!;
+    assert.equal(g.error?.stage, 'plan');
+    assert.match(
+      g.error!.message,
+      /systemd 252\) but systemd is not running as PID 1.*needs a systemd Linux/,
+    );
+    assert.equal(gamma.files.size, 0, 'nothing written there');
+    assert.deepEqual(gamma.commands(), ['meshctl-probe']);
+    gamma.systemd = 'missing';
+    const again = await runApply(mesh);
+    assert.match(again.gateways.find((x) => x.lan === 'gamma')!.error!.message, /has no systemctl/);
+  });
+
+  it('diff names the release, OpenVPN and systemd of each gateway', async () => {
+    const beta = mesh.network.get('beta');
+    Object.assign(beta.os, { versionId: '11', codename: 'bullseye' });
+    beta.openvpnVersion = '2.5.1';
+    mesh.network.get('gamma').openvpnVersion = null;
+    const c = captured();
+    assert.equal(await diff(engineOptions(mesh.dir), c.out, { connector: mesh.network.connector }), 2);
+    assert.match(
+      c.text(),
+      /^alpha \(alpha\.memory\) {2}debian 12 \(bookworm\), OpenVPN 2\.6\.14, systemd 252$/m,
+    );
+    assert.match(
+      c.text(),
+      /^beta \(beta\.memory\) {2}debian 11 \(bullseye\), OpenVPN 2\.5\.1, systemd 252$/m,
+    );
+    assert.match(
+      c.text(),
+      /^gamma \(gamma\.memory\) {2}debian 12 \(bookworm\), OpenVPN not installed, systemd 252$/m,
+    );
+    const json = (await runDiff(mesh)).result.plans as {
+      lan: string;
+      system: { release: string; openvpn: string | null };
+    }[];
+    assert.deepEqual(json.find((p) => p.lan === 'beta')?.system, {
+      release: 'debian 11 (bullseye)',
+      openvpn: '2.5.1',
+      systemd: 252,
+    });
+  });
+
   it('diff is read-only and exits 2 when apply would change something', async () => {
     const result = await runDiff(mesh);
     assert.equal(result.code, 2);

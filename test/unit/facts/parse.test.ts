@@ -11,7 +11,14 @@ const FIREWALL = { chainPrefix: 'MESHCTL' };
 describe('parseFacts: captured probe outputs', () => {
   it('reads a Debian gateway with two running tunnels', () => {
     const facts = parseFacts(read('debian-tunnels.txt'), 'hq', FIREWALL);
-    assert.deepEqual(facts.os, { id: 'debian', idLike: [], versionId: '12', family: 'debian' });
+    assert.deepEqual(facts.os, {
+      id: 'debian',
+      idLike: [],
+      versionId: '12',
+      codename: 'bookworm',
+      family: 'debian',
+    });
+    assert.deepEqual(facts.systemd, { state: 'running', version: 252 });
     assert.equal(facts.packageManager, 'apt-get');
     assert.equal(facts.openvpnVersion, '2.6.14');
     assert.equal(facts.hasServerTemplate, true);
@@ -50,7 +57,14 @@ describe('parseFacts: captured probe outputs', () => {
 
   it('reads a fresh Ubuntu gateway: no OpenVPN, no files, no manifest', () => {
     const facts = parseFacts(read('fresh-ubuntu.txt'), 'branch', FIREWALL);
-    assert.deepEqual(facts.os, { id: 'ubuntu', idLike: ['debian'], versionId: '24.04', family: 'debian' });
+    assert.deepEqual(facts.os, {
+      id: 'ubuntu',
+      idLike: ['debian'],
+      versionId: '24.04',
+      codename: 'noble',
+      family: 'debian',
+    });
+    assert.deepEqual(facts.systemd, { state: 'running', version: 255 });
     assert.equal(facts.packageManager, 'apt-get');
     assert.equal(facts.openvpnVersion, null);
     assert.equal(facts.hasServerTemplate, false);
@@ -69,8 +83,10 @@ describe('parseFacts: captured probe outputs', () => {
       id: 'rocky',
       idLike: ['rhel', 'centos', 'fedora'],
       versionId: '9.4',
+      codename: '',
       family: 'rhel',
     });
+    assert.deepEqual(facts.systemd, { state: 'running', version: 252 });
     assert.equal(facts.packageManager, 'dnf');
     assert.equal(facts.openvpnVersion, '2.5.11');
     assert.equal(facts.units['openvpn-server@mesh-hq.service']?.active, 'failed');

@@ -32,6 +32,8 @@ export interface FactsSpec {
   os?: { id: string; idLike?: string[]; versionId?: string };
   packageManager?: Facts['packageManager'];
   openvpn?: string | null;
+  /** systemd on the gateway (default: running, version 252). */
+  systemd?: Facts['systemd'];
   /** null: absent; content: different content; mode ("0640") / owner: metadata drift. */
   files?: Record<string, null | { content?: string; mode?: string; owner?: string }>;
   units?: Record<string, null | Partial<UnitFact>>;
@@ -187,7 +189,8 @@ const running = (pid: number): UnitFact => ({
 
 export function buildFacts(lan: string, spec: FactsSpec, desired: DesiredSpec): Facts {
   const facts: Facts = {
-    os: { id: 'debian', idLike: [], versionId: '12', family: 'debian' },
+    os: { id: 'debian', idLike: [], versionId: '12', codename: 'bookworm', family: 'debian' },
+    systemd: { state: 'running', version: 252 },
     packageManager: 'apt-get',
     openvpnVersion: null,
     hasServerTemplate: false,
@@ -236,9 +239,11 @@ export function buildFacts(lan: string, spec: FactsSpec, desired: DesiredSpec): 
       id: spec.os.id,
       idLike,
       versionId: spec.os.versionId ?? '',
+      codename: '',
       family: osFamily(spec.os.id, idLike),
     };
   }
+  if (spec.systemd !== undefined) facts.systemd = spec.systemd;
   if (spec.packageManager !== undefined) facts.packageManager = spec.packageManager;
   if (spec.openvpn !== undefined) facts.openvpnVersion = spec.openvpn;
   for (const [path, override] of Object.entries(spec.files ?? {})) {

@@ -77,7 +77,7 @@ describe('plan formatting and JSON (secrets redacted)', () => {
       oldContents,
       verbose: true,
     });
-    assert.match(text, /^hq \(198\.51\.100\.1\)$/m);
+    assert.match(text, /^hq \(198\.51\.100\.1\) {2}debian 12 \(bookworm\), OpenVPN 2\.6\.14, systemd 252$/m);
     assert.match(text, /^ {2}~ write-file \/etc\/openvpn\/server\/mesh-branch\.conf \(update\) 0644$/m);
     assert.match(text, /^ {6}--- \/etc\/openvpn\/server\/mesh-branch\.conf\tgateway$/m);
     assert.match(text, /^ {6}-verb 9$/m);
@@ -122,7 +122,7 @@ describe('plan formatting and JSON (secrets redacted)', () => {
     ]);
     const text = formatPlans(refused, { color: plain, desired });
     assert.match(text, /^hq\n {2}refused: hq \(198\.51\.100\.1\): belongs to mesh "lab"$/m);
-    assert.match(text, /^branch \(198\.51\.100\.2\)$/m);
+    assert.match(text, /^branch \(198\.51\.100\.2\)  debian 12 \(bookworm\), OpenVPN not installed, systemd 252$/m);
     const json = plansToJson(refused) as { changes: boolean; gateways: Record<string, unknown>[] };
     assert.equal(json.changes, true);
     assert.deepEqual(json.gateways[0], {
