@@ -107,7 +107,7 @@ export function tunnelEnd(pair: Pair, local: Lan): Tunnel {
 }
 
 /** The whole mesh: every pair of LANs, and each gateway's view of its tunnels. */
-export function planMesh(inventory: Inventory): Mesh {
+export function allocateMesh(inventory: Inventory): Mesh {
   const lans = [...inventory.lans].sort((x, y) => x.id - y.id);
   const pairs: Pair[] = [];
   const tunnels = new Map<string, Tunnel[]>(lans.map((lan) => [lan.name, []]));
@@ -123,3 +123,9 @@ export function planMesh(inventory: Inventory): Mesh {
   for (const list of tunnels.values()) list.sort((s, t) => s.peer.id - t.peer.id);
   return { name: inventory.mesh.name, inventory, pairs, tunnels };
 }
+
+/**
+ * @deprecated The old name of allocateMesh, kept only until src/commands/desired.ts imports allocateMesh; remove
+ * it then.
+ */
+export const planMesh = allocateMesh;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planMesh } from '../../src/mesh/allocate.js';
+import { allocateMesh } from '../../src/mesh/allocate.js';
 import { ensurePki } from '../../src/pki/index.js';
 import { renderMesh } from '../../src/render/render.js';
 import { loadRoles } from '../../src/render/roles.js';
@@ -112,7 +112,7 @@ describe(TITLE, function () {
     work = await mkdtemp(join(tmpdir(), 'meshctl-ovpn-'));
     out = join(work, 'render');
     const inv = inventory(join(work, 'pki'));
-    mesh = planMesh(inv);
+    mesh = allocateMesh(inv);
     ({ material: pki } = await ensurePki({
       dir: inv.mesh.pkiDir,
       mesh: inv.mesh.name,

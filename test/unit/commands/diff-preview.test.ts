@@ -10,7 +10,7 @@ import { ConnectError } from '../../../src/errors.js';
 import { loadInventoryOrThrow } from '../../../src/inventory/load.js';
 import { LOCK_FILE } from '../../../src/lock.js';
 import { formatPlans } from '../../../src/plan/format.js';
-import { planMesh } from '../../../src/plan/plan.js';
+import { planHosts } from '../../../src/plan/plan.js';
 import type { HostPlan } from '../../../src/plan/types.js';
 import { countingServer, exampleCopy, jsonOf, localInventory, meshctl } from '../cli/helpers.js';
 import { type Entry, treeSnapshot } from '../pki/helpers.js';
@@ -111,7 +111,7 @@ describe('diff is read-only: the PKI is previewed, never created', () => {
     assert.equal(existsSync(inventory.mesh.pkiDir), false);
     const spec = { mesh: 'corp', lans: { hq: 1, branch: 2, dc: 3 } };
     const facts = new Map([['hq', buildFacts('hq', { base: 'fresh' }, spec)]]);
-    const plans = planMesh(desired.states, facts, { limit: ['hq'] });
+    const plans = planHosts(desired.states, facts, { limit: ['hq'] });
     const text = formatPlans(plans as Map<string, HostPlan>, {
       color: plain,
       desired: desired.states,

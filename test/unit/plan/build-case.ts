@@ -5,7 +5,7 @@ import { pairIndex, pairTransit } from '../../../src/mesh/allocate.js';
 import type { DesiredFile, DesiredState, DesiredUnit, Lan, Manifest } from '../../../src/types.js';
 
 /**
- * Builds the two inputs of planMesh from a plan fixture's compact description (test/fixtures/plan/*.json):
+ * Builds the two inputs of planHosts from a plan fixture's compact description (test/fixtures/plan/*.json):
  *
  *   desired: { mesh, lans: { name: id }, content?: { "lan:/path" | "*:/path": text } }
  *     → a DesiredState per LAN laid out as render lays it out (SPEC §3): tunnel configs, their unit drop-ins,

@@ -15,7 +15,7 @@ import {
   planToJson,
   SECRET_PLACEHOLDER,
 } from '../../../src/plan/format.js';
-import { planMesh } from '../../../src/plan/plan.js';
+import { planHosts } from '../../../src/plan/plan.js';
 import type { HostPlan } from '../../../src/plan/types.js';
 import { buildDesired, buildFacts, type DesiredSpec, fakePem } from './build-case.js';
 
@@ -58,7 +58,7 @@ describe('plan formatting and JSON (secrets redacted)', () => {
     ['hq', buildFacts('hq', { base: 'converged', files: { [CONF]: { content: oldConf } } }, spec)],
     ['branch', buildFacts('branch', { base: 'fresh' }, spec)],
   ]);
-  const plans = planMesh(desired, facts, { limit: ['hq', 'branch'] });
+  const plans = planHosts(desired, facts, { limit: ['hq', 'branch'] });
   const hq = plans.get('hq') as HostPlan;
   const branch = plans.get('branch') as HostPlan;
   // a careless caller hands in the old secret too: the formatter must still not print it

@@ -1,4 +1,4 @@
-import { planMesh } from '../../../src/mesh/allocate.js';
+import { allocateMesh } from '../../../src/mesh/allocate.js';
 import type { Inventory, Lan, Mesh, PkiMaterial, SshSettings } from '../../../src/types.js';
 
 /**
@@ -35,7 +35,7 @@ export function fixtureInventory(overrides: { extra?: string[] } = {}): Inventor
 }
 
 export function fixtureMesh(overrides: { extra?: string[] } = {}): Mesh {
-  return planMesh(fixtureInventory(overrides));
+  return allocateMesh(fixtureInventory(overrides));
 }
 
 function fakePem(label: string, body: string): string {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadInventoryView } from '../../../src/commands/lan/inventory-view.js';
-import { lanText, makeInventory, snapshot } from './helpers.js';
+import { loadInventoryView } from '../../../src/inventory/view.js';
+import { lanText, makeInventory, snapshot } from '../commands/helpers.js';
 
 function views(): string[] {
   return readdirSync(tmpdir()).filter((f) => f.startsWith('meshctl-view-'));
