@@ -1,5 +1,5 @@
 import { allocateMesh } from '../../../src/mesh/allocate.js';
-import { buildInventory } from '../../helpers/build-inventory.js';
+import { buildInventory } from '../../helpers/inventory.js';
 
 /** The mesh of the add-lan advice tests: ids 1, 2 and 5 (pairs 1, 7 and 8), two LANs with two subnets each. */
 export const adviceMesh = allocateMesh(

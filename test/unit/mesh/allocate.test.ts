@@ -8,7 +8,7 @@ import {
   pairIndex,
   pairTransit,
 } from '../../../src/mesh/allocate.js';
-import { buildInventory } from '../../helpers/build-inventory.js';
+import { buildInventory } from '../../helpers/inventory.js';
 
 describe('allocation (SPEC §2)', () => {
   it('numbers pairs k = (b-1)(b-2)/2 + a, densely from 1', () => {

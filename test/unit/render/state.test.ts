@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { InventoryError, PkiError, UsageError } from '../../../src/errors.js';
 import { allocateMesh } from '../../../src/mesh/allocate.js';
 import { manifestText, renderGateway, renderMesh } from '../../../src/render/render.js';
 import { loadRoles } from '../../../src/render/roles.js';
 import type { DesiredState } from '../../../src/types.js';
+import { sha256 } from '../../helpers/hash.js';
 import { fixtureInventory, fixtureMesh, fixturePki } from './fixture.js';
 
 const roles = loadRoles();
@@ -129,11 +129,7 @@ describe('render: desired state of each gateway', () => {
         state.files.map((f) => f.path),
       );
       for (const f of state.files) {
-        assert.equal(
-          state.manifest.files[f.path],
-          createHash('sha256').update(f.content).digest('hex'),
-          f.path,
-        );
+        assert.equal(state.manifest.files[f.path], sha256(f.content), f.path);
       }
       assert.ok(!(state.manifestPath in state.manifest.files), 'the manifest does not list itself');
       assert.deepEqual(JSON.parse(manifestText(state.manifest)), state.manifest);
