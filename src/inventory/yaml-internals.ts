@@ -14,6 +14,8 @@ import yaml from 'js-yaml';
  *   4. A mapping's children arrive key, value, key, value; a value may arrive wrapped in a node with the same
  *      start and kind (js-yaml tried it as a key first).
  *   5. An empty block sequence entry (`-` alone) parses to null without a node of its own.
+ *   6. A YAMLException's `mark` counts lines and columns from 0; a key given twice is told apart only by the
+ *      reason text 'duplicated mapping key', its mark on the second key's line.
  *
  * test/unit/inventory/yaml-internals.test.ts pins each one, so a js-yaml upgrade that changes them fails a test
  * instead of shifting line numbers or letting an anchor through.
@@ -54,6 +56,26 @@ export class AliasRefused extends Error {
   ) {
     super(kind);
   }
+}
+
+/** A YAML syntax error in meshctl's terms: lines and columns from 1, a duplicated key told apart. */
+export interface YamlSyntaxError {
+  reason: string;
+  line: number | undefined;
+  column: number | undefined;
+  /** The same key twice in one mapping; `line` is that of the second one. */
+  duplicateKey: boolean;
+}
+
+/** `e` read as a YAML syntax error, or undefined when it is not one. */
+export function syntaxErrorOf(e: unknown): YamlSyntaxError | undefined {
+  if (!(e instanceof yaml.YAMLException)) return undefined;
+  return {
+    reason: e.reason,
+    line: e.mark ? e.mark.line + 1 : undefined,
+    column: e.mark ? e.mark.column + 1 : undefined,
+    duplicateKey: e.reason === 'duplicated mapping key',
+  };
 }
 
 /** A node as the listener reports it, before normalisation. */

@@ -1,8 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
-import yaml from 'js-yaml';
 import type { FileFindings } from './findings.js';
 import { LineIndex } from './line-index.js';
-import { AliasRefused, loadWithNodes, type NodedYaml } from './yaml-internals.js';
+import { AliasRefused, loadWithNodes, type NodedYaml, syntaxErrorOf } from './yaml-internals.js';
 
 /**
  * Reads one inventory YAML file defensively: size limit before reading, strict UTF-8, no anchors or aliases, and a
@@ -57,19 +56,18 @@ function reportParseFailure(e: unknown, text: string, findings: FileFindings): v
     );
     return;
   }
-  if (e instanceof yaml.YAMLException) {
-    const line = e.mark ? e.mark.line + 1 : undefined;
-    const column = e.mark ? e.mark.column + 1 : undefined;
-    const duplicate = e.reason === 'duplicated mapping key';
-    const key = duplicate && line !== undefined ? keyOnLine(text, line) : undefined;
+  const syntax = syntaxErrorOf(e);
+  if (syntax) {
+    const { line, column, duplicateKey } = syntax;
+    const key = duplicateKey && line !== undefined ? keyOnLine(text, line) : undefined;
     findings.errorAtLine(
       line,
       '',
       key,
-      duplicate
+      duplicateKey
         ? `key ${JSON.stringify(key)} is given twice in the same mapping`
-        : `YAML syntax error: ${e.reason}`,
-      duplicate
+        : `YAML syntax error: ${syntax.reason}`,
+      duplicateKey
         ? `keep one ${JSON.stringify(key)} at line ${line} and delete the other`
         : `fix the YAML at line ${line}, column ${column} (check indentation, colons and brackets)`,
     );

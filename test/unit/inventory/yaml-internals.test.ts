@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import yaml from 'js-yaml';
-import { AliasRefused, loadWithNodes, type YamlNode } from '../../../src/inventory/yaml-internals.js';
+import {
+  AliasRefused,
+  loadWithNodes,
+  syntaxErrorOf,
+  type YamlNode,
+} from '../../../src/inventory/yaml-internals.js';
 
 /**
  * Pins what meshctl relies on in js-yaml beyond `load()`'s data (the numbered list in yaml-internals.ts). When
@@ -167,6 +172,47 @@ describe('js-yaml as meshctl relies on it (yaml-internals)', () => {
     it('does not mistake `&` or `*` inside a value for an anchor or alias', () => {
       const text = 'name: "&x"\nnote: a&b *c\nlist: ["*"]\n';
       assert.deepEqual(loadWithNodes(text).data, { name: '&x', note: 'a&b *c', list: ['*'] });
+    });
+  });
+
+  describe('syntax errors', () => {
+    function syntaxError(text: string) {
+      try {
+        loadWithNodes(text);
+      } catch (e) {
+        const syntax = syntaxErrorOf(e);
+        assert.ok(syntax, String(e));
+        return syntax;
+      }
+      assert.fail(`${JSON.stringify(text)} parsed`);
+    }
+
+    it('places an error at its line and column, counted from 1', () => {
+      assert.deepEqual(syntaxError('a:\n  b: 1\n c: 2\n'), {
+        reason: 'bad indentation of a mapping entry',
+        line: 3,
+        column: 2,
+        duplicateKey: false,
+      });
+    });
+
+    it('tells a key given twice apart, at the line of the second one', () => {
+      assert.deepEqual(
+        ['name: a\nport: 1\nname: b\n', 'ssh:\n  user: a\n  user: b\n', '{a: 1, a: 2}\n'].map((text) => {
+          const { duplicateKey, line } = syntaxError(text);
+          return { duplicateKey, line };
+        }),
+        [
+          { duplicateKey: true, line: 3 },
+          { duplicateKey: true, line: 3 },
+          { duplicateKey: true, line: 1 },
+        ],
+      );
+    });
+
+    it('is undefined for anything but a YAML syntax error', () => {
+      assert.equal(syntaxErrorOf(new Error('x')), undefined);
+      assert.equal(syntaxErrorOf(new AliasRefused('anchor', 0)), undefined);
     });
   });
 
