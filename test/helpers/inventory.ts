@@ -70,7 +70,7 @@ export function buildInventory(lans: LanSpec[], mesh: MeshSpec = {}): Inventory 
  * inside a fresh temporary directory, so relative paths such as `../secrets` stay inside it: removeInventory(DIR).
  */
 export function writeInventory(mesh: string, lans: Record<string, string | Buffer>): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'meshctl-lan-'));
+  const root = mkdtempSync(path.join(tmpdir(), 'meshctl-inventory-'));
   const dir = path.join(root, 'inventory');
   mkdirSync(path.join(dir, 'lans'), { recursive: true });
   writeFileSync(path.join(dir, 'mesh.yml'), mesh);
