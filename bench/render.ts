@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory } from '../src/inventory/load.js';
-import { planMesh } from '../src/mesh/allocate.js';
+import { allocateMesh } from '../src/mesh/allocate.js';
 import { ensurePki } from '../src/pki/index.js';
 import { renderMesh } from '../src/render/render.js';
 import { loadRoles } from '../src/render/roles.js';
@@ -60,7 +60,7 @@ try {
   const loaded = time('validate (load + all checks)', () => loadInventory(dir));
   if (!loaded.inventory) throw new Error(`bench inventory invalid: ${JSON.stringify(loaded.diagnostics[0])}`);
   const inventory = loaded.inventory;
-  const mesh = time('plan (allocation)', () => planMesh(inventory));
+  const mesh = time('plan (allocation)', () => allocateMesh(inventory));
   const pkiArgs = {
     dir: join(dir, 'pki'),
     mesh: 'bench',

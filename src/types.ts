@@ -1,7 +1,7 @@
 /**
  * The data model shared by every stage of the pipeline:
  *
- *   inventory ──load/validate──▶ Inventory ──planMesh (pure)──▶ Mesh ──render (pure)──▶ DesiredState per gateway
+ *   inventory ──load/validate──▶ Inventory ──allocateMesh (pure)──▶ Mesh ──render (pure)──▶ DesiredState per gateway
  *
  * Nothing here does I/O. Paths inside these objects are already resolved (absolute) by the loader.
  */

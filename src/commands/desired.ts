@@ -1,6 +1,6 @@
 import { formatDiagnostic } from '../inventory/format.js';
 import { loadInventoryOrThrow } from '../inventory/load.js';
-import { planMesh } from '../mesh/allocate.js';
+import { allocateMesh } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
 import { ensurePki, holdsPlaceholder, pkiWarnings, placeholderOf, previewPki } from '../pki/index.js';
 import { renderMesh } from '../render/render.js';
@@ -52,7 +52,7 @@ export async function desiredFromInventory(
   out: Output,
   mode: PkiMode = 'create',
 ): Promise<Desired> {
-  const mesh = planMesh(inventory);
+  const mesh = allocateMesh(inventory);
   const request = {
     dir: inventory.mesh.pkiDir,
     mesh: inventory.mesh.name,

@@ -1,7 +1,7 @@
 import { InventoryError } from '../errors.js';
 import { diagnosticsToJson, formatDiagnostic } from '../inventory/format.js';
 import { loadInventory } from '../inventory/load.js';
-import { planMesh } from '../mesh/allocate.js';
+import { allocateMesh } from '../mesh/allocate.js';
 import { allocationRows, formatAllocation } from '../mesh/table.js';
 import type { Output } from '../output.js';
 import { type GlobalOptions, selectLans } from './options.js';
@@ -14,7 +14,7 @@ export async function run(options: GlobalOptions, out: Output): Promise<number> 
   selectLans(inventory, options.limit);
   const warnings = diagnostics.filter((d) => d.severity === 'warning');
   for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
-  const mesh = planMesh(inventory);
+  const mesh = allocateMesh(inventory);
   const perGateway = Math.max(0, inventory.lans.length - 1);
   out.info(
     out.color.green(

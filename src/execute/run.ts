@@ -2,7 +2,7 @@ import { Listr, type ListrTask } from 'listr2';
 import type { Connector } from '../connection/types.js';
 import { peerOfTunnelUnit } from '../gateway/layout.js';
 import type { Output } from '../output.js';
-import { HostPlanError, planMesh as planChanges } from '../plan/index.js';
+import { HostPlanError, planHosts } from '../plan/index.js';
 import type { DesiredState } from '../types.js';
 import { convergeSteps, finish, rollbackTunnels, startStopped, startTunnels } from './converge.js';
 import { closeAll, connectGateway, fail, type GatewayRun, gatherFacts, newRun } from './gateway.js';
@@ -111,7 +111,7 @@ export function gatherTasks(
       title: 'Plan',
       task: () => {
         const facts = new Map(alive(runs).map((run) => [run.name, run.facts!]));
-        const plans = planChanges(desired, facts, { limit: alive(runs).map((r) => r.name) });
+        const plans = planHosts(desired, facts, { limit: alive(runs).map((r) => r.name) });
         for (const run of runs) {
           const plan = plans.get(run.name);
           if (plan instanceof HostPlanError) fail(run, 'plan', plan);

@@ -1,17 +1,10 @@
 /**
  * Maps key paths of a parsed YAML document (`gateway.ssh.port`, `subnets[1]`) to the 1-based line where they are
- * written, so that every finding about a value present in a file can point at its line. The tree is built from
- * js-yaml's parse events (see yaml-source.ts); this module only interprets it.
+ * written, so that every finding about a value present in a file can point at its line. The node tree comes from
+ * yaml-internals.ts, which alone knows how js-yaml reports nodes; this module only walks it.
  */
 
-/** One node as reported by js-yaml's `listener`: where it starts and ends, what kind it is and what it parsed to. */
-export interface ParsedNode {
-  start: number;
-  end: number;
-  kind: string | null;
-  result: unknown;
-  children: ParsedNode[];
-}
+import type { YamlNode } from './yaml-internals.js';
 
 interface Entry {
   line: number;
@@ -40,7 +33,7 @@ export class LineIndex {
 
   constructor(
     private readonly source: string,
-    root: ParsedNode | undefined,
+    root: YamlNode | undefined,
   ) {
     for (let i = 0; i < source.length; i++) if (source.charCodeAt(i) === 10) this.lineStarts.push(i + 1);
     // An empty document parses to null: there is no line to point at.
@@ -81,55 +74,29 @@ export class LineIndex {
     return low + 1;
   }
 
-  private record(path: string, at: number, value: ParsedNode | undefined): void {
+  private record(path: string, at: number, value: YamlNode | undefined): void {
     const entry: Entry = { line: this.lineAt(at) };
     if (value && value.kind === 'scalar') entry.raw = stripComment(this.source.slice(value.start, value.end));
     this.entries.set(path, entry);
   }
 
-  private visit(node: ParsedNode, path: string): void {
-    const n = unwrap(node);
-    if (n.kind === 'mapping' && isPlainObject(n.result)) {
-      // Block and flow mappings report their children as key, value, key, value, …
-      for (let i = 0; i + 1 < n.children.length; i += 2) {
-        const keyNode = unwrap(n.children[i]!);
-        const valueNode = n.children[i + 1]!;
-        const key = String(keyNode.result);
-        if (!Object.hasOwn(n.result, key)) continue;
-        const p = childPath(path, key);
-        this.record(p, keyNode.start, unwrap(valueNode));
-        this.visit(valueNode, p);
-      }
-    } else if (n.kind === 'sequence' && Array.isArray(n.result)) {
-      let c = 0;
-      n.result.forEach((item, i) => {
-        const child = n.children[c];
-        if (!child) return;
-        const u = unwrap(child);
-        // An empty block entry (`-` alone) parses to null without reporting a node of its own.
-        if (item === null && u.result !== null) return;
-        c++;
-        const p = itemPath(path, i);
-        this.record(p, u.start, u);
-        this.visit(u, p);
-      });
+  private visit(node: YamlNode, path: string): void {
+    for (const { key, keyStart, value } of node.entries) {
+      // a key that did not make it into the data (a merge key `<<`) has no path of its own
+      if (!Object.hasOwn(node.result as object, key)) continue;
+      const p = childPath(path, key);
+      this.record(p, keyStart, value);
+      this.visit(value, p);
     }
+    node.items.forEach((item, i) => {
+      if (!item) return;
+      const p = itemPath(path, i);
+      this.record(p, item.start, item);
+      this.visit(item, p);
+    });
   }
-}
-
-/** js-yaml sometimes reports one value as nested nodes with the same start (a key candidate that had no `:`). */
-function unwrap(node: ParsedNode): ParsedNode {
-  let n = node;
-  while (n.children.length === 1 && n.children[0]!.start === n.start && n.children[0]!.kind === n.kind) {
-    n = n.children[0]!;
-  }
-  return n;
 }
 
 function stripComment(text: string): string {
   return text.replace(/\s+#.*$/s, '').trim();
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
-import yaml from 'js-yaml';
 import type { FileFindings } from './findings.js';
-import { LineIndex, type ParsedNode } from './line-index.js';
+import { LineIndex } from './line-index.js';
+import { AliasRefused, loadWithNodes, type NodedYaml, syntaxErrorOf } from './yaml-internals.js';
 
 /**
  * Reads one inventory YAML file defensively: size limit before reading, strict UTF-8, no anchors or aliases, and a
@@ -14,16 +14,6 @@ export const MAX_INVENTORY_FILE_BYTES = 1024 * 1024;
 export interface YamlDocument {
   data: unknown;
   lines: LineIndex;
-}
-
-/** Thrown from the parse listener to stop at the first anchor or alias, before anything is expanded. */
-class AliasRefused extends Error {
-  constructor(
-    readonly kind: 'anchor' | 'alias',
-    readonly offset: number,
-  ) {
-    super(kind);
-  }
 }
 
 export function readYamlFile(absolutePath: string, findings: FileFindings): YamlDocument | undefined {
@@ -43,36 +33,14 @@ export function readYamlFile(absolutePath: string, findings: FileFindings): Yaml
 
 /** Parses YAML text; exported for tests and for files that are not on disk yet. */
 export function parseYaml(text: string, findings: FileFindings): YamlDocument | undefined {
-  const stack: { open: number; children: ParsedNode[] }[] = [{ open: 0, children: [] }];
-  let data: unknown;
+  let parsed: NodedYaml;
   try {
-    data = yaml.load(text, {
-      listener(event, state) {
-        if (event === 'open') {
-          stack.push({ open: state.position, children: [] });
-          return;
-        }
-        const frame = stack.pop()!;
-        const start = skipBlank(state.input, frame.open);
-        // `anchor` is not in the published typings but is part of js-yaml's parser state.
-        if ((state as unknown as { anchor: string | null }).anchor !== null)
-          throw new AliasRefused('anchor', start);
-        if (state.input.charCodeAt(start) === 0x2a /* * */) throw new AliasRefused('alias', start);
-        const node = {
-          start,
-          end: state.position,
-          kind: state.kind,
-          result: state.result,
-          children: frame.children,
-        };
-        stack[stack.length - 1]!.children.push(node);
-      },
-    });
+    parsed = loadWithNodes(text);
   } catch (e) {
     reportParseFailure(e, text, findings);
     return undefined;
   }
-  return { data, lines: new LineIndex(text, stack[0]!.children.at(-1)) };
+  return { data: parsed.data, lines: new LineIndex(text, parsed.root) };
 }
 
 function reportParseFailure(e: unknown, text: string, findings: FileFindings): void {
@@ -88,19 +56,18 @@ function reportParseFailure(e: unknown, text: string, findings: FileFindings): v
     );
     return;
   }
-  if (e instanceof yaml.YAMLException) {
-    const line = e.mark ? e.mark.line + 1 : undefined;
-    const column = e.mark ? e.mark.column + 1 : undefined;
-    const duplicate = e.reason === 'duplicated mapping key';
-    const key = duplicate && line !== undefined ? keyOnLine(text, line) : undefined;
+  const syntax = syntaxErrorOf(e);
+  if (syntax) {
+    const { line, column, duplicateKey } = syntax;
+    const key = duplicateKey && line !== undefined ? keyOnLine(text, line) : undefined;
     findings.errorAtLine(
       line,
       '',
       key,
-      duplicate
+      duplicateKey
         ? `key ${JSON.stringify(key)} is given twice in the same mapping`
-        : `YAML syntax error: ${e.reason}`,
-      duplicate
+        : `YAML syntax error: ${syntax.reason}`,
+      duplicateKey
         ? `keep one ${JSON.stringify(key)} at line ${line} and delete the other`
         : `fix the YAML at line ${line}, column ${column} (check indentation, colons and brackets)`,
     );
@@ -138,18 +105,6 @@ function firstInvalidUtf8(bytes: Buffer): number {
     i += length;
   }
   return 0;
-}
-
-/** Skips spaces, line breaks and comments: js-yaml reports a node's opening before its separating blanks. */
-function skipBlank(input: string, from: number): number {
-  let p = from;
-  while (p < input.length) {
-    const c = input[p];
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') p++;
-    else if (c === '#') while (p < input.length && input[p] !== '\n') p++;
-    else break;
-  }
-  return p;
 }
 
 function keyOnLine(text: string, line: number): string | undefined {

@@ -107,7 +107,7 @@ export function tunnelEnd(pair: Pair, local: Lan): Tunnel {
 }
 
 /** The whole mesh: every pair of LANs, and each gateway's view of its tunnels. */
-export function planMesh(inventory: Inventory): Mesh {
+export function allocateMesh(inventory: Inventory): Mesh {
   const lans = [...inventory.lans].sort((x, y) => x.id - y.id);
   const pairs: Pair[] = [];
   const tunnels = new Map<string, Tunnel[]>(lans.map((lan) => [lan.name, []]));

@@ -9,5 +9,5 @@ export {
   planToJson,
   SECRET_PLACEHOLDER,
 } from './format.js';
-export { type PlanOptions, planMesh } from './plan.js';
+export { type PlanOptions, planHosts } from './plan.js';
 export type * from './types.js';

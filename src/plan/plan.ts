@@ -28,7 +28,7 @@ export interface PlanOptions {
 }
 
 /** Plan every gateway in `limit`. A gateway that cannot be planned gets its HostPlanError; the others are unaffected. */
-export function planMesh(
+export function planHosts(
   desired: Map<string, DesiredState>,
   facts: Map<string, Facts>,
   opts: PlanOptions,

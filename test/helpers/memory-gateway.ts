@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type {
   Connection,
@@ -13,6 +12,7 @@ import { PING_SCRIPT } from '../../src/execute/tunnels.js';
 import { FETCH_OLD_SCRIPT } from '../../src/facts/old-contents.js';
 import { PROBE_SCRIPT } from '../../src/facts/probe.js';
 import { FIREWALL_UNIT, gatewayPaths, isTunnelUnit, tunnelUnitOfConfig } from '../../src/gateway/layout.js';
+import { sha256 } from './hash.js';
 
 /**
  * An in-memory gateway behind the real Connection interface (ARCHITECTURE "an in-memory connector"): files, units,
@@ -52,10 +52,6 @@ export type Fault = (record: ExecRecord, gateway: MemoryGateway) => ExecResult |
 const TUNNEL_UNIT = /^openvpn-server@(mesh-[a-z0-9][a-z0-9-]*)\.service$/;
 const MANIFEST = gatewayPaths.manifest;
 const COMPLETED = 'Initialization Sequence Completed';
-
-export function sha256(content: string | Buffer): string {
-  return createHash('sha256').update(content).digest('hex');
-}
 
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 const failed = (code: number, stderr: string): ExecResult => ({ code, stdout: '', stderr });

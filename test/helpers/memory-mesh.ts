@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createOutput } from '../../src/output.js';
+import { removeInventory, writeInventory } from './inventory.js';
 import { MemoryNetwork } from './memory-gateway.js';
 
 /**
@@ -31,25 +31,22 @@ export function lanYaml(lan: MemoryLan, endpoint = `198.51.100.${lan.id}`): stri
 }
 
 export function memoryMesh(lans: MemoryLan[], meshExtra = ''): MemoryMesh {
-  const root = mkdtempSync(path.join(tmpdir(), 'meshctl-memory-'));
-  const dir = path.join(root, 'inventory');
-  mkdirSync(path.join(dir, 'lans'), { recursive: true });
-  const network = new MemoryNetwork();
+  const dir = writeInventory('', Object.fromEntries(lans.map((lan) => [lan.name, lanYaml(lan)])));
+  // known_hosts next to the inventory, in the same temporary directory
+  const knownHosts = path.join(path.dirname(dir), 'known_hosts');
   const meshText = (extra: string) =>
-    `name: memory\nssh:\n  user: root\n  known_hosts: ${path.join(root, 'known_hosts')}\n${extra}`;
-  writeFileSync(path.join(dir, 'mesh.yml'), meshText(meshExtra));
-  const writeLan = (lan: MemoryLan, endpoint?: string) =>
-    writeFileSync(path.join(dir, 'lans', `${lan.name}.yml`), lanYaml(lan, endpoint));
-  for (const lan of lans) {
-    writeLan(lan);
-    network.add(lan.name, `${lan.name}.memory`).addresses = [`10.${lan.id}.0.1/16`];
-  }
+    `name: memory\nssh:\n  user: root\n  known_hosts: ${knownHosts}\n${extra}`;
+  const setMeshExtra = (extra: string) => writeFileSync(path.join(dir, 'mesh.yml'), meshText(extra));
+  setMeshExtra(meshExtra);
+  const network = new MemoryNetwork();
+  for (const lan of lans) network.add(lan.name, `${lan.name}.memory`).addresses = [`10.${lan.id}.0.1/16`];
   return {
     dir,
     network,
-    setMeshExtra: (extra) => writeFileSync(path.join(dir, 'mesh.yml'), meshText(extra)),
-    writeLan,
-    cleanup: () => rmSync(root, { recursive: true, force: true }),
+    setMeshExtra,
+    writeLan: (lan, endpoint) =>
+      writeFileSync(path.join(dir, 'lans', `${lan.name}.yml`), lanYaml(lan, endpoint)),
+    cleanup: () => removeInventory(dir),
   };
 }
 

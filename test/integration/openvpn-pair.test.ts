@@ -3,12 +3,13 @@ import { existsSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planMesh } from '../../src/mesh/allocate.js';
+import { allocateMesh } from '../../src/mesh/allocate.js';
 import { ensurePki } from '../../src/pki/index.js';
 import { renderMesh } from '../../src/render/render.js';
 import { loadRoles } from '../../src/render/roles.js';
 import { writeRenderTree } from '../../src/render/tree.js';
-import type { Inventory, Lan, Mesh, PkiMaterial, SshSettings } from '../../src/types.js';
+import type { Inventory, Mesh, PkiMaterial } from '../../src/types.js';
+import { buildInventory } from '../helpers/inventory.js';
 import { inNs, must, NamespacePair, run, skipBanner, whyNoNamespaces } from './netns.js';
 import { OpenVpnProcess } from './openvpn-process.js';
 
@@ -28,40 +29,17 @@ const INIT_DONE = /Initialization Sequence Completed/;
 const prefix = `mcr${process.pid}`;
 const net = new NamespacePair(prefix, '198.18.200.1', '198.18.200.2');
 
-const ssh: SshSettings = { user: 'root', port: 22, knownHosts: '/dev/null', become: false };
-function lan(name: string, id: number, subnet: string, endpoint: string): Lan {
-  return {
-    name,
-    id,
-    subnets: [subnet],
-    endpoint,
-    sshHost: endpoint,
-    ssh,
-    file: `/inventory/lans/${name}.yml`,
-  };
-}
-
 function inventory(pkiDir: string): Inventory {
-  return {
-    dir: '/inventory',
-    meshFile: '/inventory/mesh.yml',
-    mesh: {
-      name: 'itest',
-      transit: '172.19.0.0/16',
-      portBase: 11000,
-      retiredIds: [],
-      pkiDir,
-      ssh,
-      // a short keepalive so a dead peer shows quickly; everything else is the shipped roles' defaults
-      openvpn: { keepalive: [2, 10], extra: [] },
-    },
-    lans: [
-      lan('alpha', 1, '10.201.0.0/16', net.addressA),
-      lan('bravo', 2, '10.202.0.0/16', net.addressB),
+  return buildInventory(
+    [
+      { name: 'alpha', id: 1, subnets: ['10.201.0.0/16'], endpoint: net.addressA },
+      { name: 'bravo', id: 2, subnets: ['10.202.0.0/16'], endpoint: net.addressB },
       // never started: its certificate is the one bravo's impostor presents
-      lan('charlie', 3, '10.203.0.0/16', '198.18.200.3'),
+      { name: 'charlie', id: 3, subnets: ['10.203.0.0/16'], endpoint: '198.18.200.3' },
     ],
-  };
+    // a short keepalive so a dead peer shows quickly; everything else is the shipped roles' defaults
+    { name: 'itest', pkiDir, knownHosts: '/dev/null', openvpn: { keepalive: [2, 10], extra: [] } },
+  );
 }
 
 describe(TITLE, function () {
@@ -112,7 +90,7 @@ describe(TITLE, function () {
     work = await mkdtemp(join(tmpdir(), 'meshctl-ovpn-'));
     out = join(work, 'render');
     const inv = inventory(join(work, 'pki'));
-    mesh = planMesh(inv);
+    mesh = allocateMesh(inv);
     ({ material: pki } = await ensurePki({
       dir: inv.mesh.pkiDir,
       mesh: inv.mesh.name,

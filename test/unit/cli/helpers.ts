@@ -1,9 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main } from '../../../src/cli.js';
+import { writeInventory } from '../../helpers/inventory.js';
 import { exampleDir } from '../inventory/fixture-paths.js';
 
 /** What one run of the real CLI entry printed, and its exit code. */
@@ -75,9 +76,8 @@ export async function countingServer(): Promise<{
  * (known_hosts in the temporary directory, never the user's), so no test can reach a real host.
  */
 export function localInventory(sshPort: number): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'meshctl-cli-'));
-  const dir = path.join(root, 'inventory');
-  mkdirSync(path.join(dir, 'lans'), { recursive: true });
+  const dir = writeInventory('', {});
+  const root = path.dirname(dir);
   // a throw-away login key, so a connection gets as far as the TCP connect
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const identity = path.join(root, 'id_ecdsa');

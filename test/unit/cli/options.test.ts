@@ -4,7 +4,7 @@ import path from 'node:path';
 import { MAX_LAN_ID } from '../../../src/commands/options.js';
 import { MIN_PORT_BASE } from '../../../src/inventory/mesh-file.js';
 import { LAST_PORT, pairIndex } from '../../../src/mesh/allocate.js';
-import { treeSnapshot } from '../pki/helpers.js';
+import { treeSnapshot } from '../../helpers/snapshot.js';
 import { countingServer, localInventory, meshctl } from './helpers.js';
 
 const ADD = ['add-lan', 'lab', '--subnet', '10.9.0.0/16', '--endpoint', '198.51.100.9'];
@@ -72,7 +72,7 @@ describe('cli: every option value is checked before anything is locked, created 
 
   for (const [args, message] of REFUSED) {
     it(`meshctl ${args.map((a) => (a.trim() === a && a !== '' ? a : JSON.stringify(a))).join(' ')}`, async () => {
-      const before = await treeSnapshot(path.dirname(dir));
+      const before = treeSnapshot(path.dirname(dir));
       const run = await meshctl([...args, '-i', dir]);
       assert.equal(run.code, 1, run.stderr);
       assert.ok(
@@ -80,7 +80,7 @@ describe('cli: every option value is checked before anything is locked, created 
         `stderr should include ${JSON.stringify(message)}:\n${run.stderr}`,
       );
       assert.match(run.stderr, /Fix: |meshctl --help/);
-      assert.deepEqual(await treeSnapshot(path.dirname(dir)), before, 'no lock, PKI, LAN file or output');
+      assert.deepEqual(treeSnapshot(path.dirname(dir)), before, 'no lock, PKI, LAN file or output');
       assert.equal(gateways.connections(), 0, 'no gateway contacted');
     });
   }

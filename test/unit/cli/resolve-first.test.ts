@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { LOCK_FILE } from '../../../src/lock.js';
-import { treeSnapshot } from '../pki/helpers.js';
+import { treeSnapshot } from '../../helpers/snapshot.js';
 import { exampleCopy, meshctl } from './helpers.js';
 
 /**
@@ -26,7 +26,7 @@ describe('cli: arguments are resolved against the inventory before anything is c
   for (const [command, extra] of limited) {
     it(`${command} --limit nosuchlan: exit 1 naming the LANs; no pki dir, no lock, nothing else`, async () => {
       const out = path.join(path.dirname(dir), 'rendered');
-      const before = await treeSnapshot(path.dirname(dir));
+      const before = treeSnapshot(path.dirname(dir));
       const args = [command, '-i', dir, '--limit', 'nosuchlan', ...extra.map((a) => (a === 'OUT' ? out : a))];
       const run = await meshctl(args);
       assert.equal(run.code, 1, run.stderr);
@@ -34,7 +34,7 @@ describe('cli: arguments are resolved against the inventory before anything is c
       assert.equal(existsSync(path.join(dir, 'pki')), false, 'no PKI directory');
       assert.equal(existsSync(path.join(dir, LOCK_FILE)), false, 'no lock file');
       assert.equal(existsSync(out), false, 'no render output');
-      assert.deepEqual(await treeSnapshot(path.dirname(dir)), before);
+      assert.deepEqual(treeSnapshot(path.dirname(dir)), before);
     });
   }
 
@@ -74,7 +74,7 @@ describe('cli: arguments are resolved against the inventory before anything is c
         since: new Date().toISOString(),
       };
       writeFileSync(lock, `${JSON.stringify(holder)}\n`);
-      const before = await treeSnapshot(path.dirname(dir));
+      const before = treeSnapshot(path.dirname(dir));
       const run = await meshctl([
         ...args.map((a) => (a === 'rendered' ? path.join(dir, '..', a) : a)),
         '-i',
@@ -83,7 +83,7 @@ describe('cli: arguments are resolved against the inventory before anything is c
       assert.equal(run.code, 1);
       assert.match(run.stderr, message);
       assert.doesNotMatch(run.stderr, /another meshctl run holds/);
-      assert.deepEqual(await treeSnapshot(path.dirname(dir)), before);
+      assert.deepEqual(treeSnapshot(path.dirname(dir)), before);
     });
   }
 });

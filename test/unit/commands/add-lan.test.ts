@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type AddLanOptions, run } from '../../../src/commands/add-lan.js';
 import { InventoryError, LockError, UsageError } from '../../../src/errors.js';
 import { loadInventory } from '../../../src/inventory/load.js';
 import { LOCK_FILE } from '../../../src/lock.js';
-import { capture, lanText, makeInventory, snapshot } from './helpers.js';
+import { lanText, removeInventory, writeInventory } from '../../helpers/inventory.js';
+import { fileHashes } from '../../helpers/snapshot.js';
+import { capture } from './helpers.js';
 
 const MESH = '# corp mesh\nname: corp\nretired_ids: [3]   # old branch\n';
 
 function inventory(): string {
-  return makeInventory(MESH, {
+  return writeInventory(MESH, {
     hq: lanText(1, '10.1.0.0/16', '203.0.113.1'),
     branch: lanText(2, '10.2.0.0/16', '203.0.113.2'),
   });
@@ -34,17 +36,17 @@ function options(dir: string, over: Partial<AddLanOptions> = {}): AddLanOptions 
 describe('add-lan: refusals write nothing', () => {
   const dirs: string[] = [];
   afterEach(() => {
-    for (const dir of dirs.splice(0)) rmSync(path.dirname(dir), { recursive: true, force: true });
+    for (const dir of dirs.splice(0)) removeInventory(dir);
   });
 
   /** Runs add-lan expecting a refusal; the inventory (and the absence of a PKI) must keep every byte. */
   async function refused(over: Partial<AddLanOptions>, check: (e: unknown) => boolean): Promise<void> {
     const dir = inventory();
     dirs.push(dir);
-    const before = snapshot(dir);
+    const before = fileHashes(dir);
     const { out } = capture();
     await assert.rejects(run(options(dir, over), out), check);
-    assert.deepEqual(snapshot(dir), before, 'no file written, changed or left behind (lock, PKI, temp)');
+    assert.deepEqual(fileHashes(dir), before, 'no file written, changed or left behind (lock, PKI, temp)');
   }
 
   it('a subnet overlapping another LAN: the loader diagnostic names the new file and line', async () => {
@@ -90,14 +92,14 @@ describe('add-lan: refusals write nothing', () => {
 
   it('--limit, and an inventory that is already invalid', async () => {
     await refused({ limit: 'hq' }, (e) => e instanceof UsageError && /cannot be limited/.test(e.message));
-    const dir = makeInventory('name: corp\n', { hq: lanText(1, '10.1.0.1/16', '203.0.113.1') });
+    const dir = writeInventory('name: corp\n', { hq: lanText(1, '10.1.0.1/16', '203.0.113.1') });
     dirs.push(dir);
-    const before = snapshot(dir);
+    const before = fileHashes(dir);
     await assert.rejects(
       run(options(dir), capture().out),
       (e) => e instanceof InventoryError && /fix it \(meshctl validate\) before adding a LAN/.test(e.message),
     );
-    assert.deepEqual(snapshot(dir), before);
+    assert.deepEqual(fileHashes(dir), before);
   });
 
   it('another meshctl run holding the inventory', async () => {
@@ -119,14 +121,14 @@ describe('add-lan --no-apply: the inventory file and the PKI only', () => {
   it('writes lans/NAME.yml with the next id never used, issues its certificate, keeps every other byte', async () => {
     const dir = inventory();
     try {
-      const before = snapshot(dir);
+      const before = fileHashes(dir);
       const { out, stdout } = capture();
       const code = await run(
         options(dir, { subnet: ['10.5.0.0/16', '192.168.5.0/24'], sshHost: '10.5.0.1', sshUser: 'admin' }),
         out,
       );
       assert.equal(code, 0);
-      const after = snapshot(dir);
+      const after = fileHashes(dir);
       const added = Object.keys(after).filter((f) => !(f in before));
       const inventoryFiles = added.filter((f) => !f.startsWith('pki'));
       assert.deepEqual(inventoryFiles, [path.join('lans', 'cloud.yml')], 'the only inventory file added');
@@ -153,7 +155,7 @@ describe('add-lan --no-apply: the inventory file and the PKI only', () => {
       assert.match(printed, /cloud \(203\.0\.113\.5\) +UDP 11004 from 203\.0\.113\.1 \(hq, pair 4\)/);
       assert.match(printed, /branch \(203\.0\.113\.2\) +UDP 11005 from 203\.0\.113\.5 \(cloud, pair 5\)/);
     } finally {
-      rmSync(path.dirname(dir), { recursive: true, force: true });
+      removeInventory(dir);
     }
   });
 
@@ -175,7 +177,7 @@ describe('add-lan --no-apply: the inventory file and the PKI only', () => {
       assert.equal(result.ports.length, 4);
       assert.equal(result.routes.length, 2 + 2, 'hq and branch: one route each; cloud: one per other LAN');
     } finally {
-      rmSync(path.dirname(dir), { recursive: true, force: true });
+      removeInventory(dir);
     }
   });
 });

@@ -10,18 +10,19 @@ import { ConnectError } from '../../../src/errors.js';
 import { loadInventoryOrThrow } from '../../../src/inventory/load.js';
 import { LOCK_FILE } from '../../../src/lock.js';
 import { formatPlans } from '../../../src/plan/format.js';
-import { planMesh } from '../../../src/plan/plan.js';
+import { planHosts } from '../../../src/plan/plan.js';
 import type { HostPlan } from '../../../src/plan/types.js';
+import { lanText, writeInventory } from '../../helpers/inventory.js';
+import { type TreeEntry, treeSnapshot } from '../../helpers/snapshot.js';
 import { countingServer, exampleCopy, jsonOf, localInventory, meshctl } from '../cli/helpers.js';
-import { type Entry, treeSnapshot } from '../pki/helpers.js';
 import { buildFacts } from '../plan/build-case.js';
-import { capture, lanText, makeInventory } from './helpers.js';
+import { capture } from './helpers.js';
 
 const plain = new Chalk({ level: 0 });
 
 /** A tree snapshot without the inventory directory's mtime, which the lock file's coming and going changes. */
-function withoutDirTime(tree: Map<string, Entry>): Map<string, Entry> {
-  return new Map([...tree].map(([p, e]) => [p, p === 'inventory' ? { ...e, mtimeMs: 0 } : e]));
+function withoutDirTime(tree: Map<string, TreeEntry>): Map<string, TreeEntry> {
+  return new Map([...tree].map(([p, e]) => [p, p === 'inventory' ? { ...e, mtimeNs: 0n } : e]));
 }
 
 /** A connector for gateways that cannot be reached; counts the attempts. */
@@ -43,7 +44,7 @@ describe('diff is read-only: the PKI is previewed, never created', () => {
   it('diff on an inventory without pki/ leaves pki_dir absent and says what apply would create', async () => {
     const dir = exampleCopy();
     roots.push(path.dirname(dir));
-    const before = await treeSnapshot(path.dirname(dir));
+    const before = treeSnapshot(path.dirname(dir));
     const { out, stdout } = capture();
     const gateways = unreachable();
     const code = await diff(
@@ -58,7 +59,7 @@ describe('diff is read-only: the PKI is previewed, never created', () => {
     assert.equal(existsSync(path.join(dir, 'pki')), false, 'no pki_dir');
     assert.equal(existsSync(path.join(dir, LOCK_FILE)), false);
     // the inventory lock came and went (the inventory directory's own mtime); nothing else changed at all
-    assert.deepEqual(withoutDirTime(await treeSnapshot(path.dirname(dir))), withoutDirTime(before));
+    assert.deepEqual(withoutDirTime(treeSnapshot(path.dirname(dir))), withoutDirTime(before));
 
     // the count is exactly what the first real run creates
     const other = exampleCopy();
@@ -79,12 +80,12 @@ describe('diff is read-only: the PKI is previewed, never created', () => {
     try {
       const dir = localInventory(gateways.port);
       roots.push(path.dirname(dir));
-      const before = await treeSnapshot(path.dirname(dir));
+      const before = treeSnapshot(path.dirname(dir));
       const run = await meshctl(['diff', '-i', dir, '--json']);
       assert.equal(run.code, 1, run.stderr);
       assert.ok(gateways.connections() > 0, 'the gateways were contacted (read-only)');
       assert.deepEqual(
-        withoutDirTime(await treeSnapshot(path.dirname(dir))),
+        withoutDirTime(treeSnapshot(path.dirname(dir))),
         withoutDirTime(before),
         'nothing created: no pki_dir, no lock',
       );
@@ -100,7 +101,7 @@ describe('diff is read-only: the PKI is previewed, never created', () => {
   });
 
   it('shows material that does not exist yet as "(would be created)", never the placeholder text', async () => {
-    const dir = makeInventory('name: corp\n', {
+    const dir = writeInventory('name: corp\n', {
       hq: lanText(1, '10.1.0.0/16', '203.0.113.1'),
       branch: lanText(2, '10.2.0.0/16', '203.0.113.2'),
       dc: lanText(3, '10.3.0.0/16', '203.0.113.3'),
@@ -111,7 +112,7 @@ describe('diff is read-only: the PKI is previewed, never created', () => {
     assert.equal(existsSync(inventory.mesh.pkiDir), false);
     const spec = { mesh: 'corp', lans: { hq: 1, branch: 2, dc: 3 } };
     const facts = new Map([['hq', buildFacts('hq', { base: 'fresh' }, spec)]]);
-    const plans = planMesh(desired.states, facts, { limit: ['hq'] });
+    const plans = planHosts(desired.states, facts, { limit: ['hq'] });
     const text = formatPlans(plans as Map<string, HostPlan>, {
       color: plain,
       desired: desired.states,
@@ -137,7 +138,7 @@ describe('diff is read-only: the PKI is previewed, never created', () => {
   });
 
   it('a preview can never be pushed: the push paths refuse placeholders before connecting', async () => {
-    const dir = makeInventory('name: corp\n', {
+    const dir = writeInventory('name: corp\n', {
       hq: lanText(1, '10.1.0.0/16', '203.0.113.1'),
       branch: lanText(2, '10.2.0.0/16', '203.0.113.2'),
     });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { type RemoveLanOptions, run } from '../../../src/commands/remove-lan.js';
 import { InventoryError, UsageError } from '../../../src/errors.js';
-import { capture, lanText, makeInventory, snapshot } from './helpers.js';
+import { lanText, removeInventory, writeInventory } from '../../helpers/inventory.js';
+import { fileHashes } from '../../helpers/snapshot.js';
+import { capture } from './helpers.js';
 
 function options(dir: string, name: string): RemoveLanOptions {
   return { inventory: dir, forks: 4, json: false, color: false, verbose: false, name };
@@ -46,13 +46,13 @@ describe('remove-lan: refusals change nothing', () => {
   ];
   for (const [title, lans, name, check] of cases) {
     it(title, async () => {
-      const dir = makeInventory('# keep me\nname: corp\n', lans);
+      const dir = writeInventory('# keep me\nname: corp\n', lans);
       try {
-        const before = snapshot(dir);
+        const before = fileHashes(dir);
         await assert.rejects(run(options(dir, name), capture().out), check);
-        assert.deepEqual(snapshot(dir), before);
+        assert.deepEqual(fileHashes(dir), before);
       } finally {
-        rmSync(path.dirname(dir), { recursive: true, force: true });
+        removeInventory(dir);
       }
     });
   }

@@ -4,7 +4,8 @@ import { run as diff } from '../../../src/commands/diff.js';
 import { ConnectError } from '../../../src/errors.js';
 import { UNCONFIRMED_SHA256 } from '../../../src/execute/outcomes.js';
 import { PING_SCRIPT } from '../../../src/execute/tunnels.js';
-import { type MemoryGateway, MemoryNetwork, sha256 } from '../../helpers/memory-gateway.js';
+import { sha256 } from '../../helpers/hash.js';
+import { type MemoryGateway, MemoryNetwork } from '../../helpers/memory-gateway.js';
 import { captured, engineOptions, type MemoryMesh, memoryMesh } from '../../helpers/memory-mesh.js';
 
 /**

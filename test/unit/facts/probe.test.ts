@@ -1,16 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,9 +14,10 @@ import {
   TUNNEL_NAME_PREFIX,
   TUNNEL_UNIT_TEMPLATE,
 } from '../../../src/gateway/layout.js';
+import { sha256 } from '../../helpers/hash.js';
+import { treeSnapshot } from '../../helpers/snapshot.js';
 
 const run = promisify(execFile);
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 const FIREWALL = { chainPrefix: 'MESHCTL' };
 
@@ -40,16 +31,6 @@ function relocatedProbe(root: string, paths: string[], firewall = FIREWALL): str
   );
   argv.splice(4, 2, join(root, 'manifest.json'), join(root, 'server'));
   return argv;
-}
-
-/** Every entry under dir with its mode, size and mtime: a probe that writes anything changes this. */
-function snapshot(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .sort()
-    .map((name) => {
-      const st = lstatSync(join(dir, name), { bigint: true });
-      return `${name} ${st.mode} ${st.size} ${st.mtimeNs}`;
-    });
 }
 
 describe('probe.sh run by the local /bin/sh', function () {
@@ -120,7 +101,7 @@ describe('probe.sh run by the local /bin/sh', function () {
     };
     // no trailing newline: the probe must still report the last line
     writeFileSync(join(root, 'manifest.json'), JSON.stringify(manifest, null, 2));
-    const before = snapshot(root);
+    const before = treeSnapshot(root);
 
     const argv = relocatedProbe(root, [
       conf,
@@ -162,7 +143,7 @@ describe('probe.sh run by the local /bin/sh', function () {
       assert.ok(facts.units['openvpn-server@mesh-old.service'], 'a unit named by the manifest is shown');
       assert.ok(facts.units['openvpn-server@mesh-branch.service'], 'the unit of a config asked for is shown');
     }
-    assert.deepEqual(snapshot(root), before, 'the probe changed nothing');
+    assert.deepEqual(treeSnapshot(root), before, 'the probe changed nothing');
   });
 
   it('still produces a parseable report with no manifest, no tunnel directory and a corrupt os field', async () => {

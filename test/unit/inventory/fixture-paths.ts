@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Diagnostic } from '../../../src/types.js';
+import { packageRoot } from '../../../src/version.js';
 
-/** The repository root, found from this file whether it runs from test/ or dist/test/. */
-export function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('package.json not found above the test file');
-    dir = parent;
-  }
-  return dir;
-}
+/** Fixtures stay in the source tree (tsc copies only .ts into dist/). */
+export const fixturesDir = (): string => path.join(packageRoot(), 'test', 'fixtures', 'inventory');
 
-export const fixturesDir = (): string => path.join(repoRoot(), 'test', 'fixtures', 'inventory');
-
-export const exampleDir = (): string => path.join(repoRoot(), 'inventory');
+export const exampleDir = (): string => path.join(packageRoot(), 'inventory');
 
 /** Expectation for one bad fixture: an error diagnostic with this file (relative to the fixture), line, field… */
 export interface Expectation {

@@ -5,30 +5,22 @@ import path from 'node:path';
 import { InventoryError } from '../../../src/errors.js';
 import { loadInventory, loadInventoryOrThrow } from '../../../src/inventory/load.js';
 import { MAX_INVENTORY_FILE_BYTES } from '../../../src/inventory/yaml-source.js';
+import { lanText, removeInventory, writeInventory } from '../../helpers/inventory.js';
 import { assertFinding, type Expectation, exampleDir, fixturesDir } from './fixture-paths.js';
 
 const HOME = '/home/operator';
 
-function tempInventory(mesh: string, lans: Record<string, string | Buffer>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'meshctl-inventory-'));
-  mkdirSync(path.join(dir, 'lans'));
-  writeFileSync(path.join(dir, 'mesh.yml'), mesh);
-  for (const [name, text] of Object.entries(lans)) writeFileSync(path.join(dir, 'lans', `${name}.yml`), text);
-  return dir;
-}
-
-const lanText = (id: number, subnet = `10.${id}.0.0/16`) =>
-  `id: ${id}\nsubnets: [${subnet}]\ngateway:\n  endpoint: 198.51.100.${id}\n`;
-
 describe('loadInventory', () => {
   const made: string[] = [];
+  const written: string[] = [];
   const temp = (mesh: string, lans: Record<string, string | Buffer>) => {
-    const dir = tempInventory(mesh, lans);
-    made.push(dir);
+    const dir = writeInventory(mesh, lans);
+    written.push(dir);
     return dir;
   };
   after(() => {
     for (const dir of made) rmSync(dir, { recursive: true, force: true });
+    for (const dir of written) removeInventory(dir);
   });
 
   it('validates the example inventory clean and fills in every default', () => {

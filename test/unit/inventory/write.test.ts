@@ -1,20 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { loadInventory } from '../../../src/inventory/load.js';
 import { lanFileText, type NewLanFile } from '../../../src/inventory/write.js';
+import { removeInventory, writeInventory } from '../../helpers/inventory.js';
 
 /** Writes mesh.yml + the generated lans/NAME.yml and loads them back. */
 function roundTrip(name: string, lan: NewLanFile) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'meshctl-write-'));
+  const dir = writeInventory('name: corp\nssh:\n  user: deploy\n', { [name]: lanFileText(lan) });
   try {
-    mkdirSync(path.join(dir, 'lans'));
-    writeFileSync(path.join(dir, 'mesh.yml'), 'name: corp\nssh:\n  user: deploy\n');
-    writeFileSync(path.join(dir, 'lans', `${name}.yml`), lanFileText(lan));
     return loadInventory(dir, { homedir: '/home/operator' });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeInventory(dir);
   }
 }
 

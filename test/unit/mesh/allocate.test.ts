@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import {
+  allocateMesh,
   deviceName,
   highestPairIndex,
   maxIdForTransit,
   maxPairIndexForTransit,
   pairIndex,
   pairTransit,
-  planMesh,
 } from '../../../src/mesh/allocate.js';
-import { buildInventory } from '../../helpers/build-inventory.js';
+import { buildInventory } from '../../helpers/inventory.js';
 
 describe('allocation (SPEC §2)', () => {
   it('numbers pairs k = (b-1)(b-2)/2 + a, densely from 1', () => {
@@ -72,7 +72,7 @@ describe('allocation (SPEC §2)', () => {
   });
 
   it('computes the whole mesh: ports, addresses, roles and devices', () => {
-    const mesh = planMesh(
+    const mesh = allocateMesh(
       buildInventory([
         { name: 'hq', id: 1 },
         { name: 'branch', id: 2 },
@@ -106,7 +106,7 @@ describe('allocation (SPEC §2)', () => {
   });
 
   it('never moves an existing pair when a LAN is added or removed', () => {
-    const before = planMesh(
+    const before = allocateMesh(
       buildInventory([
         { name: 'a', id: 1 },
         { name: 'b', id: 2 },
@@ -114,7 +114,7 @@ describe('allocation (SPEC §2)', () => {
         { name: 'd', id: 4 },
       ]),
     );
-    const grown = planMesh(
+    const grown = allocateMesh(
       buildInventory([
         { name: 'a', id: 1 },
         { name: 'b', id: 2 },
@@ -123,7 +123,7 @@ describe('allocation (SPEC §2)', () => {
         { name: 'e', id: 7 },
       ]),
     );
-    const shrunk = planMesh(
+    const shrunk = allocateMesh(
       buildInventory([
         { name: 'a', id: 1 },
         { name: 'c', id: 3 },

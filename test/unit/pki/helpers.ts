@@ -1,41 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
+import { treeSnapshot } from '../../helpers/snapshot.js';
 
 /** A fresh temporary directory; the PKI goes in `<root>/pki` so the test also covers its creation. */
 export async function tempRoot(): Promise<{ root: string; pki: string; cleanup: () => Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), 'meshctl-pki-'));
   return { root, pki: join(root, 'pki'), cleanup: () => rm(root, { recursive: true, force: true }) };
-}
-
-export interface Entry {
-  kind: 'dir' | 'file';
-  mode: number;
-  mtimeMs: number;
-  content?: string;
-}
-
-/** Every entry under `dir` (relative path → kind, permission bits, mtime, content) to prove nothing changed. */
-export async function treeSnapshot(dir: string): Promise<Map<string, Entry>> {
-  const entries = new Map<string, Entry>();
-  const walk = async (current: string) => {
-    const info = await lstat(current);
-    const key = relative(dir, current) || '.';
-    if (info.isDirectory()) {
-      entries.set(key, { kind: 'dir', mode: info.mode & 0o7777, mtimeMs: info.mtimeMs });
-      for (const name of (await readdir(current)).sort()) await walk(join(current, name));
-    } else {
-      entries.set(key, {
-        kind: 'file',
-        mode: info.mode & 0o7777,
-        mtimeMs: info.mtimeMs,
-        content: await readFile(current, 'utf8'),
-      });
-    }
-  };
-  await walk(dir);
-  return entries;
 }
 
 export function run(command: string, args: string[], input?: string): { status: number | null; out: string } {
@@ -47,9 +19,9 @@ export function run(command: string, args: string[], input?: string): { status: 
 /** Base64 body lines of every PEM private key under `dir`: no error message may contain any of them. */
 export async function secretLines(dir: string): Promise<string[]> {
   const lines: string[] = [];
-  for (const [path, entry] of await treeSnapshot(dir)) {
+  for (const [path, entry] of treeSnapshot(dir)) {
     if (entry.kind !== 'file' || !(path.startsWith('private/') || path.startsWith('tls-crypt/'))) continue;
-    for (const line of entry.content!.split('\n')) {
+    for (const line of (await readFile(join(dir, path), 'utf8')).split('\n')) {
       if (line.length >= 16 && !line.startsWith('-----') && !line.startsWith('#')) lines.push(line);
     }
   }

@@ -3,7 +3,8 @@ import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PkiError } from '../../../src/errors.js';
 import { certFingerprint, ensurePki, loadPkiReadOnly, pkiWarnings } from '../../../src/pki/index.js';
-import { run, tempRoot, treeSnapshot } from './helpers.js';
+import { treeSnapshot } from '../../helpers/snapshot.js';
+import { run, tempRoot } from './helpers.js';
 
 describe('pki: loadPkiReadOnly', () => {
   let pki: string;
@@ -27,7 +28,7 @@ describe('pki: loadPkiReadOnly', () => {
     assert.deepEqual(await loadPkiReadOnly(opts), material);
 
     await rm(join(pki, 'crl.pem'));
-    const before = await treeSnapshot(pki);
+    const before = treeSnapshot(pki);
     await assert.rejects(
       loadPkiReadOnly({ ...opts, lans: ['alpha', 'beta', 'gamma'], pairs: [1, 2] }),
       (e: unknown) =>
@@ -40,7 +41,7 @@ describe('pki: loadPkiReadOnly', () => {
           'run `meshctl render` or `meshctl apply`',
         ].every((fragment) => e.message.includes(fragment)),
     );
-    assert.deepEqual(await treeSnapshot(pki), before);
+    assert.deepEqual(treeSnapshot(pki), before);
   });
 });
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { PkiError } from '../../../src/errors.js';
 import { ensurePki, placeholderOf, previewPki } from '../../../src/pki/index.js';
 import type { PkiMaterial } from '../../../src/types.js';
-import { tempRoot, treeSnapshot } from './helpers.js';
+import { treeSnapshot } from '../../helpers/snapshot.js';
+import { tempRoot } from './helpers.js';
 
 /** Every piece of material that is a placeholder, by the PKI file it stands for. */
 function placeholders(material: PkiMaterial): string[] {
@@ -55,18 +56,18 @@ describe('pki: previewPki (read-only, for diff)', () => {
 
   it('on a complete PKI: the very material ensurePki returns, nothing pending, no byte or mtime changed', async () => {
     const { material } = await ensurePki(request(pki));
-    const before = await treeSnapshot(pki);
+    const before = treeSnapshot(pki);
     const preview = await previewPki(request(pki));
     assert.deepEqual(preview.material, material);
     assert.deepEqual([preview.wouldCreate, preview.wouldUpdate], [[], []]);
-    assert.deepEqual(await treeSnapshot(pki), before);
+    assert.deepEqual(treeSnapshot(pki), before);
   });
 
   it('on a grown mesh: the new gateway and pair keys would be created, pki.json updated — as ensurePki does', async () => {
     await ensurePki({ dir: pki, mesh: 'corp', lans: ['alpha', 'beta'], pairs: [1] });
-    const before = await treeSnapshot(pki);
+    const before = treeSnapshot(pki);
     const preview = await previewPki(request(pki));
-    assert.deepEqual(await treeSnapshot(pki), before);
+    assert.deepEqual(treeSnapshot(pki), before);
     assert.deepEqual(preview.wouldCreate, [
       'private/gamma.key',
       'issued/gamma.crt',
@@ -100,11 +101,11 @@ describe('pki: previewPki (read-only, for diff)', () => {
   it('refuses what ensurePki refuses, still writing nothing', async () => {
     await mkdir(pki, { mode: 0o700 });
     await writeFile(join(pki, 'thesis.tex'), 'precious\n');
-    const before = await treeSnapshot(pki);
+    const before = treeSnapshot(pki);
     await assert.rejects(
       previewPki(request(pki)),
       (e: unknown) => e instanceof PkiError && /not a meshctl PKI/.test(e.message),
     );
-    assert.deepEqual(await treeSnapshot(pki), before);
+    assert.deepEqual(treeSnapshot(pki), before);
   });
 });

@@ -14,7 +14,8 @@ import {
 import { join } from 'node:path';
 import { PkiError } from '../../../src/errors.js';
 import { ensurePki, loadPkiReadOnly, revokeGateway } from '../../../src/pki/index.js';
-import { secretLines, tempRoot, treeSnapshot } from './helpers.js';
+import { treeSnapshot } from '../../helpers/snapshot.js';
+import { secretLines, tempRoot } from './helpers.js';
 
 describe('pki: refusals', () => {
   let root: string;
@@ -32,7 +33,7 @@ describe('pki: refusals', () => {
 
   /** Runs `action`, expects a PkiError containing every fragment, and checks nothing under pki/ changed. */
   async function expectRefused(action: () => Promise<unknown>, fragments: string[]): Promise<string> {
-    const before = await treeSnapshot(pki);
+    const before = treeSnapshot(pki);
     const secrets = await secretLines(pki);
     let message = '';
     await assert.rejects(action(), (error: unknown) => {
@@ -43,7 +44,7 @@ describe('pki: refusals', () => {
     for (const fragment of fragments)
       assert.ok(message.includes(fragment), `missing "${fragment}" in:\n${message}`);
     for (const line of secrets) assert.ok(!message.includes(line), 'the message quotes key material');
-    assert.deepEqual(await treeSnapshot(pki), before, 'a refused run changed the PKI directory');
+    assert.deepEqual(treeSnapshot(pki), before, 'a refused run changed the PKI directory');
     return message;
   }
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { PkiError } from '../../../src/errors.js';
 import { ensurePki, revokeGateway } from '../../../src/pki/index.js';
-import { tempRoot, treeSnapshot } from './helpers.js';
+import { treeSnapshot } from '../../helpers/snapshot.js';
+import { tempRoot } from './helpers.js';
 
 const exists = (path: string) =>
   access(path).then(
@@ -47,20 +48,20 @@ describe('pki: revokeGateway', () => {
       [serial],
     );
     assert.equal(crl.entries[0]!.revocationDate.toISOString(), '2031-02-03T04:05:06.000Z');
-    assert.equal((await treeSnapshot(pki)).get(`revoked/beta-${serial}.crt`)!.mode, 0o644);
+    assert.equal(treeSnapshot(pki).get(`revoked/beta-${serial}.crt`)!.mode, 0o644);
   });
 
   it('is idempotent: a second revocation of the same LAN changes nothing', async () => {
     await revokeGateway({ dir: pki, mesh: 'corp', lan: 'beta' });
-    const before = await treeSnapshot(pki);
+    const before = treeSnapshot(pki);
     await revokeGateway({ dir: pki, mesh: 'corp', lan: 'beta' });
-    assert.deepEqual(await treeSnapshot(pki), before);
+    assert.deepEqual(treeSnapshot(pki), before);
   });
 
   it('the other gateways and the CA stay untouched, and the next ensurePki writes nothing', async () => {
-    const before = await treeSnapshot(pki);
+    const before = treeSnapshot(pki);
     await revokeGateway({ dir: pki, mesh: 'corp', lan: 'beta' });
-    const after = await treeSnapshot(pki);
+    const after = treeSnapshot(pki);
     for (const path of [
       'ca.crt',
       'private/ca.key',

@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
 import { osFamily } from '../../../src/facts/os.js';
 import type { Facts, FileFact, UnitFact } from '../../../src/facts/types.js';
 import { pairIndex, pairTransit } from '../../../src/mesh/allocate.js';
-import type { DesiredFile, DesiredState, DesiredUnit, Lan, Manifest } from '../../../src/types.js';
+import type { DesiredFile, DesiredState, DesiredUnit, Manifest } from '../../../src/types.js';
+import { sha256 } from '../../helpers/hash.js';
+import { buildLan } from '../../helpers/inventory.js';
 
 /**
- * Builds the two inputs of planMesh from a plan fixture's compact description (test/fixtures/plan/*.json):
+ * Builds the two inputs of planHosts from a plan fixture's compact description (test/fixtures/plan/*.json):
  *
  *   desired: { mesh, lans: { name: id }, content?: { "lan:/path" | "*:/path": text } }
  *     → a DesiredState per LAN laid out as render lays it out (SPEC §3): tunnel configs, their unit drop-ins,
@@ -49,28 +50,12 @@ export const MESHCTL_VERSION = '0.1.0';
 const FIREWALL_UNIT = 'meshctl-firewall.service';
 const KEYS = '/etc/openvpn/server/meshctl';
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
 /** A fake PEM whose body is deterministic and unlike any other text in a plan. */
 export function fakePem(label: string, seed: string): string {
   let body = '';
-  for (let i = 0; body.length < 192; i++)
-    body += createHash('sha256').update(`${seed}#${i}`).digest('base64');
+  for (let i = 0; body.length < 192; i++) body += sha256(`${seed}#${i}`, 'base64');
   const lines = body.slice(0, 192).match(/.{1,64}/g)!;
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
-
-function lanOf(name: string, id: number): Lan {
-  const ssh = { user: 'root', port: 22, knownHosts: '/nonexistent/known_hosts', become: false };
-  return {
-    name,
-    id,
-    subnets: [`10.${id}.0.0/16`],
-    endpoint: `198.51.100.${id}`,
-    sshHost: `198.51.100.${id}`,
-    ssh,
-    file: `/inventory/lans/${name}.yml`,
-  };
 }
 
 function buildState(
@@ -162,7 +147,7 @@ function buildState(
     units: units.map((u) => u.name).sort(),
   };
   return {
-    lan: lanOf(self, id),
+    lan: buildLan({ name: self, id }),
     files,
     units,
     manifest,

@@ -4,7 +4,7 @@ import { parseFacts } from '../../../src/facts/parse.js';
 import { probeCommand } from '../../../src/facts/probe.js';
 import { describeAction } from '../../../src/plan/actions.js';
 import { HostPlanError } from '../../../src/plan/errors.js';
-import { planMesh } from '../../../src/plan/plan.js';
+import { planHosts } from '../../../src/plan/plan.js';
 import type { HostPlan } from '../../../src/plan/types.js';
 import { manifestText, renderMesh, sha256 } from '../../../src/render/render.js';
 import { loadRoles, type Roles } from '../../../src/render/roles.js';
@@ -82,7 +82,7 @@ function planAll(states: Map<string, DesiredState>, probedPrefix: string): Map<s
       parseFacts(convergedProbeOutput(state, probedPrefix), lan, state.firewall),
     ]),
   );
-  const plans = planMesh(states, facts, { limit: [...states.keys()] });
+  const plans = planHosts(states, facts, { limit: [...states.keys()] });
   return new Map(
     [...plans].map(([lan, plan]) => {
       assert.ok(!(plan instanceof HostPlanError), `${lan}: ${(plan as Error).message}`);

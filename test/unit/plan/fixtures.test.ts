@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeAction, summaryLine } from '../../../src/plan/actions.js';
 import { HostPlanError } from '../../../src/plan/errors.js';
-import { planMesh } from '../../../src/plan/plan.js';
+import { planHosts } from '../../../src/plan/plan.js';
 import type { HostPlan } from '../../../src/plan/types.js';
 import { packageRoot } from '../../../src/version.js';
 import { buildDesired, buildFacts, type DesiredSpec, type FactsSpec } from './build-case.js';
@@ -82,7 +82,7 @@ function checkPlan(name: string, plan: HostPlan, expected: ExpectedPlan): void {
   );
 }
 
-describe('planMesh fixtures (test/fixtures/plan)', () => {
+describe('planHosts fixtures (test/fixtures/plan)', () => {
   it('has the cases the plan contract names', () => {
     assert.ok(cases.length >= 10, `only ${cases.length} fixtures`);
   });
@@ -94,7 +94,7 @@ describe('planMesh fixtures (test/fixtures/plan)', () => {
       const facts = new Map(
         Object.entries(planCase.facts).map(([lan, spec]) => [lan, buildFacts(lan, spec, planCase.desired)]),
       );
-      const plans = planMesh(desired, facts, { limit: planCase.limit });
+      const plans = planHosts(desired, facts, { limit: planCase.limit });
       assert.deepEqual(
         [...plans.keys()].sort(),
         [...planCase.limit].sort(),
@@ -116,7 +116,7 @@ describe('planMesh fixtures (test/fixtures/plan)', () => {
         checkPlan(name, result, expected);
       }
       // planning is pure: same inputs, same plans
-      const again = planMesh(desired, facts, { limit: planCase.limit });
+      const again = planHosts(desired, facts, { limit: planCase.limit });
       assert.deepEqual(
         [...again.values()].map((r) => (r instanceof Error ? r.message : r)),
         [...plans.values()].map((r) => (r instanceof Error ? r.message : r)),

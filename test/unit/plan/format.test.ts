@@ -15,7 +15,7 @@ import {
   planToJson,
   SECRET_PLACEHOLDER,
 } from '../../../src/plan/format.js';
-import { planMesh } from '../../../src/plan/plan.js';
+import { planHosts } from '../../../src/plan/plan.js';
 import type { HostPlan } from '../../../src/plan/types.js';
 import { buildDesired, buildFacts, type DesiredSpec, fakePem } from './build-case.js';
 
@@ -58,7 +58,7 @@ describe('plan formatting and JSON (secrets redacted)', () => {
     ['hq', buildFacts('hq', { base: 'converged', files: { [CONF]: { content: oldConf } } }, spec)],
     ['branch', buildFacts('branch', { base: 'fresh' }, spec)],
   ]);
-  const plans = planMesh(desired, facts, { limit: ['hq', 'branch'] });
+  const plans = planHosts(desired, facts, { limit: ['hq', 'branch'] });
   const hq = plans.get('hq') as HostPlan;
   const branch = plans.get('branch') as HostPlan;
   // a careless caller hands in the old secret too: the formatter must still not print it
@@ -122,7 +122,10 @@ describe('plan formatting and JSON (secrets redacted)', () => {
     ]);
     const text = formatPlans(refused, { color: plain, desired });
     assert.match(text, /^hq\n {2}refused: hq \(198\.51\.100\.1\): belongs to mesh "lab"$/m);
-    assert.match(text, /^branch \(198\.51\.100\.2\)  debian 12 \(bookworm\), OpenVPN not installed, systemd 252$/m);
+    assert.match(
+      text,
+      /^branch \(198\.51\.100\.2\) {2}debian 12 \(bookworm\), OpenVPN not installed, systemd 252$/m,
+    );
     const json = plansToJson(refused) as { changes: boolean; gateways: Record<string, unknown>[] };
     assert.equal(json.changes, true);
     assert.deepEqual(json.gateways[0], {

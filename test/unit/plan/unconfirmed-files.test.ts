@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describeAction } from '../../../src/plan/actions.js';
-import { planMesh } from '../../../src/plan/plan.js';
+import { planHosts } from '../../../src/plan/plan.js';
 import type { HostPlan } from '../../../src/plan/types.js';
 import { buildDesired, buildFacts } from './build-case.js';
 
@@ -24,7 +24,7 @@ describe('plan: files landed by a run that did not finish', () => {
           manifest.files[path] = '0'.repeat(64);
       }
     }
-    const result = planMesh(desired, facts, { limit: ['hq', 'branch'] });
+    const result = planHosts(desired, facts, { limit: ['hq', 'branch'] });
     return new Map([...result].map(([lan, plan]) => [lan, plan as HostPlan]));
   }
 

@@ -1,5 +1,6 @@
-import { planMesh } from '../../../src/mesh/allocate.js';
-import type { Inventory, Lan, Mesh, PkiMaterial, SshSettings } from '../../../src/types.js';
+import { allocateMesh } from '../../../src/mesh/allocate.js';
+import type { Inventory, Mesh, PkiMaterial } from '../../../src/types.js';
+import { buildInventory } from '../../helpers/inventory.js';
 
 /**
  * A small fixed mesh for render tests: three LANs with ids 1, 2 and 4 (so pair indices 1, 4, 5 are not simply
@@ -7,35 +8,24 @@ import type { Inventory, Lan, Mesh, PkiMaterial, SshSettings } from '../../../sr
  * render only embeds it.
  */
 
-const ssh: SshSettings = { user: 'root', port: 22, knownHosts: '/inventory/known_hosts', become: false };
-
-function lan(name: string, id: number, subnets: string[], endpoint: string): Lan {
-  return { name, id, subnets, endpoint, sshHost: endpoint, ssh, file: `/inventory/lans/${name}.yml` };
-}
-
 export function fixtureInventory(overrides: { extra?: string[] } = {}): Inventory {
-  return {
-    dir: '/inventory',
-    meshFile: '/inventory/mesh.yml',
-    mesh: {
+  return buildInventory(
+    [
+      { name: 'head-office', id: 1, subnets: ['10.1.0.0/16'], endpoint: '203.0.113.10' },
+      { name: 'branch', id: 2, subnets: ['10.2.0.0/16', '192.168.20.0/24'], endpoint: '198.51.100.20' },
+      { name: 'cloud', id: 4, subnets: ['10.4.0.0/16'], endpoint: 'vpn.cloud.example.com' },
+    ],
+    {
       name: 'corp',
-      transit: '172.19.0.0/16',
-      portBase: 11000,
       retiredIds: [3],
-      pkiDir: '/inventory/pki',
-      ssh,
+      knownHosts: '/inventory/known_hosts',
       openvpn: { keepalive: [10, 60], extra: overrides.extra ?? ['mute-replay-warnings'] },
     },
-    lans: [
-      lan('head-office', 1, ['10.1.0.0/16'], '203.0.113.10'),
-      lan('branch', 2, ['10.2.0.0/16', '192.168.20.0/24'], '198.51.100.20'),
-      lan('cloud', 4, ['10.4.0.0/16'], 'vpn.cloud.example.com'),
-    ],
-  };
+  );
 }
 
 export function fixtureMesh(overrides: { extra?: string[] } = {}): Mesh {
-  return planMesh(fixtureInventory(overrides));
+  return allocateMesh(fixtureInventory(overrides));
 }
 
 function fakePem(label: string, body: string): string {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { InventoryError, PkiError, UsageError } from '../../../src/errors.js';
-import { planMesh } from '../../../src/mesh/allocate.js';
+import { allocateMesh } from '../../../src/mesh/allocate.js';
 import { manifestText, renderGateway, renderMesh } from '../../../src/render/render.js';
 import { loadRoles } from '../../../src/render/roles.js';
 import type { DesiredState } from '../../../src/types.js';
+import { sha256 } from '../../helpers/hash.js';
 import { fixtureInventory, fixtureMesh, fixturePki } from './fixture.js';
 
 const roles = loadRoles();
@@ -129,11 +129,7 @@ describe('render: desired state of each gateway', () => {
         state.files.map((f) => f.path),
       );
       for (const f of state.files) {
-        assert.equal(
-          state.manifest.files[f.path],
-          createHash('sha256').update(f.content).digest('hex'),
-          f.path,
-        );
+        assert.equal(state.manifest.files[f.path], sha256(f.content), f.path);
       }
       assert.ok(!(state.manifestPath in state.manifest.files), 'the manifest does not list itself');
       assert.deepEqual(JSON.parse(manifestText(state.manifest)), state.manifest);
@@ -168,7 +164,7 @@ describe('render: desired state of each gateway', () => {
   it('a LAN alone in the mesh gets no tunnel, but forwarding and the firewall unit', () => {
     const inventory = fixtureInventory();
     inventory.lans = inventory.lans.slice(0, 1);
-    const lone = planMesh(inventory);
+    const lone = allocateMesh(inventory);
     const state = renderGateway(lone, 'head-office', fixturePki(lone), roles, { version: 'x' });
     assert.deepEqual(
       state.units.map((u) => u.name),
@@ -192,7 +188,7 @@ describe('render: refuses bad input with a message naming the value, where, and 
   it('a LAN name that would escape a path', () => {
     const inventory = fixtureInventory();
     inventory.lans[2] = { ...inventory.lans[2]!, name: '../../etc' };
-    const bad = planMesh(inventory);
+    const bad = allocateMesh(inventory);
     assert.throws(
       () => renderGateway(bad, 'head-office', fixturePki(bad), roles, { version: 'x' }),
       (e: Error) =>
@@ -205,7 +201,7 @@ describe('render: refuses bad input with a message naming the value, where, and 
   it('an endpoint that would inject a second directive', () => {
     const inventory = fixtureInventory();
     inventory.lans[1] = { ...inventory.lans[1]!, endpoint: '198.51.100.20\nsecret /tmp/x' };
-    const bad = planMesh(inventory);
+    const bad = allocateMesh(inventory);
     assert.throws(
       () => renderGateway(bad, 'head-office', fixturePki(bad), roles, { version: 'x' }),
       (e: Error) => e instanceof InventoryError && e.diagnostics[0]!.field === 'gateway.endpoint',
@@ -234,7 +230,7 @@ describe('render: refuses bad input with a message naming the value, where, and 
   it('a keepalive OpenVPN would refuse', () => {
     const inventory = fixtureInventory();
     inventory.mesh.openvpn.keepalive = [10, 15];
-    const bad = planMesh(inventory);
+    const bad = allocateMesh(inventory);
     assert.throws(
       () => renderGateway(bad, 'branch', fixturePki(bad), roles, { version: 'x' }),
       (e: Error) =>

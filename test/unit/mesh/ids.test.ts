@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { nextLanId, requestedIdProblem } from '../../../src/commands/lan/ids.js';
+import { nextLanId, requestedIdProblem } from '../../../src/mesh/ids.js';
 
 const ids = {
   lans: [

@@ -10,8 +10,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type LoadOptions, loadInventory } from '../../inventory/load.js';
-import type { Diagnostic, Inventory } from '../../types.js';
+import type { Diagnostic, Inventory } from '../types.js';
+import { type LoadOptions, loadInventory } from './load.js';
 
 /**
  * The inventory as it would be after a change, validated by the same loader as `meshctl validate` without

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadInventoryView } from '../../../src/commands/lan/inventory-view.js';
-import { lanText, makeInventory, snapshot } from './helpers.js';
+import { loadInventoryView } from '../../../src/inventory/view.js';
+import { lanText, removeInventory, writeInventory } from '../../helpers/inventory.js';
+import { fileHashes } from '../../helpers/snapshot.js';
 
 function views(): string[] {
   return readdirSync(tmpdir()).filter((f) => f.startsWith('meshctl-view-'));
@@ -11,7 +12,7 @@ function views(): string[] {
 
 describe('add-lan/remove-lan: the would-be inventory', () => {
   it('resolves relative paths as the real inventory does, even ones that leave it', () => {
-    const dir = makeInventory(
+    const dir = writeInventory(
       'name: corp\npki_dir: ../secrets/pki\nssh:\n  known_hosts: kh\n  identity_file: ~/.ssh/k\n',
       {
         hq: lanText(1, '10.1.0.0/16', '203.0.113.1'),
@@ -38,18 +39,18 @@ describe('add-lan/remove-lan: the would-be inventory', () => {
         ],
       );
     } finally {
-      rmSync(path.dirname(dir), { recursive: true, force: true });
+      removeInventory(dir);
     }
   });
 
   it('leaves a LAN out, and names the real files (as given) in diagnostics, never touching them', () => {
-    const dir = makeInventory('name: corp\nretired_ids: [2]\n', {
+    const dir = writeInventory('name: corp\nretired_ids: [2]\n', {
       hq: lanText(1, '10.1.0.0/16', '203.0.113.1'),
       old: lanText(2, '10.2.0.0/16', '203.0.113.2'),
       dup: lanText(3, '10.1.5.0/24', '203.0.113.3'),
     });
     try {
-      const before = snapshot(dir);
+      const before = fileHashes(dir);
       const view = loadInventoryView(dir, { omit: 'old' });
       assert.equal(view.inventory, undefined);
       assert.deepEqual(
@@ -61,9 +62,9 @@ describe('add-lan/remove-lan: the would-be inventory', () => {
         view.diagnostics[0]!.message,
         new RegExp(`\\(${path.join(dir, 'lans', 'dup.yml').replace(/[.]/g, '\\.')}:\\d+\\)`),
       );
-      assert.deepEqual(snapshot(dir), before);
+      assert.deepEqual(fileHashes(dir), before);
     } finally {
-      rmSync(path.dirname(dir), { recursive: true, force: true });
+      removeInventory(dir);
     }
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import yaml from 'js-yaml';
-import { RetireEditError, retireIdText } from '../../../src/commands/lan/retire-id.js';
+import { RetireEditError, retireIdText } from '../../../src/inventory/retire-id.js';
 
 /** The edit must be an insertion only: removing the inserted text gives the original back, byte for byte. */
 function assertInsertionOnly(before: string, after: string, inserted: string): void {

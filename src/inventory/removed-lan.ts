@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { InventoryError } from '../../errors.js';
-import { FileFindings } from '../../inventory/findings.js';
-import { readLanFile } from '../../inventory/lan-file.js';
-import { homedirFrom } from '../../inventory/ssh-settings.js';
-import { readYamlFile } from '../../inventory/yaml-source.js';
-import type { Diagnostic, Inventory, Lan } from '../../types.js';
+import { InventoryError } from '../errors.js';
+import type { Diagnostic, Inventory, Lan } from '../types.js';
+import { FileFindings } from './findings.js';
+import { readLanFile } from './lan-file.js';
+import { homedirFrom } from './ssh-settings.js';
+import { readYamlFile } from './yaml-source.js';
 
 /**
  * The LAN remove-lan takes out, read from its own file against the rest of the inventory. It is read on its own
