@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// Runs on `npm pack` and `npm publish` (prepack): compiles src/ alone into dist/src/, the only compiled code the
+// package ships ("files" in package.json). dist/src/ is emptied first so a module deleted from src/ cannot ship
+// from an earlier build.
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+rmSync(join(root, 'dist', 'src'), { recursive: true, force: true });
+const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], {
+  cwd: root,
+  stdio: 'inherit',
+});
+process.exit(result.status ?? 1);
