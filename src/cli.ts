@@ -4,6 +4,14 @@ import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkOptions, MAX_LAN_ID } from './commands/options.js';
+import {
+  COMPLETION_KEY,
+  COMPLETION_SHELLS,
+  type CompletionShell,
+  complete,
+  completionScript,
+  YARGS_COMPLETION_COMMAND,
+} from './completion.js';
 import { InventoryError, MeshctlError, UsageError } from './errors.js';
 import { diagnosticsToJson, formatDiagnostic } from './inventory/format.js';
 import { type CommandName, createOutput, type Output } from './output.js';
@@ -218,7 +226,43 @@ export async function main(args: string[], streams: CliStreams = {}): Promise<nu
           ),
       run('remove-lan', () => import('./commands/remove-lan.js')),
     )
-    .demandCommand(1, 'Name a command: init, validate, render, diff, apply, add-lan, remove-lan (see --help)')
+    .command(
+      'completion [shell]',
+      'Print the shell completion script (bash or zsh): commands, options and the LAN names of the inventory',
+      (y) =>
+        y
+          .positional('shell', {
+            choices: COMPLETION_SHELLS,
+            default: 'bash',
+            describe: 'bash (default) or zsh',
+          })
+          .epilog(
+            'bash: meshctl completion bash > ~/.local/share/bash-completion/completions/meshctl\n' +
+              'zsh:  meshctl completion zsh > ~/.zfunc/_meshctl  (with ~/.zfunc in fpath; or append either to your shell rc file)',
+          ),
+      (argv) => {
+        (streams.stdout ?? process.stdout).write(completionScript(argv.shell as CompletionShell));
+      },
+    )
+    // yargs' completion protocol (--get-yargs-completions) under a hidden name; meshctl prints its own scripts
+    .completion(
+      YARGS_COMPLETION_COMMAND,
+      false,
+      (
+        _current: string,
+        _argv: unknown,
+        defaultCompletion: () => void,
+        done: (completions: string[]) => void,
+      ) => {
+        const own = complete(args.slice(args.indexOf(COMPLETION_KEY) + 1));
+        if (own) done(own);
+        else defaultCompletion();
+      },
+    )
+    .demandCommand(
+      1,
+      'Name a command: init, validate, render, diff, apply, add-lan, remove-lan, completion (see --help)',
+    )
     .strict()
     .recommendCommands()
     .epilog(EPILOG)

@@ -1,0 +1,154 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { LAN_NAME_PATTERN } from './gateway/layout.js';
+
+/**
+ * Shell completion. `meshctl completion [bash|zsh]` prints a script that asks `meshctl --get-yargs-completions
+ * WORDS…` (yargs' completion protocol) what fits the word under the cursor: yargs answers commands and options,
+ * and `complete` below adds what only meshctl knows, the LAN names of the inventory, for the words that take one.
+ *
+ * The scripts pin SHELL for the completion call: yargs formats its answers for zsh (`name:description`) or bash
+ * (bare words) by looking at SHELL, which in an interactive shell names the login shell, not the one asking.
+ */
+
+export type CompletionShell = 'bash' | 'zsh';
+export const COMPLETION_SHELLS: readonly CompletionShell[] = ['bash', 'zsh'];
+
+/** The hidden yargs command that enables `--get-yargs-completions` (yargs' own script is not used). */
+export const YARGS_COMPLETION_COMMAND = 'yargs-completion-script';
+export const COMPLETION_KEY = '--get-yargs-completions';
+
+const BASH = `###-begin-meshctl-completions-###
+# meshctl completion for bash. Install: meshctl completion bash > ~/.local/share/bash-completion/completions/meshctl
+# (or: meshctl completion bash >> ~/.bashrc)
+_meshctl_completions()
+{
+    local cur_word reply
+    cur_word="\${COMP_WORDS[COMP_CWORD]}"
+    mapfile -t reply < <(SHELL=/bin/bash meshctl ${COMPLETION_KEY} "\${COMP_WORDS[@]:0:COMP_CWORD+1}" 2>/dev/null)
+    mapfile -t COMPREPLY < <(compgen -W "\${reply[*]}" -- "\${cur_word}")
+    return 0
+}
+complete -o bashdefault -o default -F _meshctl_completions meshctl
+###-end-meshctl-completions-###
+`;
+
+const ZSH = `#compdef meshctl
+###-begin-meshctl-completions-###
+# meshctl completion for zsh. Install: meshctl completion zsh > "\${fpath[1]}/_meshctl" (or >> ~/.zshrc)
+_meshctl_completions()
+{
+  local reply
+  local si=$IFS
+  IFS=$'\\n' reply=($(SHELL=/bin/zsh meshctl ${COMPLETION_KEY} "\${words[@]:0:CURRENT}" 2>/dev/null))
+  IFS=$si
+  if [[ \${#reply} -gt 0 ]]; then
+    _describe 'values' reply
+  else
+    _default
+  fi
+}
+if [[ "\${zsh_eval_context[-1]}" == "loadautofunc" ]]; then
+  _meshctl_completions "$@"
+else
+  compdef _meshctl_completions meshctl
+fi
+###-end-meshctl-completions-###
+`;
+
+export function completionScript(shell: CompletionShell): string {
+  return shell === 'zsh' ? ZSH : BASH;
+}
+
+/** Options whose value is a LAN name, or a comma-separated list of them (`list`). */
+const LAN_OPTIONS: Readonly<Record<string, { list: boolean }>> = {
+  '--limit': { list: true },
+  // `meshctl rotate --gateway NAME` and `meshctl routes [LAN]` go here and in LAN_POSITIONALS once they exist
+};
+
+/** Commands whose first positional is an existing LAN (add-lan names a new one: nothing to offer). */
+const LAN_POSITIONALS: readonly string[] = ['remove-lan'];
+
+/** Options that take a value meshctl cannot guess: the shell completes a file name (or nothing) instead. */
+const VALUE_OPTIONS: readonly string[] = [
+  '-i',
+  '--inventory',
+  '--out',
+  '--forks',
+  '--tunnel-timeout',
+  '--subnet',
+  '--endpoint',
+  '--ssh-host',
+  '--ssh-user',
+  '--ssh-port',
+  '--id',
+];
+
+/** The LAN names of the inventory: the stems of DIR/lans/*.yml. Never throws: no inventory means no names. */
+export function lanNames(inventoryDir: string): string[] {
+  try {
+    return readdirSync(join(inventoryDir, 'lans'))
+      .filter((file) => file.endsWith('.yml'))
+      .map((file) => file.slice(0, -'.yml'.length))
+      .filter((name) => LAN_NAME_PATTERN.test(name))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** `alpha,be` → `alpha,beta`, `alpha,bravo`: the names not listed yet, after what is already typed. */
+function listCompletions(typed: string, names: string[]): string[] {
+  const comma = typed.lastIndexOf(',');
+  const done = comma < 0 ? [] : typed.slice(0, comma).split(',');
+  const head = comma < 0 ? '' : typed.slice(0, comma + 1);
+  const partial = typed.slice(comma + 1);
+  return names.filter((n) => n.startsWith(partial) && !done.includes(n)).map((n) => `${head}${n}`);
+}
+
+/** The inventory the command line names (`-i DIR`, `--inventory DIR`, `--inventory=DIR`), or the default. */
+function inventoryOf(words: string[]): string {
+  for (let i = words.length - 2; i >= 0; i--) {
+    const word = words[i]!;
+    if ((word === '-i' || word === '--inventory') && i + 1 < words.length - 1) return words[i + 1]!;
+    if (word.startsWith('--inventory=')) return word.slice('--inventory='.length);
+  }
+  return 'inventory';
+}
+
+/**
+ * meshctl's own answers for `words` (the command line up to the cursor, `meshctl` first), or null to let yargs
+ * answer (commands, options). An empty list leaves the word to the shell's file completion.
+ */
+export function complete(words: string[]): string[] | null {
+  const current = words[words.length - 1] ?? '';
+  // bash splits `--limit=al` into `--limit`, `=`, `al` (COMP_WORDBREAKS holds `=`)
+  const split = words[words.length - 2] === '=';
+  const previous = (split ? words[words.length - 3] : words[words.length - 2]) ?? '';
+  const names = () => lanNames(inventoryOf(words));
+  const option = LAN_OPTIONS[previous];
+  if (option)
+    return option.list ? listCompletions(current, names()) : names().filter((n) => n.startsWith(current));
+  for (const [name, { list }] of Object.entries(LAN_OPTIONS)) {
+    if (current.startsWith(`${name}=`)) {
+      const typed = current.slice(name.length + 1);
+      const found = list ? listCompletions(typed, names()) : names().filter((n) => n.startsWith(typed));
+      return found.map((n) => `${name}=${n}`);
+    }
+  }
+  if (VALUE_OPTIONS.includes(previous)) return [];
+  if (!current.startsWith('-')) {
+    const positionals = words.slice(1, -1).filter((w, i, all) => !w.startsWith('-') && !isValueOf(all, i));
+    const command = positionals[0];
+    if (command && LAN_POSITIONALS.includes(command) && positionals.length === 1) {
+      return names().filter((n) => n.startsWith(current));
+    }
+  }
+  return null;
+}
+
+/** words[i] is the value of the option before it (`--limit alpha`), not a positional. */
+function isValueOf(words: string[], i: number): boolean {
+  const before = words[i - 1];
+  return before !== undefined && (VALUE_OPTIONS.includes(before) || before in LAN_OPTIONS);
+}
