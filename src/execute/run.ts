@@ -111,7 +111,8 @@ export function gatherTasks(
       title: 'Plan',
       task: () => {
         const facts = new Map(alive(runs).map((run) => [run.name, run.facts!]));
-        const plans = planHosts(desired, facts, { limit: alive(runs).map((r) => r.name) });
+        // the bastion's clock, for the pre-flight clock check (the planner reads no clock itself)
+        const plans = planHosts(desired, facts, { limit: alive(runs).map((r) => r.name), now: Date.now() });
         for (const run of runs) {
           const plan = plans.get(run.name);
           if (plan instanceof HostPlanError) fail(run, 'plan', plan);

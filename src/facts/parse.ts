@@ -2,6 +2,15 @@ import { MANIFEST_PATH } from '../gateway/layout.js';
 import type { FirewallLayout } from '../types.js';
 import { ProbeOutputError } from './errors.js';
 import { readManifest } from './manifest.js';
+import {
+  parseAddress,
+  parseNftChains,
+  parseProcUdpLine,
+  parseRoute,
+  parseSsLine,
+  parseSysctlForward,
+  unknownNetwork,
+} from './network.js';
 import { choosePackageManager, osFamily, osReleaseValue } from './os.js';
 import type { Facts, FileFact, PackageManager, UnitFact } from './types.js';
 
@@ -133,6 +142,9 @@ export function parseFacts(stdout: string, gateway: string, firewall: FirewallLa
   const rules: string[] = [];
   let iptablesReadable = false;
   let unrecognised = 0;
+  const network = unknownNetwork();
+  const nftLines: string[] = [];
+  let ipUnavailable = false;
 
   for (const { tag, fields, rest } of records) {
     switch (tag) {
@@ -226,9 +238,79 @@ export function parseFacts(stdout: string, gateway: string, firewall: FirewallLa
       case 'iptables-failed':
         warnings.push(`\`iptables -S\` failed (${rest || 'no detail'}): the firewall state is unknown`);
         break;
+      case 'time': {
+        const seconds = Number(rest);
+        network.clock = Number.isInteger(seconds) && seconds > 0 ? seconds : null;
+        // a probe that tells the time reads the sysctl files too: no record there means no file sets forwarding
+        network.sysctlForward ??= [];
+        network.sysctlFiles ??= [];
+        break;
+      }
+      case 'addr': {
+        const address = parseAddress(rest);
+        network.addresses ??= [];
+        if (address) network.addresses.push(address);
+        break;
+      }
+      case 'route': {
+        const route = parseRoute(rest);
+        network.routes ??= [];
+        if (route) network.routes.push(route);
+        break;
+      }
+      case 'route-truncated':
+        network.routesTruncated = true;
+        warnings.push(
+          'the gateway has more than 5000 routes: only the first 5000 were checked for collisions',
+        );
+        break;
+      case 'ip-unavailable':
+        ipUnavailable = true;
+        warnings.push(
+          `addresses and routes are unknown (${rest || 'no ip command'}): their checks are skipped`,
+        );
+        break;
+      case 'udp-ss':
+      case 'udp-proc': {
+        const socket = tag === 'udp-ss' ? parseSsLine(rest) : parseProcUdpLine(rest);
+        network.udp ??= [];
+        if (socket) network.udp.push(socket);
+        break;
+      }
+      case 'udp-unavailable':
+        break;
+      case 'sysctl-file':
+        network.sysctlFiles ??= [];
+        network.sysctlFiles.push(rest);
+        break;
+      case 'sysctl-forward': {
+        const setting = parseSysctlForward(fields[0] ?? '', fields.slice(1).join(' '));
+        network.sysctlForward ??= [];
+        if (setting) network.sysctlForward.push(setting);
+        break;
+      }
+      case 'forward-chain':
+        network.forwardChain ??= [];
+        network.forwardChain.push(rest);
+        break;
+      case 'nft':
+        nftLines.push(rest);
+        break;
+      case 'rp-filter': {
+        const value = Number(fields[1]);
+        network.rpFilter ??= {};
+        if (fields[0] && Number.isInteger(value)) network.rpFilter[fields[0]] = value;
+        break;
+      }
       default:
         unrecognised++;
     }
+  }
+  if (nftLines.length > 0) network.nftChains = parseNftChains(nftLines);
+  // ip answered but printed no address (or no route): an empty list, not an unknown one
+  if (network.clock !== null && !ipUnavailable) {
+    network.addresses ??= [];
+    network.routes ??= [];
   }
   if (unrecognised > 0)
     warnings.push(`${unrecognised} unrecognised line(s) in the probe's output were ignored`);
@@ -270,6 +352,7 @@ export function parseFacts(stdout: string, gateway: string, firewall: FirewallLa
       chains: rules.some((rule) => rule.startsWith(`-N ${chainPrefix}-`)),
       jumps: jumpsFrom(rules, 'INPUT', chainPrefix) && jumpsFrom(rules, 'FORWARD', chainPrefix),
     },
+    network,
     warnings,
   };
 }

@@ -35,6 +35,23 @@
 #   ip-forward 0|1 | ip-forward-unknown
 #   iptables RULE                               each `iptables -S` line naming a CHAIN_PREFIX- chain
 #   iptables-read | iptables-missing | iptables-failed DETAIL
+# Pre-flight records (what would make a rendered mesh fail silently; src/plan/preflight.ts reads them):
+#   time EPOCH                                  the gateway's clock, `date +%s`
+#   addr LINE                                   each `ip -4 -o addr show` line (interface, address/prefix)
+#   route LINE                                  each `ip -4 route show table all` line, except local, broadcast and
+#                                               multicast ones; at most 5000
+#   route-truncated                             more routes than that (the rest were not read)
+#   ip-unavailable DETAIL                       no `ip` (iproute2): addresses and routes are unknown
+#   udp-ss LINE                                 each `ss -uanp` line (UDP sockets and their processes)
+#   udp-proc LINE                               without ss: each line of /proc/net/udp and /proc/net/udp6 (no owner)
+#   udp-unavailable
+#   sysctl-file PATH                            each sysctl file read (a file in /etc masks one of the same name later on)
+#   sysctl-forward PATH LINE                    each line setting net.ipv4.ip_forward or net.ipv4.conf.all.forwarding
+#                                               in the sysctl.d directories or /etc/sysctl.conf
+#   forward-chain RULE                          each `iptables -S FORWARD` line (the policy and every rule, in order)
+#   nft LINE                                    each table, chain and hook line of `nft list chains`, when nft exists
+#   rp-filter IFACE VALUE                       net.ipv4.conf.<IFACE>.rp_filter, for all, default and each interface
+# The directories read here (sysctl.d, /proc) are the system's own, not meshctl's.
 #   end
 
 # sbin directories first: a non-root login's PATH often lacks them (sudo's secure_path may not).
@@ -254,6 +271,58 @@ if have iptables; then
 else
   record iptables-missing
 fi
+
+# --- pre-flight: clock, addresses, routes, UDP ports, sysctl files, FORWARD, rp_filter -------------------------
+record time "$(date +%s)"
+
+# records TAG: one TAG record per line of stdin (one sed for all lines: a gateway may have thousands)
+TAB=$(printf '\t')
+records() {
+  tr '\t' ' ' | sed "s/ *\$//; s/^/$1$TAB/"
+}
+
+if have ip; then
+  ip -4 -o addr show 2>/dev/null | records addr
+  # a gateway holding a full BGP table would print a million routes: the first 5000 tell enough
+  routes=$(ip -4 route show table all 2>/dev/null | grep -v -E '^(local|broadcast|multicast) ' | head -n 5001)
+  if [ -n "$routes" ]; then
+    printf '%s\n' "$routes" | head -n 5000 | records route
+    if [ "$(printf '%s\n' "$routes" | wc -l)" -gt 5000 ]; then record route-truncated; fi
+  fi
+else
+  record ip-unavailable "ip (iproute2) not found"
+fi
+
+if have ss; then
+  ss -uanp 2>/dev/null | records udp-ss
+elif [ -r /proc/net/udp ]; then
+  cat /proc/net/udp /proc/net/udp6 2>/dev/null | records udp-proc
+else
+  record udp-unavailable
+fi
+
+# sysctl-forward: which file last sets forwarding decides it at boot and on every `sysctl --system`
+for file in /etc/sysctl.d/*.conf /run/sysctl.d/*.conf /usr/local/lib/sysctl.d/*.conf /usr/lib/sysctl.d/*.conf \
+  /lib/sysctl.d/*.conf /etc/sysctl.conf; do
+  if [ -f "$file" ] && [ -r "$file" ]; then
+    record sysctl-file "$file"
+    grep -E '^[[:space:]]*-?[[:space:]]*net[./]ipv4[./](ip_forward|conf[./]all[./]forwarding)[[:space:]]*=' "$file" 2>/dev/null |
+      while IFS= read -r line; do record sysctl-forward "$file" "$(printf '%s' "$line" | one_line)"; done
+  fi
+done
+
+if have iptables; then
+  if forward=$(iptables -w -S FORWARD 2>/dev/null); then
+    printf '%s\n' "$forward" | records forward-chain
+  fi
+fi
+if have nft; then
+  nft list chains 2>/dev/null | grep -E '^[[:space:]]*(table|chain|type) ' | sed 's/^[[:space:]]*//' | records nft
+fi
+
+# one grep for every interface (a container host has hundreds); interface names hold no `/`, `:` or blank
+grep -H '' /proc/sys/net/ipv4/conf/*/rp_filter 2>/dev/null |
+  sed -n "s|^/proc/sys/net/ipv4/conf/\([^/]*\)/rp_filter:\([0-9]*\)\$|rp-filter$TAB\1$TAB\2|p"
 
 record end
 exit 0

@@ -87,6 +87,81 @@ export interface Facts {
   /** net.ipv4.ip_forward is 1; null when it could not be read. */
   ipForward: boolean | null;
   firewall: FirewallFacts;
+  /** Addresses, routes, sockets, clock and kernel settings, for the pre-flight checks. */
+  network: NetworkFacts;
   /** Things the probe could not learn, each a full sentence. */
   warnings: string[];
+}
+
+/** An IPv4 address on an interface (`ip -4 -o addr show`). */
+export interface AddressFact {
+  iface: string;
+  /** Address and prefix length, e.g. `10.1.0.5/24`. */
+  cidr: string;
+}
+
+/** A route of any table but `local` (`ip -4 route show table all`). */
+export interface RouteFact {
+  /** Canonical destination network, e.g. `172.17.0.0/16`; `default` routes are not kept. */
+  dest: string;
+  /** Route type when not unicast: `blackhole`, `unreachable`, `prohibit`, `throw`. */
+  type: string | null;
+  dev: string | null;
+  /** The routing table, when not `main`. */
+  table: string | null;
+  /** A gateway route (`via`); false for a network on the link (a connected route). */
+  via: boolean;
+  /** The line as `ip` printed it, for messages. */
+  line: string;
+}
+
+/** A UDP socket (`ss -uanp`, or /proc/net/udp without ss). */
+export interface UdpSocketFact {
+  /** Local address as printed, e.g. `0.0.0.0`, `*`, `[::]`, `10.1.0.5`. */
+  address: string;
+  port: number;
+  /** The processes holding it: empty when unknown (/proc/net/udp names none). */
+  processes: { name: string; pid: number }[];
+}
+
+/** A line setting IPv4 forwarding in a sysctl file. */
+export interface SysctlForwardFact {
+  path: string;
+  /** `net.ipv4.ip_forward` or `net.ipv4.conf.all.forwarding`, dotted. */
+  key: string;
+  value: string;
+  line: string;
+}
+
+/** A base chain of nftables, as `nft list chains` shows it. */
+export interface NftChainFact {
+  /** `inet filter`. */
+  table: string;
+  chain: string;
+  hook: string;
+  policy: string;
+}
+
+/**
+ * What the probe reads beyond meshctl's own files, for the pre-flight checks (src/plan/preflight.ts). Each field
+ * is null when the probe did not read it (no such tool on the gateway, or an older probe): its check is skipped.
+ */
+export interface NetworkFacts {
+  /** The gateway's clock, in seconds since the epoch. */
+  clock: number | null;
+  addresses: AddressFact[] | null;
+  routes: RouteFact[] | null;
+  /** More routes than the probe reads: collisions among the rest go unseen. */
+  routesTruncated: boolean;
+  udp: UdpSocketFact[] | null;
+  /** Every sysctl file present, in the probe's directory order (/etc/sysctl.d first, /etc/sysctl.conf last). */
+  sysctlFiles: string[] | null;
+  /** Every line of a sysctl file that sets IPv4 forwarding (empty: none does). */
+  sysctlForward: SysctlForwardFact[] | null;
+  /** `iptables -S FORWARD`: the `-P FORWARD …` line and every rule, in order. */
+  forwardChain: string[] | null;
+  /** nftables base chains; null when `nft` is not installed. */
+  nftChains: NftChainFact[] | null;
+  /** net.ipv4.conf.<iface>.rp_filter by interface, with `all` and `default`. */
+  rpFilter: Record<string, number> | null;
 }

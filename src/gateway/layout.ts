@@ -34,6 +34,12 @@ export const FIREWALL_UNIT = `${OWN_UNIT_PREFIX}firewall.service`;
 /** File name of the drop-in meshctl adds to each of its tunnel units (next to any drop-in of the operator's). */
 export const TUNNEL_DROP_IN = 'meshctl.conf';
 
+/**
+ * meshctl's tun devices: `mtun<k>` for pair k (the name is given by src/mesh/allocate.ts). Addresses and routes on
+ * them are the mesh's own, never a collision with the mesh.
+ */
+export const TUNNEL_DEVICE_PATTERN = /^mtun\d+$/;
+
 /** Modes of what meshctl writes. Directories holding a secret file are made (or tightened to) `privateDir`. */
 export const MODES = {
   public: 0o644,

@@ -8,6 +8,7 @@ export type HostPlanErrorKind =
   | 'unsupported-os'
   | 'no-systemd'
   | 'old-openvpn'
+  | 'preflight'
   | 'no-facts'
   | 'unknown-lan';
 

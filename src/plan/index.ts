@@ -10,4 +10,12 @@ export {
   SECRET_PLACEHOLDER,
 } from './format.js';
 export { type PlanOptions, planHosts } from './plan.js';
+export {
+  checkPreflight,
+  MAX_CLOCK_SKEW_SECONDS,
+  type PreflightFinding,
+  type PreflightOptions,
+  preflightFindings,
+  topologyNeedsAsymmetricPaths,
+} from './preflight.js';
 export type * from './types.js';

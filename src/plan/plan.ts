@@ -15,6 +15,7 @@ import {
   checkSystemd,
   releaseName,
 } from './preconditions.js';
+import { checkPreflight, type PreflightOptions } from './preflight.js';
 import type { HostPlan, Noop } from './types.js';
 
 /**
@@ -22,7 +23,7 @@ import type { HostPlan, Noop } from './types.js';
  * needed. No SSH, filesystem, clock or randomness. The executor runs the actions in the order given.
  */
 
-export interface PlanOptions {
+export interface PlanOptions extends PreflightOptions {
   /** The gateways being acted on (--limit, or all). Every one of them should have facts. */
   limit: string[];
 }
@@ -56,6 +57,7 @@ export function planHosts(
       try {
         checkOwnership(d, f);
         checkManifestEntries(d, f);
+        checkPreflight(d, f, desired, opts);
       } catch {
         // a refused peer is not touched, so its files are not "changing" either
         return { unknown: `${peer} is refused` };
@@ -69,7 +71,7 @@ export function planHosts(
   for (const name of opts.limit) if (!desired.has(name)) names.push(name);
   for (const name of names) {
     try {
-      result.set(name, planHost(name, view));
+      result.set(name, planHost(name, view, opts));
     } catch (error) {
       if (error instanceof HostPlanError) result.set(name, error);
       else throw error;
@@ -78,7 +80,7 @@ export function planHosts(
   return result;
 }
 
-function planHost(lan: string, view: MeshView): HostPlan {
+function planHost(lan: string, view: MeshView, opts: PreflightOptions): HostPlan {
   const desired = view.desired.get(lan);
   if (!desired) {
     throw new HostPlanError(
@@ -100,10 +102,12 @@ function planHost(lan: string, view: MeshView): HostPlan {
   checkOwnership(desired, facts);
   checkManifestEntries(desired, facts);
   checkSystemd(desired, facts);
+  // before anything is planned: a gateway whose mesh would be broken from the start is refused whole
+  const preflight = checkPreflight(desired, facts, view.desired, opts);
 
   const phases = new PhasedActions();
   const noops: Noop[] = [];
-  const notes = facts.warnings.map((warning) => `probe: ${warning}`);
+  const notes = [...facts.warnings.map((warning) => `probe: ${warning}`), ...preflight];
 
   const install = checkOpenvpn(desired, facts, noops, notes);
   if (install) phases.install.push(install);

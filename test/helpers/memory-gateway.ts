@@ -56,6 +56,18 @@ const COMPLETED = 'Initialization Sequence Completed';
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 const failed = (code: number, stderr: string): ExecResult => ({ code, stdout: '', stderr });
 
+/** `10.1.0.1`, 16 → `10.1.0.0`. */
+function networkOf(ip: string, prefix: number): string {
+  const value = ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  const base = prefix === 0 ? 0 : value - (value % 2 ** (32 - prefix));
+  return [24, 16, 8, 0].map((shift) => Math.floor(base / 2 ** shift) % 256).join('.');
+}
+
+/** `255.255.0.0` → 16. */
+function maskBits(mask: string): number {
+  return mask.split('.').reduce((n, octet) => n + (Number(octet).toString(2).match(/1/g)?.length ?? 0), 0);
+}
+
 /** Splits a line produced by src/connection/quote.ts back into words ('…' with '\'' escapes, or bare words). */
 export function shellWords(line: string): string[] {
   const words: string[] = [];
@@ -97,6 +109,20 @@ export class MemoryGateway {
   firewall: string[] | null = null;
   /** `ip -4 -o addr show` answers with these (CIDR form). */
   addresses: string[] = [];
+  /** Pre-flight facts the probe reports (src/facts/probe.sh "pre-flight records"). */
+  /** Seconds the gateway's clock is ahead of (negative: behind) the test's. */
+  clockOffset = 0;
+  /** Routes besides the connected ones of `addresses`, the default route and the running tunnels' own. */
+  routes: string[] = [];
+  /** UDP sockets besides the running tunnels' (`pid` 0: an owner ss cannot name). */
+  udpSockets: { port: number; name: string; pid: number; address?: string }[] = [];
+  /** The FORWARD policy, and the operator's rules ahead of meshctl's jump (`-A FORWARD …`). */
+  forwardPolicy: 'ACCEPT' | 'DROP' = 'ACCEPT';
+  forwardRulesAhead: string[] = [];
+  /** `nft list chains` lines (table / chain / type); empty: nft is not installed. */
+  nftChains: string[] = [];
+  /** net.ipv4.conf.<iface>.rp_filter. */
+  rpFilter: Record<string, number> = { all: 0, default: 0, eth0: 0 };
   /** Tunnel configs OpenVPN refuses to start (e.g. a directive this version does not know). */
   refuses: (config: string) => boolean = () => false;
   private nextPid = 100;
@@ -443,9 +469,69 @@ export class MemoryGateway {
       lines.push('unit-end');
     }
     lines.push(`ip-forward\t${this.ipForward ? 1 : 0}`);
-    for (const rule of this.iptablesRules()) lines.push(`iptables\t${rule}`);
-    lines.push('iptables-read', 'end');
+    const rules = this.iptablesRules();
+    for (const rule of rules) lines.push(`iptables\t${rule}`);
+    lines.push('iptables-read');
+    lines.push(...this.preflightRecords(rules));
+    lines.push('end');
     return `${lines.join('\n')}\n`;
+  }
+
+  /** The probe's pre-flight records: clock, addresses, routes, UDP sockets, sysctl files, FORWARD, rp_filter. */
+  private preflightRecords(meshctlRules: string[]): string[] {
+    const lines = [`time\t${Math.floor(Date.now() / 1000) + this.clockOffset}`];
+    this.addresses.forEach((cidr, i) => {
+      lines.push(`addr\t${i + 2}: eth${i}    inet ${cidr} scope global eth${i}\\       valid_lft forever`);
+    });
+    const routes = ['default via 198.51.100.254 dev eth0'];
+    this.addresses.forEach((cidr, i) => {
+      const [ip, prefix] = cidr.split('/');
+      routes.push(
+        `${networkOf(ip!, Number(prefix))}/${prefix} dev eth${i} proto kernel scope link src ${ip}`,
+      );
+    });
+    const sockets = this.udpSockets.map((s) => {
+      const users = s.pid > 0 ? ` users:(("${s.name}",pid=${s.pid},fd=3))` : '';
+      return `UNCONN 0 0 ${s.address ?? '0.0.0.0'}:${s.port} 0.0.0.0:*${users}`;
+    });
+    for (const [unit, text] of this.loadedText) {
+      const state = this.units.get(unit);
+      if (state?.active !== 'active') continue;
+      const directive = (key: string) =>
+        text.split('\n').flatMap((l) => (l.startsWith(`${key} `) ? [l.slice(key.length + 1).trim()] : []));
+      const dev = directive('dev')[0];
+      const [local, peer] = (directive('ifconfig')[0] ?? '').split(' ');
+      if (dev && peer) routes.push(`${peer} dev ${dev} proto kernel scope link src ${local}`);
+      for (const route of directive('route')) {
+        const [network, mask] = route.split(' ');
+        routes.push(`${network}/${maskBits(mask!)} via ${peer} dev ${dev}`);
+      }
+      const port = directive('port')[0];
+      if (port)
+        sockets.push(`UNCONN 0 0 0.0.0.0:${port} 0.0.0.0:* users:(("openvpn",pid=${state.pid},fd=6))`);
+    }
+    lines.push(...[...routes, ...this.routes].map((r) => `route\t${r}`));
+    lines.push('udp-ss\tState Recv-Q Send-Q Local Address:Port Peer Address:PortProcess');
+    lines.push(...sockets.map((s) => `udp-ss\t${s}`));
+    const sysctl = [...this.files.keys()].filter((p) =>
+      /^\/etc\/sysctl\.d\/[^/]+\.conf$|^\/etc\/sysctl\.conf$/.test(p),
+    );
+    for (const path of sysctl.sort(
+      (a, b) => Number(a === '/etc/sysctl.conf') - Number(b === '/etc/sysctl.conf'),
+    )) {
+      lines.push(`sysctl-file\t${path}`);
+      for (const line of this.text(path)!.split('\n')) {
+        if (/^\s*-?\s*net[./]ipv4[./](ip_forward|conf[./]all[./]forwarding)\s*=/.test(line))
+          lines.push(`sysctl-forward\t${path}\t${line}`);
+      }
+    }
+    lines.push(`forward-chain\t-P FORWARD ${this.forwardPolicy}`);
+    for (const rule of this.forwardRulesAhead) lines.push(`forward-chain\t${rule}`);
+    for (const rule of meshctlRules.filter((r) => r.startsWith('-A FORWARD ')))
+      lines.push(`forward-chain\t${rule}`);
+    lines.push(...this.nftChains.map((l) => `nft\t${l}`));
+    for (const [iface, value] of Object.entries(this.rpFilter)) lines.push(`rp-filter\t${iface}\t${value}`);
+    return lines;
   }
 
   /** What `iptables -S` shows of meshctl's chains: each chain declared by the loaded rules file, and the jumps. */

@@ -95,7 +95,7 @@ describe('add-lan and remove-lan against memory gateways', function () {
   });
 
   it('add-lan with an existing gateway down: the others get their tunnel, the run exits 1 and says what is left', async () => {
-    mesh.network.add('delta', 'delta.memory');
+    mesh.network.add('delta', 'delta.memory').addresses = ['10.4.0.1/16'];
     mesh.network.get('gamma').reachable = false;
     const c = captured(true);
     const code = await addLan(

@@ -1,3 +1,4 @@
+import { unknownNetwork } from '../../../src/facts/network.js';
 import { osFamily } from '../../../src/facts/os.js';
 import type { Facts, FileFact, UnitFact } from '../../../src/facts/types.js';
 import { pairIndex, pairTransit } from '../../../src/mesh/allocate.js';
@@ -44,6 +45,8 @@ export interface FactsSpec {
   manifestAlso?: { files?: string[]; units?: string[] };
   ipForward?: boolean | null;
   firewall?: Partial<Facts['firewall']>;
+  /** Pre-flight facts (addresses, routes, sockets, clock…); unknown (every check skipped) unless given. */
+  network?: Partial<Facts['network']>;
 }
 
 export const MESHCTL_VERSION = '0.1.0';
@@ -184,6 +187,7 @@ export function buildFacts(lan: string, spec: FactsSpec, desired: DesiredSpec): 
     manifest: null,
     ipForward: false,
     firewall: { readable: true, chains: false, jumps: false },
+    network: { ...unknownNetwork(), ...spec.network },
     warnings: [],
   };
   const layout = {
