@@ -127,13 +127,14 @@ export function checkPreflight(
   const errors = findings.filter((f) => f.severity === 'error');
   const warnings = findings.filter((f) => f.severity === 'warning').map((f) => `pre-flight: ${f.message}`);
   if (errors.length > 0) {
-    const also = warnings.length > 0 ? `\n${warnings.map((w) => `  (${w})`).join('\n')}` : '';
-    throw new HostPlanError(
-      desired.lan.name,
-      'preflight',
-      `${errors.map((f) => f.message).join('\n')}\n${desired.lan.name}: refused before anything is written ` +
-        `(${errors.length} pre-flight problem${errors.length === 1 ? '' : 's'}); fix and re-run${also}`,
-    );
+    // continuation lines indented: the summary prints the message after the gateway's name and stage
+    const lines = [
+      ...errors.map((f) => f.message),
+      `${desired.lan.name}: refused before anything is written (${errors.length} pre-flight problem` +
+        `${errors.length === 1 ? '' : 's'}); fix and re-run`,
+      ...warnings,
+    ];
+    throw new HostPlanError(desired.lan.name, 'preflight', lines.join('\n  '));
   }
   return warnings;
 }
@@ -201,7 +202,8 @@ function describeRoute(route: RouteFact): string {
 
 function checkCollisions(gateway: string, tunnels: TunnelView[], n: NetworkFacts): PreflightFinding[] {
   if (!n.addresses || !n.routes) return [];
-  const findings: PreflightFinding[] = [];
+  // ranges that collide with the same things get one message (a bridge over the whole transit range takes every /30)
+  const groups = new Map<string, { labels: string[]; what: string; fix: string }>();
   const seen = new Set<string>();
   const check = (label: string, cidr: string, fix: string) => {
     if (seen.has(cidr)) return;
@@ -212,13 +214,12 @@ function checkCollisions(gateway: string, tunnels: TunnelView[], n: NetworkFacts
         .addresses!.filter((a) => !isMeshDevice(a.iface) && contains(range, hostOf(a.cidr)))
         .map((a) => `address ${a.cidr} on ${a.iface}`),
       ...n.routes!.filter((r) => takes(range, r)).map(describeRoute),
-    ];
-    if (what.length === 0) return;
-    findings.push({
-      check: 'collision',
-      severity: 'error',
-      message: `${gateway}: ${label} collides with ${what.join(', ')} already on the gateway: the mesh's traffic for it would go there instead of the tunnel. Fix: ${fix}`,
-    });
+    ].join(', ');
+    if (!what) return;
+    const key = `${what}\n${fix}`;
+    const group = groups.get(key) ?? { labels: [], what, fix };
+    group.labels.push(label);
+    groups.set(key, group);
   };
   for (const t of tunnels) {
     check(
@@ -239,6 +240,11 @@ function checkCollisions(gateway: string, tunnels: TunnelView[], n: NetworkFacts
       );
     }
   }
+  const findings: PreflightFinding[] = [...groups.values()].map(({ labels, what, fix }) => ({
+    check: 'collision',
+    severity: 'error',
+    message: `${gateway}: ${labels.join(', ')} collide${labels.length === 1 ? 's' : ''} with ${what} already on the gateway: the mesh's traffic for ${labels.length === 1 ? 'it' : 'them'} would go there instead of the tunnel. Fix: ${fix}`,
+  }));
   if (n.routesTruncated && findings.length === 0) {
     findings.push({
       check: 'collision',
