@@ -1,4 +1,5 @@
-# meshctl probe: one read-only look at everything meshctl manages on a gateway.
+# meshctl probe: one read-only look at everything meshctl manages on a gateway, and at what would break the
+# mesh there (the pre-flight records).
 #
 # Usage:  sh -c "$(cat probe.sh)" meshctl-probe MANIFEST TUNNEL_DIR TUNNEL_PREFIX TUNNEL_TEMPLATE UNIT_PREFIX \
 #             FIREWALL_UNIT CHAIN_PREFIX -- [PATH ...]
@@ -42,7 +43,7 @@
 #                                               multicast ones; at most 5000
 #   route-truncated                             more routes than that (the rest were not read)
 #   ip-unavailable DETAIL                       no `ip` (iproute2): addresses and routes are unknown
-#   udp-ss LINE                                 each `ss -uanp` line (UDP sockets and their processes)
+#   udp-ss LINE                                 each `ss -ulnp` line (bound UDP sockets and their processes)
 #   udp-proc LINE                               without ss: each line of /proc/net/udp and /proc/net/udp6 (no owner)
 #   udp-unavailable
 #   sysctl-file PATH                            each sysctl file read (a file in /etc masks one of the same name later on)
@@ -294,7 +295,7 @@ else
 fi
 
 if have ss; then
-  ss -uanp 2>/dev/null | records udp-ss
+  ss -ulnp 2>/dev/null | records udp-ss
 elif [ -r /proc/net/udp ]; then
   cat /proc/net/udp /proc/net/udp6 2>/dev/null | records udp-proc
 else

@@ -115,7 +115,7 @@ export interface RouteFact {
   line: string;
 }
 
-/** A UDP socket (`ss -uanp`, or /proc/net/udp without ss). */
+/** A UDP socket (`ss -ulnp`, or /proc/net/udp without ss). */
 export interface UdpSocketFact {
   /** Local address as printed, e.g. `0.0.0.0`, `*`, `[::]`, `10.1.0.5`. */
   address: string;

@@ -289,7 +289,7 @@ function checkUdpPorts(gateway: string, tunnels: TunnelView[], facts: Facts): Pr
       severity: 'error',
       message:
         `${gateway}: UDP port ${t.port} of the tunnel to ${t.peer} is already bound by ${by}, which meshctl does ` +
-        `not manage: the tunnel could not start. Fix: stop or reconfigure that process (\`ss -uanp 'sport = :${t.port}'\` ` +
+        `not manage: the tunnel could not start. Fix: stop or reconfigure that process (\`ss -ulnp 'sport = :${t.port}'\` ` +
         'shows it), or move every tunnel port with port_base in mesh.yml',
     });
   }
