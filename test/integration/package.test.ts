@@ -10,6 +10,7 @@ import {
   realpathSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -64,6 +65,10 @@ describe('npm pack of a clean checkout installs a working meshctl', function () 
       copyFileSync(join(repo, file), join(checkout, file));
     }
     assert.equal(existsSync(join(checkout, 'dist')), false, 'the checkout starts without dist/');
+    // a developer who ran `meshctl render` on the example inventory has its PKI next to it: it must not ship
+    mkdirSync(join(checkout, 'inventory', 'pki'), { recursive: true });
+    for (const file of ['ca.crt', 'ca.key', '.gitignore'])
+      writeFileSync(join(checkout, 'inventory', 'pki', file), 'not for the package\n');
     symlinkSync(realpathSync(join(repo, 'node_modules')), join(checkout, 'node_modules'));
 
     const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', tmp], {
@@ -114,6 +119,17 @@ describe('npm pack of a clean checkout installs a working meshctl', function () 
       tarballFiles.filter((f) => /^(dist\/test|dist\/bench|test\/|node_modules\/)|\.ts$|\.map$/.test(f)),
       [],
       'no tests, TypeScript sources or source maps',
+    );
+    assert.deepEqual(
+      tarballFiles.filter((f) => f.startsWith('inventory/')).sort(),
+      [
+        'inventory/lans/branch-paris.yml',
+        'inventory/lans/cloud-vpc.yml',
+        'inventory/lans/datacenter.yml',
+        'inventory/lans/head-office.yml',
+        'inventory/mesh.yml',
+      ],
+      'the example inventory, never a PKI made next to it',
     );
   });
 
