@@ -35,6 +35,21 @@ export function planHosts(
   opts: PlanOptions,
 ): Map<string, HostPlan | HostPlanError> {
   const cache = new Map<string, FileChange[] | null>();
+  // each gateway's pre-flight result, computed once: its own plan and each of its peers' plans ask for it
+  const preflightCache = new Map<string, string[] | HostPlanError>();
+  const preflight = (lan: string, d: DesiredState, f: Facts): string[] => {
+    if (!preflightCache.has(lan)) {
+      try {
+        preflightCache.set(lan, checkPreflight(d, f, desired, opts));
+      } catch (error) {
+        if (!(error instanceof HostPlanError)) throw error;
+        preflightCache.set(lan, error);
+      }
+    }
+    const result = preflightCache.get(lan)!;
+    if (result instanceof HostPlanError) throw result;
+    return result;
+  };
   const limit = new Set(opts.limit);
   const view: MeshView = {
     desired,
@@ -57,7 +72,7 @@ export function planHosts(
       try {
         checkOwnership(d, f);
         checkManifestEntries(d, f);
-        checkPreflight(d, f, desired, opts);
+        preflight(peer, d, f);
       } catch {
         // a refused peer is not touched, so its files are not "changing" either
         return { unknown: `${peer} is refused` };
@@ -71,7 +86,7 @@ export function planHosts(
   for (const name of opts.limit) if (!desired.has(name)) names.push(name);
   for (const name of names) {
     try {
-      result.set(name, planHost(name, view, opts));
+      result.set(name, planHost(name, view, preflight));
     } catch (error) {
       if (error instanceof HostPlanError) result.set(name, error);
       else throw error;
@@ -80,7 +95,11 @@ export function planHosts(
   return result;
 }
 
-function planHost(lan: string, view: MeshView, opts: PreflightOptions): HostPlan {
+function planHost(
+  lan: string,
+  view: MeshView,
+  preflight: (lan: string, desired: DesiredState, facts: Facts) => string[],
+): HostPlan {
   const desired = view.desired.get(lan);
   if (!desired) {
     throw new HostPlanError(
@@ -103,11 +122,11 @@ function planHost(lan: string, view: MeshView, opts: PreflightOptions): HostPlan
   checkManifestEntries(desired, facts);
   checkSystemd(desired, facts);
   // before anything is planned: a gateway whose mesh would be broken from the start is refused whole
-  const preflight = checkPreflight(desired, facts, view.desired, opts);
+  const preflightNotes = preflight(lan, desired, facts);
 
   const phases = new PhasedActions();
   const noops: Noop[] = [];
-  const notes = [...facts.warnings.map((warning) => `probe: ${warning}`), ...preflight];
+  const notes = [...facts.warnings.map((warning) => `probe: ${warning}`), ...preflightNotes];
 
   const install = checkOpenvpn(desired, facts, noops, notes);
   if (install) phases.install.push(install);

@@ -1,6 +1,12 @@
 import { posix } from 'node:path';
 import type { Facts, NetworkFacts, RouteFact } from '../facts/types.js';
-import { FIREWALL_UNIT, gatewayPaths, isTunnelUnit, TUNNEL_DEVICE_PATTERN } from '../gateway/layout.js';
+import {
+  FIREWALL_UNIT,
+  gatewayPaths,
+  isTunnelUnit,
+  TUNNEL_DEVICE_PATTERN,
+  tunnelName,
+} from '../gateway/layout.js';
 import { type Cidr, canonical, contains, overlaps, parseCidr } from '../mesh/ipv4.js';
 import type { DesiredState } from '../types.js';
 import { HostPlanError } from './errors.js';
@@ -67,7 +73,7 @@ function tunnelsOf(desired: DesiredState, all: Map<string, DesiredState>): Tunne
   return desired.units.flatMap((unit) => {
     if (!unit.tunnel) return [];
     const { peer, peerAddress } = unit.tunnel;
-    const config = desired.files.find((f) => f.path === gatewayPaths.tunnelConfig(`mesh-${peer}`));
+    const config = desired.files.find((f) => f.path === gatewayPaths.tunnelConfig(tunnelName(peer)));
     const port = config ? /^port (\d+)$/m.exec(config.content)?.[1] : undefined;
     return [
       {
@@ -189,9 +195,8 @@ function checkLanAddress(gateway: string, desired: DesiredState, n: NetworkFacts
 // --- collisions with what the gateway already reaches -----------------------------------------------------------
 
 /** A route that takes `range` (or part of it) from the mesh: as specific or more, or the link it sits on. */
-function takes(range: Cidr, route: RouteFact): boolean {
+function takes(range: Cidr, route: RouteFact, dest: Cidr): boolean {
   if (isMeshDevice(route.dev)) return false;
-  const dest = parseCidr(route.dest);
   if (contains(range, dest)) return true;
   return route.type === null && !route.via && contains(dest, range);
 }
@@ -204,16 +209,21 @@ function checkCollisions(gateway: string, tunnels: TunnelView[], n: NetworkFacts
   if (!n.addresses || !n.routes) return [];
   // ranges that collide with the same things get one message (a bridge over the whole transit range takes every /30)
   const groups = new Map<string, { labels: string[]; what: string; fix: string }>();
+  // parsed once: a gateway with 149 tunnels checks every route against ~300 ranges
+  const routes = n.routes.map((route) => ({ route, dest: parseCidr(route.dest) }));
+  const addresses = n.addresses
+    .filter((a) => !isMeshDevice(a.iface))
+    .map((address) => ({ address, host: hostOf(address.cidr) }));
   const seen = new Set<string>();
   const check = (label: string, cidr: string, fix: string) => {
     if (seen.has(cidr)) return;
     seen.add(cidr);
     const range = parseCidr(cidr);
     const what = [
-      ...n
-        .addresses!.filter((a) => !isMeshDevice(a.iface) && contains(range, hostOf(a.cidr)))
-        .map((a) => `address ${a.cidr} on ${a.iface}`),
-      ...n.routes!.filter((r) => takes(range, r)).map(describeRoute),
+      ...addresses
+        .filter((a) => contains(range, a.host))
+        .map(({ address: a }) => `address ${a.cidr} on ${a.iface}`),
+      ...routes.filter((r) => takes(range, r.route, r.dest)).map((r) => describeRoute(r.route)),
     ].join(', ');
     if (!what) return;
     const key = `${what}\n${fix}`;
