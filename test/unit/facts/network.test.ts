@@ -130,3 +130,25 @@ describe('sysctlOrder', () => {
     );
   });
 });
+
+describe('parseFacts: a converged lab gateway (captured probe output)', () => {
+  const facts = parseFacts(readFileSync(factsFixture('lab-converged.txt'), 'utf8'), 'one', FIREWALL);
+  const n = facts.network;
+
+  it('sees each tunnel port held by the MainPID of its own tunnel unit', () => {
+    const byPort = new Map(n.udp!.map((s) => [s.port, s.processes.map((p) => p.pid)]));
+    assert.deepEqual(byPort.get(11001), [facts.units['openvpn-server@mesh-two.service']!.mainPid]);
+    assert.deepEqual(byPort.get(11002), [facts.units['openvpn-server@mesh-three.service']!.mainPid]);
+  });
+
+  it('sees the tunnels’ routes and point-to-point addresses on their mtun devices', () => {
+    assert.deepEqual(
+      n.routes!.filter((r) => r.dev?.startsWith('mtun')).map((r) => r.dest),
+      ['10.72.0.0/24', '10.73.0.0/24', '172.19.0.6/32', '172.19.0.10/32'],
+    );
+    assert.ok(n.addresses!.some((a) => a.iface === 'mtun1' && a.cidr === '172.19.0.5/32'));
+    assert.deepEqual(n.forwardChain, ['-P FORWARD ACCEPT', '-A FORWARD -j MESHCTL-FORWARD']);
+    assert.equal(n.sysctlForward!.length, 1);
+    assert.deepEqual(facts.warnings, []);
+  });
+});
