@@ -61,7 +61,7 @@ export function completionScript(shell: CompletionShell): string {
 }
 
 /** Options whose value is a LAN name, or a comma-separated list of them (`list`). */
-const LAN_OPTIONS: Readonly<Record<string, { list: boolean }>> = {
+export const LAN_OPTIONS: Readonly<Record<string, { list: boolean }>> = {
   '--limit': { list: true },
   // `meshctl rotate --gateway NAME` and `meshctl routes [LAN]` go here and in LAN_POSITIONALS once they exist
 };
@@ -70,7 +70,7 @@ const LAN_OPTIONS: Readonly<Record<string, { list: boolean }>> = {
 const LAN_POSITIONALS: readonly string[] = ['remove-lan'];
 
 /** Options that take a value meshctl cannot guess: the shell completes a file name (or nothing) instead. */
-const VALUE_OPTIONS: readonly string[] = [
+export const VALUE_OPTIONS: readonly string[] = [
   '-i',
   '--inventory',
   '--out',

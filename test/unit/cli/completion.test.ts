@@ -4,7 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { complete } from '../../../src/completion.js';
+import { OPTION_RULES } from '../../../src/commands/options.js';
+import { complete, LAN_OPTIONS, VALUE_OPTIONS } from '../../../src/completion.js';
 import { removeInventory, writeInventory } from '../../helpers/inventory.js';
 
 const run = promisify(execFile);
@@ -116,6 +117,14 @@ describe('shell completion', function () {
       assert.deepEqual(await offered('meshctl diff --limit ', empty), []);
     } finally {
       rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('knows every option that takes a value (a new one must say what completes it)', () => {
+    const positionals = ['dir'];
+    for (const name of Object.keys(OPTION_RULES).filter((n) => !positionals.includes(n))) {
+      const option = `--${name}`;
+      assert.ok(VALUE_OPTIONS.includes(option) || option in LAN_OPTIONS, `${option} in completion.ts`);
     }
   });
 });
