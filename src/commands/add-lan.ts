@@ -110,7 +110,7 @@ function planNewLan(name: string, options: AddLanOptions): PlannedLan {
     );
   }
   const lan = newLanFile(options, {
-    lans: current.inventory.lans.map((l) => ({ name: l.name, id: l.id })),
+    lans: current.inventory.gateways.map((g) => ({ name: g.name, id: g.id })),
     retired: current.inventory.mesh.retiredIds,
   });
   const text = lanFileText(lan);
@@ -197,8 +197,14 @@ async function rollOut(
   const addresses = new Map<string, string[]>();
   const ctx = { options, out, connector, addresses };
   const newLan = desired.inventory.lans.find((lan) => lan.name === name)!;
-  const lan = { id: newLan.id, subnets: newLan.subnets, endpoint: newLan.endpoint, name, file: newLan.file };
-  const existing = desired.inventory.lans.filter((l) => l.name !== name).map((l) => l.name);
+  const lan = {
+    id: newLan.id,
+    subnets: newLan.subnets,
+    endpoint: newLan.gateways[0]!.endpoint,
+    name,
+    file: newLan.file,
+  };
+  const existing = desired.inventory.gateways.filter((g) => g.lan !== name).map((g) => g.name);
 
   out.info(out.color.bold(`\nRoll-out 1/2: ${name}, the new gateway`));
   const [first] = await rolloutPhase(desired.states, [name], ctx);

@@ -49,10 +49,13 @@ export function routesForNewLan(mesh: Mesh, newLan: string, learned: Map<string,
   const added = lans.find((lan) => lan.name === newLan);
   if (!added) throw new Error(`LAN ${newLan} is not in the mesh`);
   const routes: Route[] = [];
+  // in each part of a LAN, the routes point at the gateway that owns that part (one per AZ)
   const routesIn = (lan: (typeof lans)[number], destinations: string[]) => {
-    for (const subnet of lan.subnets) {
-      const via = gatewayAddressIn(subnet, learned.get(lan.name) ?? [], lan.sshHost);
-      for (const destination of destinations) routes.push({ lan: lan.name, subnet, destination, via });
+    for (const gateway of lan.gateways) {
+      for (const subnet of gateway.subnets) {
+        const via = gatewayAddressIn(subnet, learned.get(gateway.name) ?? [], gateway.sshHost);
+        for (const destination of destinations) routes.push({ lan: lan.name, subnet, destination, via });
+      }
     }
   };
   for (const lan of lans) if (lan !== added) routesIn(lan, added.subnets);
