@@ -82,28 +82,32 @@ function checkIds(mesh: MeshDraft, lans: LanDraft[]): void {
   }
 }
 
-/** A gateway's name becomes a certificate CN and a tunnel name: unique among all LAN and gateway names. */
+/**
+ * A gateway's name becomes a certificate CN and a tunnel name: unique among all LAN and gateway names — except
+ * that one gateway of a LAN may keep the LAN's own name, so splitting a LAN onto a second gateway keeps the first
+ * one's certificate and tunnels (SPEC §7: the tunnels that stay keep running).
+ */
 function checkNames(lans: LanDraft[]): void {
   const lanNames = new Set(lans.map((lan) => lan.name));
   const seen = new Map<string, Placed>();
   for (const placed of placedGateways(lans)) {
     const { name, field } = placed.gateway;
-    if (name === undefined || field === 'gateway') continue;
+    if (name === undefined) continue;
     const other = lans.find((lan) => lan.name === name);
     const first = seen.get(name);
-    if (lanNames.has(name)) {
-      placed.lan.findings.error(
-        `${field}.name`,
-        name,
-        `"${name}" is also the name of LAN "${other?.name}" (${other?.file})`,
-        `give the gateway a name of its own, e.g. ${placed.lan.name}-${String.fromCharCode(97 + Number(field.match(/\d+/)?.[0] ?? 0))}`,
-      );
-    } else if (first) {
+    if (first) {
       placed.lan.findings.error(
         `${field}.name`,
         name,
         `gateway name "${name}" is already used (${first.lan.findings.where(`${first.gateway.field}.name`)})`,
         'give every gateway a name of its own',
+      );
+    } else if (lanNames.has(name) && other !== placed.lan) {
+      placed.lan.findings.error(
+        `${field}.name`,
+        name,
+        `"${name}" is also the name of LAN "${other?.name}" (${other?.file})`,
+        `give the gateway a name of its own, e.g. ${placed.lan.name}-${String.fromCharCode(97 + Number(field.match(/\d+/)?.[0] ?? 0))}`,
       );
     } else seen.set(name, placed);
   }
