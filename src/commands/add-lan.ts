@@ -18,6 +18,7 @@ import { desiredFromInventory } from './desired.js';
 import { formatAdvice } from './lan/advice.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
 import { leftOver, rolloutPhase } from './lan/rollout.js';
+import { limitNames } from './options.js';
 import { type CommandDeps, type ConnectingOptions, lockInventory } from './prepare.js';
 
 /**
@@ -38,6 +39,8 @@ export interface AddLanOptions extends ConnectingOptions {
   sshHost?: string;
   sshUser?: string;
   sshPort?: number;
+  /** `--via hub[,hub2]`: a leaf LAN (SPEC §7). */
+  via?: string;
   id?: number;
   /** false with --no-apply: stop after the inventory file and the PKI. */
   apply?: boolean;
@@ -137,6 +140,7 @@ function newLanFile(options: AddLanOptions, ids: IdsInUse): NewLanFile {
     subnets: options.subnet ?? [],
     endpoint: options.endpoint,
     ...(options.sshHost === undefined ? {} : { sshHost: options.sshHost }),
+    ...(options.via === undefined ? {} : { via: limitNames(options.via) }),
   };
   const ssh = {
     ...(options.sshUser === undefined ? {} : { user: options.sshUser }),

@@ -113,6 +113,14 @@ export const OPTION_RULES: Readonly<Record<string, OptionRule>> = {
     metavar: 'USER',
     omitted: 'default: ssh.user of mesh.yml',
   },
+  via: {
+    kind: 'text',
+    what: 'the core LANs a new leaf LAN is tunnelled to, comma-separated',
+    metavar: 'LAN[,LAN] with no empty name',
+    omitted: 'for a core LAN (tunnels to every core LAN)',
+    list: true,
+    repeatable: true,
+  },
   dir: {
     kind: 'text',
     what: 'where to create the inventory',

@@ -9,6 +9,7 @@ import { FIREWALL_UNIT, MANIFEST_PATH, TUNNEL_UNIT_PREFIX } from '../gateway/lay
 import { readRemovedLan } from '../inventory/removed-lan.js';
 import { RetireEditError, retireIdText } from '../inventory/retire-id.js';
 import { loadInventoryView } from '../inventory/view.js';
+import { routesForRemovedLan } from '../mesh/advice.js';
 import { pairIndex } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
 import { removeFileDurably, writeFileAtomic } from '../pki/atomic-file.js';
@@ -17,6 +18,7 @@ import { rel } from '../pki/layout.js';
 import { parsePkiState } from '../pki/state.js';
 import type { Gateway, Inventory, Lan } from '../types.js';
 import { desiredFromInventory } from './desired.js';
+import { formatAdvice } from './lan/advice.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
 import { type CleanupOutcome, cleanGateway } from './lan/clean-gateway.js';
 import { leftOver, rolloutPhase } from './lan/rollout.js';
@@ -102,6 +104,11 @@ export async function run(options: RemoveLanOptions, out: Output, deps: CommandD
     }
 
     printSummary(runs, true, out);
+    const staleRoutes = removed ? routesForRemovedLan(remaining, removed) : [];
+    if (staleRoutes.length > 0) {
+      out.info('');
+      out.info(formatAdvice(staleRoutes, [], 'remove'));
+    }
     out.info(
       `  ${name.padEnd(Math.max(7, ...runs.map((r) => r.name.length)))}  removed    ${cleanup.detail}`,
     );
@@ -126,6 +133,7 @@ export async function run(options: RemoveLanOptions, out: Output, deps: CommandD
       },
       gateways: runsToJson(runs, true),
       removedGateway: cleanup,
+      routes: staleRoutes,
       left,
     });
     return ok ? 0 : 1;

@@ -1,4 +1,4 @@
-import type { Mesh } from '../types.js';
+import type { Inventory, Lan, Mesh } from '../types.js';
 import { contains, ipToInt, parseCidr } from './ipv4.js';
 
 /**
@@ -91,4 +91,23 @@ export function portsForNewLan(mesh: Mesh, newLan: string): PortRule[] {
     });
   }
   return rules;
+}
+
+/**
+ * The routes that pointed at a removed LAN: in each remaining LAN (each part of it, for a LAN with one gateway per
+ * AZ), the removed LAN's subnets via the local gateway. The operator deletes them from the routers.
+ */
+export function routesForRemovedLan(remaining: Inventory, removed: Lan): Route[] {
+  return remaining.lans.flatMap((lan) =>
+    lan.gateways.flatMap((gateway) =>
+      gateway.subnets.flatMap((subnet) =>
+        removed.subnets.map((destination) => ({
+          lan: lan.name,
+          subnet,
+          destination,
+          via: gatewayAddressIn(subnet, [], gateway.sshHost),
+        })),
+      ),
+    ),
+  );
 }
