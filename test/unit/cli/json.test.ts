@@ -17,7 +17,7 @@ const SHAPES = {
   diff: ['changes', 'mesh', 'gateways', 'plans', 'pki', 'warnings'],
   apply: ['mesh', 'gateways', 'pkiCreated', 'warnings'],
   'add-lan': ['applied', 'mesh', 'lan', 'pkiCreated', 'warnings', 'routes', 'ports'],
-  'remove-lan': ['mesh', 'lan', 'gateways', 'removedGateway', 'left'],
+  'remove-lan': ['mesh', 'lan', 'gateways', 'removedGateway', 'routes', 'left'],
   error: ['error'],
 } as const;
 
