@@ -199,6 +199,12 @@ export async function main(args: string[], streams: CliStreams = {}): Promise<nu
             describe: 'SSH user (default: ssh.user of mesh.yml)',
           })
           .option('ssh-port', numberOption('SSH port, 1-65535 (default: ssh.port of mesh.yml)'))
+          .option('via', {
+            type: 'string',
+            requiresArg: true,
+            describe:
+              'Make the new LAN a leaf, tunnelled only to these core LANs (comma-separated; default: a core LAN with a tunnel to every core LAN)',
+          })
           .option('id', numberOption(`LAN id, 1-${MAX_LAN_ID} (default: the next id never used)`))
           .option('apply', {
             type: 'boolean',

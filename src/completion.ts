@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAN_NAME_PATTERN } from './gateway/layout.js';
+import { loadInventory } from './inventory/load.js';
 
 /**
  * Shell completion. `meshctl completion [bash|zsh]` prints a script that asks `meshctl --get-yargs-completions
@@ -60,9 +61,13 @@ export function completionScript(shell: CompletionShell): string {
   return shell === 'zsh' ? ZSH : BASH;
 }
 
-/** Options whose value is a LAN name, or a comma-separated list of them (`list`). */
-export const LAN_OPTIONS: Readonly<Record<string, { list: boolean }>> = {
-  '--limit': { list: true },
+/**
+ * Options whose value is a name of the inventory, or a comma-separated list of them (`list`): `gateways` for a
+ * gateway name (a LAN's own name, or one of its `gateways:` one per AZ), otherwise a LAN name.
+ */
+export const LAN_OPTIONS: Readonly<Record<string, { list: boolean; gateways?: boolean }>> = {
+  '--limit': { list: true, gateways: true },
+  '--via': { list: true },
   // `meshctl rotate --gateway NAME` and `meshctl routes [LAN]` go here and in LAN_POSITIONALS once they exist
 };
 
@@ -97,6 +102,20 @@ export function lanNames(inventoryDir: string): string[] {
   }
 }
 
+/**
+ * The gateway names of the inventory (what --limit takes): every gateway of every LAN when the inventory loads,
+ * otherwise the LAN names (a LAN written with `gateway:` has one gateway of its own name).
+ */
+export function gatewayNames(inventoryDir: string): string[] {
+  try {
+    const { inventory } = loadInventory(inventoryDir);
+    if (inventory) return inventory.lans.flatMap((lan) => lan.gateways.map((g) => g.name)).sort();
+  } catch {
+    // an inventory that does not load still has its file names
+  }
+  return lanNames(inventoryDir);
+}
+
 /** `alpha,be` → `alpha,beta`, `alpha,bravo`: the names not listed yet, after what is already typed. */
 function listCompletions(typed: string, names: string[]): string[] {
   const comma = typed.lastIndexOf(',');
@@ -125,14 +144,18 @@ export function complete(words: string[]): string[] | null {
   // bash splits `--limit=al` into `--limit`, `=`, `al` (COMP_WORDBREAKS holds `=`)
   const split = words[words.length - 2] === '=';
   const previous = (split ? words[words.length - 3] : words[words.length - 2]) ?? '';
-  const names = () => lanNames(inventoryOf(words));
+  const dir = inventoryOf(words);
+  const names = (gateways?: boolean) => (gateways ? gatewayNames(dir) : lanNames(dir));
   const option = LAN_OPTIONS[previous];
-  if (option)
-    return option.list ? listCompletions(current, names()) : names().filter((n) => n.startsWith(current));
-  for (const [name, { list }] of Object.entries(LAN_OPTIONS)) {
+  if (option) {
+    const all = names(option.gateways);
+    return option.list ? listCompletions(current, all) : all.filter((n) => n.startsWith(current));
+  }
+  for (const [name, { list, gateways }] of Object.entries(LAN_OPTIONS)) {
     if (current.startsWith(`${name}=`)) {
       const typed = current.slice(name.length + 1);
-      const found = list ? listCompletions(typed, names()) : names().filter((n) => n.startsWith(typed));
+      const all = names(gateways);
+      const found = list ? listCompletions(typed, all) : all.filter((n) => n.startsWith(typed));
       return found.map((n) => `${name}=${n}`);
     }
   }

@@ -1,3 +1,5 @@
+import type { Topology } from './topology/types.js';
+
 /**
  * The data model shared by every stage of the pipeline:
  *
@@ -37,11 +39,26 @@ export interface MeshSettings {
   openvpn: OpenVpnSettings;
 }
 
-export interface Lan {
-  /** The file stem of lans/NAME.yml. */
+/** Ids of the LAN's or gateway's cloud resources, for `meshctl routes` only (meshctl never calls a cloud API). */
+export interface CloudIds {
+  provider: 'aws' | 'gcp' | 'azure';
+  /** Provider ids by kind: route tables, security group, instance, network interface, VPC network… */
+  ids: Record<string, string[]>;
+}
+
+/**
+ * A gateway: one Linux host that terminates tunnels for (part of) a LAN. A LAN with one gateway (`gateway:` in its
+ * file) has one whose name and id are the LAN's and which serves all its subnets; a LAN with `gateways:` has one
+ * per entry, each serving its own subnets (one per availability zone, SPEC §7).
+ */
+export interface Gateway {
+  /** Unique among LAN and gateway names: certificate CN, tunnel names (`mesh-<name>`), the --limit unit. */
   name: string;
+  /** From the LAN id space: pair indices, ports and transit addresses are computed from gateway ids (SPEC §2). */
   id: number;
-  /** Canonical CIDRs, e.g. `10.1.0.0/16`. */
+  /** The name of the LAN it serves. */
+  lan: string;
+  /** Canonical CIDRs this gateway owns, e.g. `10.1.0.0/16`. */
   subnets: string[];
   /** What peers connect to: IPv4 address or DNS name. */
   endpoint: string;
@@ -50,6 +67,23 @@ export interface Lan {
   ssh: SshSettings;
   /** Absolute path of the LAN's file. */
   file: string;
+  cloud?: CloudIds;
+}
+
+/** A LAN (lans/NAME.yml): its address space, how it joins the mesh (core, or a leaf via core LANs), its gateways. */
+export interface Lan {
+  /** The file stem of lans/NAME.yml. */
+  name: string;
+  id: number;
+  /** Canonical CIDRs, e.g. `10.1.0.0/16`: every gateway's subnets, in file order. */
+  subnets: string[];
+  /** Empty for a core LAN; otherwise the core LANs whose gateways this leaf tunnels to (SPEC §7). */
+  via: string[];
+  /** Sorted by id; one for a LAN written with `gateway:`. */
+  gateways: Gateway[];
+  /** Absolute path of the LAN's file. */
+  file: string;
+  cloud?: CloudIds;
 }
 
 export interface Inventory {
@@ -60,6 +94,8 @@ export interface Inventory {
   mesh: MeshSettings;
   /** Sorted by id. */
   lans: Lan[];
+  /** Every gateway of every LAN, sorted by id: what the engine converges, one DesiredState each. */
+  gateways: Gateway[];
 }
 
 /** One validation finding. Errors stop the run; warnings are printed. */
@@ -82,10 +118,10 @@ export interface Diagnostic {
 export interface Pair {
   /** k = (b-1)(b-2)/2 + a for ids a < b. */
   index: number;
-  /** The lower id: TLS server of the pair, first host address of the /30. */
-  low: Lan;
+  /** The lower gateway id: TLS server of the pair, first host address of the /30. */
+  low: Gateway;
   /** The higher id: TLS client, second host address. */
-  high: Lan;
+  high: Gateway;
   /** UDP port on both gateways: port_base + k. */
   port: number;
   /** The pair's /30 in the transit network. */
@@ -96,11 +132,17 @@ export interface Pair {
   device: string;
 }
 
-/** One end of a pair, seen from the gateway of `local`. */
+/** One end of a pair, seen from the gateway `local`. */
 export interface Tunnel {
   pair: Pair;
-  local: Lan;
-  peer: Lan;
+  local: Gateway;
+  peer: Gateway;
+  /** The remote subnets routed over this tunnel (the peer's own, and those reached through it). */
+  routes: string[];
+  /** The source subnets this tunnel admits (what routing delivers over it). */
+  admits: string[];
+  /** Destinations beyond this gateway that traffic from the peer is forwarded to (transit through a hub). */
+  transit: string[];
   /** `server` when local has the lower id. */
   role: 'server' | 'client';
   localAddress: string;
@@ -116,10 +158,11 @@ export interface Tunnel {
 export interface Mesh {
   name: string;
   inventory: Inventory;
-  /** Sorted by index. */
+  /** Sorted by index: only the pairs the topology tunnels (SPEC §7). */
   pairs: Pair[];
-  /** Tunnels per LAN name, sorted by peer id. */
+  /** Tunnels per gateway name, sorted by peer id. */
   tunnels: Map<string, Tunnel[]>;
+  topology: Topology;
 }
 
 /** PKI material handed to the renderer (read by src/pki, never created by render). */
@@ -128,7 +171,7 @@ export interface PkiMaterial {
   caCert: string;
   /** PEM. */
   crl: string;
-  /** Per LAN name: certificate and private key (PEM). */
+  /** Per gateway name: certificate and private key (PEM). */
   gateways: Map<string, { cert: string; key: string }>;
   /** Per pair index: OpenVPN static key V1 text used by tls-crypt. */
   tlsCrypt: Map<number, string>;
@@ -169,7 +212,7 @@ export interface Manifest {
 
 /** Everything meshctl wants on one gateway. */
 export interface DesiredState {
-  lan: Lan;
+  gateway: Gateway;
   files: DesiredFile[];
   units: DesiredUnit[];
   /** The manifest, written last on apply. Its own path is not listed in `files`. */

@@ -18,6 +18,7 @@ import { desiredFromInventory } from './desired.js';
 import { formatAdvice } from './lan/advice.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
 import { leftOver, rolloutPhase } from './lan/rollout.js';
+import { limitNames } from './options.js';
 import { type CommandDeps, type ConnectingOptions, lockInventory } from './prepare.js';
 
 /**
@@ -38,6 +39,8 @@ export interface AddLanOptions extends ConnectingOptions {
   sshHost?: string;
   sshUser?: string;
   sshPort?: number;
+  /** `--via hub[,hub2]`: a leaf LAN (SPEC §7). */
+  via?: string;
   id?: number;
   /** false with --no-apply: stop after the inventory file and the PKI. */
   apply?: boolean;
@@ -110,7 +113,7 @@ function planNewLan(name: string, options: AddLanOptions): PlannedLan {
     );
   }
   const lan = newLanFile(options, {
-    lans: current.inventory.lans.map((l) => ({ name: l.name, id: l.id })),
+    lans: current.inventory.gateways.map((g) => ({ name: g.name, id: g.id })),
     retired: current.inventory.mesh.retiredIds,
   });
   const text = lanFileText(lan);
@@ -137,6 +140,7 @@ function newLanFile(options: AddLanOptions, ids: IdsInUse): NewLanFile {
     subnets: options.subnet ?? [],
     endpoint: options.endpoint,
     ...(options.sshHost === undefined ? {} : { sshHost: options.sshHost }),
+    ...(options.via === undefined ? {} : { via: limitNames(options.via) }),
   };
   const ssh = {
     ...(options.sshUser === undefined ? {} : { user: options.sshUser }),
@@ -197,8 +201,14 @@ async function rollOut(
   const addresses = new Map<string, string[]>();
   const ctx = { options, out, connector, addresses };
   const newLan = desired.inventory.lans.find((lan) => lan.name === name)!;
-  const lan = { id: newLan.id, subnets: newLan.subnets, endpoint: newLan.endpoint, name, file: newLan.file };
-  const existing = desired.inventory.lans.filter((l) => l.name !== name).map((l) => l.name);
+  const lan = {
+    id: newLan.id,
+    subnets: newLan.subnets,
+    endpoint: newLan.gateways[0]!.endpoint,
+    name,
+    file: newLan.file,
+  };
+  const existing = desired.inventory.gateways.filter((g) => g.lan !== name).map((g) => g.name);
 
   out.info(out.color.bold(`\nRoll-out 1/2: ${name}, the new gateway`));
   const [first] = await rolloutPhase(desired.states, [name], ctx);

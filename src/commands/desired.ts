@@ -56,7 +56,8 @@ export async function desiredFromInventory(
   const request = {
     dir: inventory.mesh.pkiDir,
     mesh: inventory.mesh.name,
-    lans: inventory.lans.map((lan) => lan.name),
+    // one certificate per gateway (CN = gateway name; the LAN's name for a LAN with one gateway)
+    lans: inventory.gateways.map((gateway) => gateway.name),
     pairs: mesh.pairs.map((pair) => pair.index),
   };
   const pki: PkiResult = mode === 'preview' ? await previewed(request) : await ensurePki(request);

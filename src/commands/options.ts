@@ -113,6 +113,14 @@ export const OPTION_RULES: Readonly<Record<string, OptionRule>> = {
     metavar: 'USER',
     omitted: 'default: ssh.user of mesh.yml',
   },
+  via: {
+    kind: 'text',
+    what: 'the core LANs a new leaf LAN is tunnelled to, comma-separated',
+    metavar: 'LAN[,LAN] with no empty name',
+    omitted: 'for a core LAN (tunnels to every core LAN)',
+    list: true,
+    repeatable: true,
+  },
   dir: {
     kind: 'text',
     what: 'where to create the inventory',
@@ -207,25 +215,29 @@ export function limitNames(limit: string): string[] {
 }
 
 /**
- * The LANs a command acts on: all of them, or those named by --limit. Unknown names are a usage error that
- * lists the LANs there are, so a typo never silently acts on nothing. An empty --limit is refused, not taken
- * as "every gateway": `--limit "$GATEWAYS"` with the variable unset must not act on the whole mesh.
+ * The gateways a command acts on: all of them, or those --limit names — a LAN name stands for all its gateways,
+ * a gateway name for itself. Unknown names are a usage error that lists the names there are, so a typo never
+ * silently acts on nothing. An empty --limit is refused, not taken as "every gateway": `--limit "$GATEWAYS"` with
+ * the variable unset must not act on the whole mesh.
  */
 export function selectLans(inventory: Inventory, limit: string | undefined): string[] {
-  const all = inventory.lans.map((lan) => lan.name);
+  const all = inventory.gateways.map((gateway) => gateway.name);
+  const lanOf = new Map(inventory.lans.map((lan) => [lan.name, lan.gateways.map((g) => g.name)]));
+  const names = [...new Set([...inventory.lans.map((lan) => lan.name), ...all])];
   if (limit === undefined) return all;
   const problem = limit.trim() === '' ? 'empty' : listProblem(limit);
   if (problem) {
     throw new UsageError(
-      `--limit ${shown(limit)}: ${problem}. Fix: pass --limit NAME[,NAME] (LANs are: ${all.join(', ')}), or leave it out to act on every gateway`,
+      `--limit ${shown(limit)}: ${problem}. Fix: pass --limit NAME[,NAME] (LANs are: ${names.join(', ')}), or leave it out to act on every gateway`,
     );
   }
   const wanted = limitNames(limit);
-  const unknown = wanted.filter((name) => !all.includes(name));
+  const unknown = wanted.filter((name) => !names.includes(name));
   if (unknown.length > 0) {
     throw new UsageError(
-      `--limit names ${unknown.map((n) => `"${n}"`).join(', ')}, not in the inventory ${inventory.dir}; LANs are: ${all.join(', ')}`,
+      `--limit names ${unknown.map((n) => `"${n}"`).join(', ')}, not in the inventory ${inventory.dir}; LANs are: ${names.join(', ')}`,
     );
   }
-  return all.filter((name) => wanted.includes(name));
+  const chosen = new Set(wanted.flatMap((name) => lanOf.get(name) ?? [name]));
+  return all.filter((name) => chosen.has(name));
 }

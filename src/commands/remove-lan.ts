@@ -9,14 +9,16 @@ import { FIREWALL_UNIT, MANIFEST_PATH, TUNNEL_UNIT_PREFIX } from '../gateway/lay
 import { readRemovedLan } from '../inventory/removed-lan.js';
 import { RetireEditError, retireIdText } from '../inventory/retire-id.js';
 import { loadInventoryView } from '../inventory/view.js';
+import { routesForRemovedLan } from '../mesh/advice.js';
 import { pairIndex } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
 import { removeFileDurably, writeFileAtomic } from '../pki/atomic-file.js';
 import { revokeGateway } from '../pki/index.js';
 import { rel } from '../pki/layout.js';
 import { parsePkiState } from '../pki/state.js';
-import type { Inventory, Lan } from '../types.js';
+import type { Gateway, Inventory, Lan } from '../types.js';
 import { desiredFromInventory } from './desired.js';
+import { formatAdvice } from './lan/advice.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
 import { type CleanupOutcome, cleanGateway } from './lan/clean-gateway.js';
 import { leftOver, rolloutPhase } from './lan/rollout.js';
@@ -67,27 +69,46 @@ export async function run(options: RemoveLanOptions, out: Output, deps: CommandD
     const connector = deps.connector ?? sshConnector;
     out.info(
       out.color.bold(
-        `\nRoll-out: the mesh without ${name} on ${remaining.lans.length} gateway(s) (new CRL, tunnel to ${name} removed)`,
+        `\nRoll-out: the mesh without ${name} on ${remaining.gateways.length} gateway(s) (new CRL, tunnel to ${name} removed)`,
       ),
     );
     const runs = await rolloutPhase(
       desired.states,
-      remaining.lans.map((l) => l.name),
+      remaining.gateways.map((g) => g.name),
       { options, out, connector },
     );
 
-    const cleanup = removed
-      ? await cleanRemovedGateway(removed, remaining.mesh.name, connector, options, out)
-      : {
-          status: 'unknown' as const,
-          detail: `not cleaned by this run: ${file} is gone, so its gateway is unknown`,
-        };
+    const cleanups = removed
+      ? await Promise.all(
+          removed.gateways.map((g) => cleanRemovedGateway(g, remaining.mesh.name, connector, options, out)),
+        )
+      : [
+          {
+            status: 'unknown' as const,
+            detail: `not cleaned by this run: ${file} is gone, so its gateway is unknown`,
+          },
+        ];
+    // one gateway (the usual case) reports as before; several report each, worst status first
+    const cleanup =
+      cleanups.length === 1
+        ? cleanups[0]!
+        : {
+            status: (['failed', 'unknown', 'cleaned', 'nothing'] as const).find((st) =>
+              cleanups.some((c) => c.status === st),
+            )!,
+            detail: cleanups.map((c, i) => `${removed!.gateways[i]!.name}: ${c.detail}`).join('; '),
+          };
     if (removed) {
       await removeFileDurably(file);
       out.info(`removed ${file}`);
     }
 
     printSummary(runs, true, out);
+    const staleRoutes = removed ? routesForRemovedLan(remaining, removed) : [];
+    if (staleRoutes.length > 0) {
+      out.info('');
+      out.info(formatAdvice(staleRoutes, [], 'remove'));
+    }
     out.info(
       `  ${name.padEnd(Math.max(7, ...runs.map((r) => r.name.length)))}  removed    ${cleanup.detail}`,
     );
@@ -104,9 +125,15 @@ export async function run(options: RemoveLanOptions, out: Output, deps: CommandD
     out.result('remove-lan', {
       ok,
       mesh: remaining.mesh.name,
-      lan: { name, ...(removed ? { id: removed.id, retiredId: removed.id } : {}) },
+      lan: {
+        name,
+        ...(removed
+          ? { id: removed.id, retiredId: removed.id, retiredIds: removed.gateways.map((g) => g.id) }
+          : {}),
+      },
       gateways: runsToJson(runs, true),
       removedGateway: cleanup,
+      routes: staleRoutes,
       left,
     });
     return ok ? 0 : 1;
@@ -162,56 +189,61 @@ function wasRemoved(inventory: Inventory, name: string): boolean {
   return !('problem' in state) && state.revoked.some((r) => r.lan === name);
 }
 
-/** Step 1: id into retired_ids, then the certificate revoked. Both are idempotent. */
+/** Step 1: the LAN's ids (one per gateway) into retired_ids, then each gateway's certificate revoked. Idempotent. */
 async function retireAndRevoke(removed: Lan, remaining: Inventory, dir: string, out: Output): Promise<void> {
   const meshFile = path.join(dir, 'mesh.yml');
-  const text = readFileSync(meshFile, 'utf8');
-  let edited: string;
-  try {
-    edited = retireIdText(text, removed.id);
-  } catch (error) {
-    if (!(error instanceof RetireEditError)) throw error;
-    throw new InventoryError(
-      [
-        {
-          severity: 'error',
-          file: meshFile,
-          field: 'retired_ids',
-          value: removed.id,
-          message: error.message,
-          fix: `add ${removed.id} to retired_ids in ${meshFile} by hand (e.g. retired_ids: [${removed.id}]), then re-run \`meshctl remove-lan ${removed.name}\``,
-        },
-      ],
-      `cannot retire id ${removed.id} of LAN "${removed.name}" automatically; nothing was changed`,
-    );
+  let text = readFileSync(meshFile, 'utf8');
+  const original = text;
+  const ids = removed.gateways.map((g) => g.id);
+  for (const id of ids) {
+    try {
+      text = retireIdText(text, id);
+    } catch (error) {
+      if (!(error instanceof RetireEditError)) throw error;
+      throw new InventoryError(
+        [
+          {
+            severity: 'error',
+            file: meshFile,
+            field: 'retired_ids',
+            value: id,
+            message: error.message,
+            fix: `add ${ids.join(', ')} to retired_ids in ${meshFile} by hand (e.g. retired_ids: [${ids.join(', ')}]), then re-run \`meshctl remove-lan ${removed.name}\``,
+          },
+        ],
+        `cannot retire id ${id} of LAN "${removed.name}" automatically; nothing was changed`,
+      );
+    }
   }
-  if (edited !== text) {
-    await writeFileAtomic(meshFile, edited, statSync(meshFile).mode & 0o7777, { replace: true });
+  if (text !== original) {
+    await writeFileAtomic(meshFile, text, statSync(meshFile).mode & 0o7777, { replace: true });
     out.info(
-      `${meshFile}: id ${removed.id} of "${removed.name}" added to retired_ids (never given out again)`,
+      `${meshFile}: id${ids.length > 1 ? 's' : ''} ${ids.join(', ')} of "${removed.name}" added to retired_ids (never given out again)`,
     );
   }
 
   const { pkiDir, name: mesh } = remaining.mesh;
-  const issued = existsSync(path.join(pkiDir, rel.gatewayCert(removed.name)));
-  if (!issued && !wasRemoved(remaining, removed.name)) {
-    out.info(`pki: "${removed.name}" never had a certificate: nothing to revoke`);
-    return;
+  for (const gateway of removed.gateways) {
+    const issued = existsSync(path.join(pkiDir, rel.gatewayCert(gateway.name)));
+    if (!issued && !wasRemoved(remaining, gateway.name)) {
+      out.info(`pki: "${gateway.name}" never had a certificate: nothing to revoke`);
+      continue;
+    }
+    await revokeGateway({
+      dir: pkiDir,
+      mesh,
+      lan: gateway.name,
+      pairs: remaining.gateways.map((other) => pairIndex(other.id, gateway.id)),
+    });
+    out.info(
+      `pki: certificate of "${gateway.name}" revoked (CRL updated; its key and its tunnels' tls-crypt keys deleted)`,
+    );
   }
-  await revokeGateway({
-    dir: pkiDir,
-    mesh,
-    lan: removed.name,
-    pairs: remaining.lans.map((lan) => pairIndex(lan.id, removed.id)),
-  });
-  out.info(
-    `pki: certificate of "${removed.name}" revoked (CRL updated; its key and its tunnels' tls-crypt keys deleted)`,
-  );
 }
 
 /** Step 3: best effort. A removed gateway that is gone for good must not block the removal. */
 async function cleanRemovedGateway(
-  lan: Lan,
+  lan: Gateway,
   mesh: string,
   connector: Connector,
   options: ConnectingOptions,

@@ -2,7 +2,7 @@ import { InventoryError } from '../errors.js';
 import { diagnosticsToJson, formatDiagnostic } from '../inventory/format.js';
 import { loadInventory } from '../inventory/load.js';
 import { allocateMesh } from '../mesh/allocate.js';
-import { allocationRows, formatAllocation } from '../mesh/table.js';
+import { allocationRows, formatAllocation, formatPaths } from '../mesh/table.js';
 import type { Output } from '../output.js';
 import { type GlobalOptions, selectLans } from './options.js';
 
@@ -15,17 +15,32 @@ export async function run(options: GlobalOptions, out: Output): Promise<number> 
   const warnings = diagnostics.filter((d) => d.severity === 'warning');
   for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
   const mesh = allocateMesh(inventory);
-  const perGateway = Math.max(0, inventory.lans.length - 1);
+  const counts = [...mesh.tunnels.values()].map((t) => t.length);
+  const perGateway =
+    Math.min(...counts) === Math.max(...counts)
+      ? `${counts[0] ?? 0}`
+      : `${Math.min(...counts)}–${Math.max(...counts)}`;
+  const gateways =
+    inventory.gateways.length === inventory.lans.length ? '' : `, ${inventory.gateways.length} gateways`;
   out.info(
     out.color.green(
-      `${options.inventory}: valid — mesh "${mesh.name}", ${inventory.lans.length} LANs, ${mesh.pairs.length} tunnels (${perGateway} per gateway)`,
+      `${options.inventory}: valid — mesh "${mesh.name}", ${inventory.lans.length} LANs${gateways}, ${mesh.pairs.length} tunnels (${perGateway} per gateway)`,
     ),
   );
-  if (options.verbose) out.info(`\n${formatAllocation(mesh)}`);
+  if (options.verbose) out.info(`\n${formatAllocation(mesh)}\n\n${formatPaths(mesh)}`);
   out.result('validate', {
     ok: true,
     mesh: mesh.name,
-    lans: inventory.lans.map((l) => ({ name: l.name, id: l.id, subnets: l.subnets, endpoint: l.endpoint })),
+    lans: inventory.lans.map((l) => ({
+      name: l.name,
+      id: l.id,
+      subnets: l.subnets,
+      // one gateway: its endpoint, as before; several: each with its own
+      ...(l.gateways.length === 1 ? { endpoint: l.gateways[0]!.endpoint } : {}),
+      via: l.via,
+      gateways: l.gateways.map((g) => ({ name: g.name, id: g.id, subnets: g.subnets, endpoint: g.endpoint })),
+    })),
+    paths: mesh.topology.paths,
     pairs: allocationRows(mesh),
     warnings: diagnosticsToJson(warnings),
   });

@@ -5,18 +5,16 @@
 import { readFile, stat } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import { ConnectError } from '../errors.js';
+import type { ConnectOptions } from './types.js';
 
 // ssh2 is CommonJS: its named exports are reached through the default import.
 const { utils } = ssh2;
 
-export interface CredentialTarget {
-  name: string;
-  host: string;
-  port: number;
-  user: string;
-  identityFile?: string;
-  agentSocket?: string;
-}
+/** What credentials are chosen from: the connection's own settings (one definition, in types.ts). */
+export type CredentialTarget = Pick<
+  ConnectOptions,
+  'name' | 'host' | 'port' | 'user' | 'identityFile' | 'agentSocket'
+>;
 
 export interface Credentials {
   /** Private key text (OpenSSH or PEM), when an identity file is usable. */

@@ -165,6 +165,13 @@ export function convergeSteps(run: GatewayRun): Step[] {
     });
   }
 
+  for (const routes of ofKind(actions, 'reload-routes')) {
+    steps.push({
+      title: 'apply routes through peers',
+      run: () => systemctl(conn, 'reload-or-restart', [routes.unit]),
+    });
+  }
+
   const enables = unitsOf(actions, 'enable-unit');
   if (enables.length > 0) {
     steps.push({ title: `enable ${shortUnits(enables)}`, run: () => systemctl(conn, 'enable', enables) });

@@ -3,7 +3,7 @@ import { RemoteCommandError } from '../errors.js';
 import { parseFacts, probeCommand } from '../facts/index.js';
 import type { Facts } from '../facts/types.js';
 import type { HostPlan, VerifyTunnelAction } from '../plan/types.js';
-import type { DesiredState, Lan } from '../types.js';
+import type { DesiredState, Gateway } from '../types.js';
 import type { EndCheck, GatewayFailure, Stage, TunnelResult } from './outcomes.js';
 
 /** Everything one run learns and does on one gateway; the per-gateway summary is built from it. */
@@ -40,7 +40,7 @@ export interface GatewayRun {
 
 export function newRun(desired: DesiredState): GatewayRun {
   return {
-    name: desired.lan.name,
+    name: desired.gateway.name,
     desired,
     updated: [],
     created: [],
@@ -68,7 +68,7 @@ export interface ConnectSettings {
 }
 
 /** How to reach a LAN's gateway over SSH, from its inventory settings. */
-export function connectOptions(lan: Lan, acceptNew: boolean): ConnectOptions {
+export function connectOptions(lan: Gateway, acceptNew: boolean): ConnectOptions {
   return {
     name: lan.name,
     host: lan.sshHost,
@@ -83,7 +83,7 @@ export function connectOptions(lan: Lan, acceptNew: boolean): ConnectOptions {
 
 /** Opens the SSH connection (host key verified) for a gateway. */
 export async function connectGateway(run: GatewayRun, settings: ConnectSettings): Promise<Connection> {
-  run.conn = await settings.connector(connectOptions(run.desired.lan, settings.acceptNew));
+  run.conn = await settings.connector(connectOptions(run.desired.gateway, settings.acceptNew));
   return run.conn;
 }
 

@@ -74,7 +74,7 @@ export function printSummary(runs: GatewayRun[], applied: boolean, out: Output):
 export function runsToJson(runs: GatewayRun[], applied: boolean): Record<string, unknown>[] {
   return runs.map((run) => ({
     lan: run.name,
-    host: run.desired.lan.sshHost,
+    host: run.desired.gateway.sshHost,
     status: statusOf(run, applied),
     ...(run.failure ? { error: run.failure } : {}),
     ...(run.plan ? { summary: run.plan.summary, summaryLine: summaryLine(run.plan.summary) } : {}),

@@ -61,6 +61,7 @@ export function parseRoute(line: string): RouteFact | null {
     type: type === 'unicast' ? null : type,
     dev: wordAfter(words, 'dev'),
     table: table === 'main' ? null : table,
+    proto: wordAfter(words, 'proto'),
     via: words.includes('via'),
     line: line.trim(),
   };

@@ -109,6 +109,8 @@ export interface RouteFact {
   dev: string | null;
   /** The routing table, when not `main`. */
   table: string | null;
+  /** `proto` as ip prints it (`kernel`, `static`, `199`, …); null when not printed. */
+  proto: string | null;
   /** A gateway route (`via`); false for a network on the link (a connected route). */
   via: boolean;
   /** The line as `ip` printed it, for messages. */

@@ -31,6 +31,13 @@ export const TUNNEL_UNIT_PREFIX = `${TUNNEL_UNIT_TEMPLATE}${TUNNEL_NAME_PREFIX}`
 /** meshctl's own units are `meshctl-<name>.service`. */
 export const OWN_UNIT_PREFIX = 'meshctl-';
 export const FIREWALL_UNIT = `${OWN_UNIT_PREFIX}firewall.service`;
+/** Installs routes to subnets reached through a peer (transit, SPEC §7); only on gateways that have such routes. */
+export const ROUTES_UNIT = `${OWN_UNIT_PREFIX}routes.service`;
+/**
+ * The routing protocol number meshctl's transit routes carry (`ip route … proto 199`), so routes.sh can tell its
+ * own routes from everyone else's and remove only those. 199 is unassigned in iproute2's rt_protos.
+ */
+export const ROUTE_PROTOCOL = 199;
 /** File name of the drop-in meshctl adds to each of its tunnel units (next to any drop-in of the operator's). */
 export const TUNNEL_DROP_IN = 'meshctl.conf';
 
@@ -74,6 +81,8 @@ export const gatewayPaths = {
   iptablesRules: `${MESHCTL_DIR}/iptables.rules`,
   firewallScript: `${MESHCTL_DIR}/firewall.sh`,
   firewallUnit: `${SYSTEMD_DIR}/${FIREWALL_UNIT}`,
+  routesScript: `${MESHCTL_DIR}/routes.sh`,
+  routesUnit: `${SYSTEMD_DIR}/${ROUTES_UNIT}`,
   manifest: `${MESHCTL_DIR}/manifest.json`,
 } as const;
 

@@ -1,6 +1,7 @@
 import { highestPairIndex, maxIdForTransit, maxPairIndexForTransit, pairIndex } from '../mesh/allocate.js';
-import { overlaps, parseCidr } from '../mesh/ipv4.js';
-import type { LanDraft } from './lan-file.js';
+import { cidrSize, contains, overlaps, parseCidr } from '../mesh/ipv4.js';
+import { topologyProblems } from '../topology/topology.js';
+import type { GatewayDraft, LanDraft } from './lan-file.js';
 import type { MeshDraft } from './mesh-file.js';
 
 /**
@@ -19,39 +20,162 @@ const MB_PER_TUNNEL = 2;
 
 export function crossCheck(mesh: MeshDraft, lans: LanDraft[]): void {
   checkIds(mesh, lans);
+  checkNames(lans);
   checkSubnetOverlaps(lans);
+  checkGatewaySubnets(lans);
   checkTransit(mesh, lans);
   checkPorts(mesh, lans);
   checkEndpoints(lans);
+  checkTopology(lans);
   warnDocker(mesh, lans);
   warnLargeMesh(mesh, lans);
 }
 
-function freeId(mesh: MeshDraft, lans: LanDraft[]): number {
-  return Math.max(0, ...mesh.retiredIds, ...lans.map((l) => l.id ?? 0)) + 1;
+/** Every gateway with the file it is written in: ids, names and endpoints are unique across all of them. */
+interface Placed {
+  lan: LanDraft;
+  gateway: GatewayDraft;
 }
 
+function placedGateways(lans: LanDraft[]): Placed[] {
+  return lans.flatMap((lan) => lan.gateways.map((gateway) => ({ lan, gateway })));
+}
+
+/** `id` for a LAN's own id (`gateway:`), `gateways[1].id` for an entry of `gateways:`. */
+function idField(p: Placed): string {
+  return p.gateway.field === 'gateway' ? 'id' : `${p.gateway.field}.id`;
+}
+
+function ownerText(p: Placed): string {
+  return p.gateway.field === 'gateway'
+    ? `LAN "${p.lan.name}"`
+    : `gateway "${p.gateway.name}" of LAN "${p.lan.name}"`;
+}
+
+function freeId(mesh: MeshDraft, lans: LanDraft[]): number {
+  return Math.max(0, ...mesh.retiredIds, ...placedGateways(lans).map((p) => p.gateway.id ?? 0)) + 1;
+}
+
+/** LAN ids and gateway ids share one space (SPEC §2): pair numbers come from gateway ids. */
 function checkIds(mesh: MeshDraft, lans: LanDraft[]): void {
-  const seen = new Map<number, LanDraft>();
-  for (const lan of lans) {
-    if (lan.id === undefined) continue;
-    const first = seen.get(lan.id);
+  const seen = new Map<number, Placed>();
+  for (const placed of placedGateways(lans)) {
+    const { id } = placed.gateway;
+    if (id === undefined) continue;
+    const first = seen.get(id);
     if (first) {
-      lan.findings.error(
-        'id',
-        lan.id,
-        `id ${lan.id} is already used by LAN "${first.name}" (${first.findings.where('id')})`,
+      placed.lan.findings.error(
+        idField(placed),
+        id,
+        `id ${id} is already used by ${ownerText(first)} (${first.lan.findings.where(idField(first))})`,
         `give one of them an unused id, e.g. ${freeId(mesh, lans)} (ids are never reused)`,
       );
-    } else seen.set(lan.id, lan);
-    if (mesh.retiredIds.includes(lan.id)) {
-      lan.findings.error(
-        'id',
-        lan.id,
-        `id ${lan.id} is listed in retired_ids of ${mesh.findings.where('retired_ids')}: it belonged to a removed LAN`,
+    } else seen.set(id, placed);
+    if (mesh.retiredIds.includes(id)) {
+      placed.lan.findings.error(
+        idField(placed),
+        id,
+        `id ${id} is listed in retired_ids of ${mesh.findings.where('retired_ids')}: it belonged to a removed LAN`,
         `use an unused id, e.g. ${freeId(mesh, lans)}; a retired id is never given out again, so old tunnels cannot be confused with new ones`,
       );
     }
+  }
+}
+
+/**
+ * A gateway's name becomes a certificate CN and a tunnel name: unique among all LAN and gateway names — except
+ * that one gateway of a LAN may keep the LAN's own name, so splitting a LAN onto a second gateway keeps the first
+ * one's certificate and tunnels (SPEC §7: the tunnels that stay keep running).
+ */
+function checkNames(lans: LanDraft[]): void {
+  const lanNames = new Set(lans.map((lan) => lan.name));
+  const seen = new Map<string, Placed>();
+  for (const placed of placedGateways(lans)) {
+    const { name, field } = placed.gateway;
+    if (name === undefined) continue;
+    const other = lans.find((lan) => lan.name === name);
+    const first = seen.get(name);
+    if (first) {
+      placed.lan.findings.error(
+        `${field}.name`,
+        name,
+        `gateway name "${name}" is already used (${first.lan.findings.where(`${first.gateway.field}.name`)})`,
+        'give every gateway a name of its own',
+      );
+    } else if (lanNames.has(name) && other !== placed.lan) {
+      placed.lan.findings.error(
+        `${field}.name`,
+        name,
+        `"${name}" is also the name of LAN "${other?.name}" (${other?.file})`,
+        `give the gateway a name of its own, e.g. ${placed.lan.name}-${String.fromCharCode(97 + Number(field.match(/\d+/)?.[0] ?? 0))}`,
+      );
+    } else seen.set(name, placed);
+  }
+}
+
+/**
+ * Several gateways per LAN (SPEC §7): each gateway's subnets lie inside the LAN's, no two gateways share
+ * addresses, and together they cover the LAN (a part nobody owns would be unreachable).
+ */
+function checkGatewaySubnets(lans: LanDraft[]): void {
+  for (const lan of lans) {
+    const owned = lan.gateways.flatMap((g) => (g.subnets ?? []).map((subnet) => ({ gateway: g, subnet })));
+    if (lan.gateways.every((g) => g.subnets === undefined)) continue;
+    for (const { gateway, subnet } of owned) {
+      if (!lan.subnets.some((s) => contains(s.cidr, subnet.cidr))) {
+        lan.findings.error(
+          subnet.field,
+          subnet.text,
+          `${subnet.text} of gateway "${gateway.name}" is not inside the LAN's subnets (${lan.subnets.map((s) => s.text).join(', ')})`,
+          "list only a part of the LAN's subnets here, or add the network to the LAN's subnets",
+        );
+      }
+    }
+    for (let j = 0; j < owned.length; j++) {
+      for (let i = 0; i < j; i++) {
+        const [a, b] = [owned[i]!, owned[j]!];
+        if (!overlaps(a.subnet.cidr, b.subnet.cidr)) continue;
+        lan.findings.error(
+          b.subnet.field,
+          b.subnet.text,
+          `${b.subnet.text} of gateway "${b.gateway.name}" overlaps ${a.subnet.text} of gateway "${a.gateway.name}" (${lan.findings.where(a.subnet.field)})`,
+          'give each gateway its own part of the LAN: peers route each subnet to the one gateway that owns it',
+        );
+      }
+    }
+    for (const subnet of lan.subnets) {
+      const inside = owned.filter((o) => contains(subnet.cidr, o.subnet.cidr));
+      const covered = inside.reduce((sum, o) => sum + cidrSize(o.subnet.cidr), 0);
+      if (covered < cidrSize(subnet.cidr)) {
+        lan.findings.error(
+          subnet.field,
+          subnet.text,
+          `${subnet.text} is not wholly served by the LAN's gateways (${inside.map((o) => o.subnet.text).join(', ') || 'none of it'}): the rest would be unreachable`,
+          "give every part of the LAN's subnets to one of its gateways",
+        );
+      }
+    }
+  }
+}
+
+/** SPEC §7: every via names a core LAN other than itself, and every LAN reaches every other. */
+function checkTopology(lans: LanDraft[]): void {
+  if (lans.some((lan) => lan.gateways.some((g) => g.id === undefined || g.name === undefined))) return;
+  const input = {
+    lans: lans.map((lan) => ({
+      name: lan.name,
+      via: lan.via,
+      gateways: lan.gateways.map((g) => ({
+        name: g.name!,
+        id: g.id!,
+        lan: lan.name,
+        subnets: (g.subnets ?? lan.subnets).map((s) => s.text),
+      })),
+    })),
+  };
+  for (const problem of topologyProblems(input)) {
+    const lan = lans.find((l) => l.name === problem.lan)!;
+    lan.findings.error(problem.field, problem.value, problem.message, problem.fix);
   }
 }
 
@@ -97,7 +221,7 @@ function checkTransit(mesh: MeshDraft, lans: LanDraft[]): void {
       );
     }
   }
-  const ids = lans.flatMap((l) => (l.id === undefined ? [] : [l.id]));
+  const ids = gatewayIds(lans);
   const highest = highestPairIndex(ids);
   const limit = maxPairIndexForTransit(transit);
   const needed = Math.max(highest, 1);
@@ -118,7 +242,7 @@ function checkTransit(mesh: MeshDraft, lans: LanDraft[]): void {
 
 function checkPorts(mesh: MeshDraft, lans: LanDraft[]): void {
   if (mesh.portBase === undefined) return;
-  const highest = highestPairIndex(lans.flatMap((l) => (l.id === undefined ? [] : [l.id])));
+  const highest = highestPairIndex(gatewayIds(lans));
   if (mesh.portBase + highest <= 65535) return;
   const room = 65535 - mesh.portBase;
   let largestId = 1;
@@ -131,20 +255,25 @@ function checkPorts(mesh: MeshDraft, lans: LanDraft[]): void {
   );
 }
 
+function gatewayIds(lans: LanDraft[]): number[] {
+  return placedGateways(lans).flatMap((p) => (p.gateway.id === undefined ? [] : [p.gateway.id]));
+}
+
 function checkEndpoints(lans: LanDraft[]): void {
-  const seen = new Map<string, LanDraft>();
-  for (const lan of lans) {
-    if (lan.endpoint === undefined) continue;
-    const key = lan.endpoint.toLowerCase();
+  const seen = new Map<string, Placed>();
+  for (const placed of placedGateways(lans)) {
+    const { endpoint, field } = placed.gateway;
+    if (endpoint === undefined) continue;
+    const key = endpoint.toLowerCase();
     const first = seen.get(key);
     if (first) {
-      lan.findings.error(
-        'gateway.endpoint',
-        lan.endpoint,
-        `endpoint ${lan.endpoint} is also the endpoint of LAN "${first.name}" (${first.findings.where('gateway.endpoint')})`,
-        'each LAN has its own gateway: give this one the address its peers can reach it on',
+      placed.lan.findings.error(
+        `${field}.endpoint`,
+        endpoint,
+        `endpoint ${endpoint} is also the endpoint of ${ownerText(first)} (${first.lan.findings.where(`${first.gateway.field}.endpoint`)})`,
+        'each gateway has its own address: give this one the address its peers can reach it on',
       );
-    } else seen.set(key, lan);
+    } else seen.set(key, placed);
   }
 }
 
@@ -173,7 +302,8 @@ function warnDocker(mesh: MeshDraft, lans: LanDraft[]): void {
 
 function warnLargeMesh(mesh: MeshDraft, lans: LanDraft[]): void {
   const n = lans.length;
-  if (n <= LARGE_MESH_LANS) return;
+  // the warning is about a full mesh: a mesh with leaves already is another topology
+  if (n <= LARGE_MESH_LANS || lans.some((lan) => lan.via.length > 0)) return;
   const tunnels = n - 1;
   mesh.findings.warning(
     'lans',

@@ -1,5 +1,5 @@
 import type { Cidr } from '../mesh/ipv4.js';
-import type { SshSettings } from '../types.js';
+import type { CloudIds, SshSettings } from '../types.js';
 import { checkCidr } from './cidrs.js';
 import { checkUnknownKeys, isMapping, readInteger, readList, readMapping, readString } from './fields.js';
 import type { FileFindings } from './findings.js';
@@ -8,13 +8,30 @@ import { childPath, itemPath } from './line-index.js';
 import { NAME_PATTERN, NAME_RULE, suggestName } from './names.js';
 import { type PathContext, readSshBlock } from './ssh-settings.js';
 
-export const LAN_KEYS = ['id', 'subnets', 'gateway'] as const;
-export const GATEWAY_KEYS = ['endpoint', 'ssh_host', 'ssh'] as const;
+export const LAN_KEYS = ['id', 'subnets', 'gateway', 'gateways', 'via', 'cloud'] as const;
+export const GATEWAY_KEYS = ['endpoint', 'ssh_host', 'ssh', 'cloud'] as const;
+/** An entry of `gateways:` (a LAN served by several gateways, one per availability zone). */
+export const GATEWAYS_ENTRY_KEYS = ['name', 'id', 'endpoint', 'ssh_host', 'ssh', 'subnets', 'cloud'] as const;
+export const CLOUD_PROVIDERS = ['aws', 'gcp', 'azure'] as const;
 
 export interface SubnetDraft {
   text: string;
   cidr: Cidr;
   field: string;
+}
+
+/** One gateway of a LAN: the `gateway:` section (named and numbered like the LAN) or an entry of `gateways:`. */
+export interface GatewayDraft {
+  /** Where it is written: `gateway` or `gateways[i]`, the prefix of its fields in messages. */
+  field: string;
+  name?: string;
+  id?: number;
+  endpoint?: string;
+  sshHost?: string;
+  ssh: SshSettings;
+  /** Its own part of the LAN (`gateways:` entries); undefined: all of the LAN's subnets. */
+  subnets?: SubnetDraft[];
+  cloud?: CloudIds;
 }
 
 /** One lans/NAME.yml after per-field validation; undefined fields failed and are skipped by cross-checks. */
@@ -26,9 +43,10 @@ export interface LanDraft {
   nameValid: boolean;
   id?: number;
   subnets: SubnetDraft[];
-  endpoint?: string;
-  sshHost?: string;
-  ssh: SshSettings;
+  /** Empty: a core LAN. */
+  via: string[];
+  gateways: GatewayDraft[];
+  cloud?: CloudIds;
 }
 
 const MISPLACED_LAN_KEYS: Record<string, string> = {
@@ -58,7 +76,8 @@ export function readLanFile(
     findings,
     nameValid: true,
     subnets: [],
-    ssh: { ...meshSsh },
+    via: [],
+    gateways: [],
   };
   if (!NAME_PATTERN.test(name)) {
     draft.nameValid = false;
@@ -82,10 +101,21 @@ export function readLanFile(
   }
   checkUnknownKeys(data, '', LAN_KEYS, findings, MISPLACED_LAN_KEYS);
 
-  const id = readInteger(data, 'id', '', findings, {
-    required: true,
-    missingFix: 'add `id: N` with a positive integer no other LAN uses and not in retired_ids',
-  });
+  const several = data.gateways !== undefined;
+  if (several && data.id !== undefined) {
+    findings.error(
+      'id',
+      data.id,
+      'a LAN with gateways: has no id of its own: each gateway has one',
+      'remove id: here, and give each entry of gateways: its own id',
+    );
+  }
+  const id = several
+    ? undefined
+    : readInteger(data, 'id', '', findings, {
+        required: true,
+        missingFix: 'add `id: N` with a positive integer no other LAN uses and not in retired_ids',
+      });
   if (id !== undefined) {
     if (id >= 1) draft.id = id;
     else
@@ -115,41 +145,210 @@ export function readLanFile(
     if (cidr) draft.subnets.push({ text: value as string, cidr, field });
   });
 
+  readVia(data, draft);
+  const cloud = readMapping(data, 'cloud', '', findings);
+  if (cloud) draft.cloud = readCloud(cloud, 'cloud', findings);
+  if (several) {
+    if (data.gateway !== undefined) {
+      findings.error(
+        'gateway',
+        undefined,
+        'a LAN has either gateway: (one gateway) or gateways: (several), not both',
+        'keep one of them: move this gateway into the gateways: list',
+      );
+    }
+    readGateways(data, draft, meshSsh, context);
+    return draft;
+  }
   const gateway = readMapping(data, 'gateway', '', findings);
   if (data.gateway === undefined) {
     findings.error(
       'gateway.endpoint',
       undefined,
       'required key gateway.endpoint is missing (there is no gateway: section)',
-      'add a gateway: section with endpoint: ADDRESS-OR-DNS-NAME that the other gateways can reach',
+      'add a gateway: section with endpoint: ADDRESS-OR-DNS-NAME that the other gateways can reach (or gateways: for a LAN with several)',
     );
   }
-  if (gateway) readGateway(gateway, draft, context);
+  const single: GatewayDraft = { field: 'gateway', name: draft.name, ssh: { ...meshSsh } };
+  if (draft.id !== undefined) single.id = draft.id;
+  draft.gateways.push(single);
+  if (gateway) readGateway(gateway, single, draft, context);
   return draft;
 }
 
-function readGateway(gateway: Record<string, unknown>, draft: LanDraft, context: PathContext): void {
-  const { findings } = draft;
-  checkUnknownKeys(gateway, 'gateway', GATEWAY_KEYS, findings, {
-    user: 'SSH settings go under gateway.ssh:',
-    port: 'SSH settings go under gateway.ssh:',
-    become: 'SSH settings go under gateway.ssh:',
+/** `via: [core LANs]`: a leaf. Names are checked here; what they name is checked against the mesh (topology). */
+function readVia(data: Record<string, unknown>, draft: LanDraft): void {
+  const via = readList(data, 'via', '', draft.findings);
+  if (!via) return;
+  if (via.length === 0) {
+    draft.findings.error(
+      'via',
+      via,
+      'the list is empty',
+      'name the core LAN(s) this leaf is tunnelled to, or remove via to make it a core LAN',
+    );
+  }
+  via.forEach((value, i) => {
+    const field = itemPath('via', i);
+    if (typeof value !== 'string' || !NAME_PATTERN.test(value)) {
+      draft.findings.error(
+        field,
+        value,
+        `${JSON.stringify(value)} is not a LAN name (${NAME_RULE})`,
+        'write the name of a core LAN, e.g. via: [hub]',
+      );
+    } else draft.via.push(value);
   });
-  const endpoint = readString(gateway, 'endpoint', 'gateway', findings, {
+}
+
+/** `cloud: { provider: aws, route_tables: [...], security_group: sg-1, … }`: ids only meshctl routes prints. */
+function readCloud(
+  cloud: Record<string, unknown>,
+  path: string,
+  findings: FileFindings,
+): CloudIds | undefined {
+  const provider = readString(cloud, 'provider', path, findings, {
     required: true,
-    missingFix: 'add endpoint: ADDRESS-OR-DNS-NAME under gateway: (what the other gateways connect to)',
+    missingFix: `add provider: one of ${CLOUD_PROVIDERS.join(', ')}`,
   });
-  draft.endpoint = checkHost(endpoint, 'gateway.endpoint', draft);
-  if (gateway.ssh_host === undefined) draft.sshHost = draft.endpoint;
+  if (provider !== undefined && !(CLOUD_PROVIDERS as readonly string[]).includes(provider)) {
+    findings.error(
+      childPath(path, 'provider'),
+      provider,
+      `unknown cloud provider ${JSON.stringify(provider)}`,
+      `use one of ${CLOUD_PROVIDERS.join(', ')}`,
+    );
+    return undefined;
+  }
+  const ids: Record<string, string[]> = {};
+  for (const [key, value] of Object.entries(cloud)) {
+    if (key === 'provider') continue;
+    const field = childPath(path, key);
+    const list = Array.isArray(value) ? value : [value];
+    if (
+      !/^[a-z][a-z0-9_]{0,40}$/.test(key) ||
+      list.some((v) => typeof v !== 'string' || !/^[A-Za-z0-9._:/@-]{1,200}$/.test(v))
+    ) {
+      findings.error(
+        field,
+        value,
+        'a cloud id must be a string (or a list of strings) of letters, digits and . _ : / @ -',
+        'copy the id from the provider console, e.g. route_tables: [rtb-0a1b2c3d]',
+      );
+      continue;
+    }
+    ids[key] = list as string[];
+  }
+  return provider === undefined ? undefined : { provider: provider as CloudIds['provider'], ids };
+}
+
+function readGateways(
+  data: Record<string, unknown>,
+  draft: LanDraft,
+  meshSsh: SshSettings,
+  context: PathContext,
+): void {
+  const { findings } = draft;
+  const list = readList(data, 'gateways', '', findings);
+  if (!list) return;
+  if (list.length === 0) {
+    findings.error(
+      'gateways',
+      list,
+      'the list is empty',
+      'list each gateway with name, id, endpoint and subnets',
+    );
+  }
+  list.forEach((entry, i) => {
+    const field = itemPath('gateways', i);
+    if (!isMapping(entry)) {
+      findings.error(
+        field,
+        entry,
+        'a gateway is a mapping of name, id, endpoint, subnets',
+        'write it as { name: NAME, id: N, endpoint: HOST, subnets: [CIDR] }',
+      );
+      return;
+    }
+    checkUnknownKeys(entry, field, GATEWAYS_ENTRY_KEYS, findings);
+    const gateway: GatewayDraft = { field, ssh: { ...meshSsh } };
+    const name = readString(entry, 'name', field, findings, {
+      required: true,
+      missingFix: `add name: ${draft.name}-a (unique among LAN and gateway names)`,
+    });
+    if (name !== undefined) {
+      if (NAME_PATTERN.test(name)) gateway.name = name;
+      else
+        findings.error(
+          childPath(field, 'name'),
+          name,
+          `${JSON.stringify(name)} is not allowed as a gateway name: ${NAME_RULE}`,
+          `use e.g. ${suggestName(name)}`,
+        );
+    }
+    const id = readInteger(entry, 'id', field, findings, {
+      required: true,
+      missingFix: 'add id: N with a positive integer no other LAN or gateway uses and not in retired_ids',
+    });
+    if (id !== undefined) {
+      if (id >= 1) gateway.id = id;
+      else
+        findings.error(
+          childPath(field, 'id'),
+          id,
+          `${id} is not a positive integer`,
+          'ids start at 1: pick an unused positive integer',
+        );
+    }
+    const subnets = readList(entry, 'subnets', field, findings, {
+      required: true,
+      missingFix: "add subnets: listing this gateway's part of the LAN",
+    });
+    if (subnets) {
+      gateway.subnets = [];
+      subnets.forEach((value, j) => {
+        const subField = itemPath(childPath(field, 'subnets'), j);
+        const cidr = checkCidr(value, subField, findings, 'subnet');
+        if (cidr) gateway.subnets!.push({ text: value as string, cidr, field: subField });
+      });
+    }
+    readGateway(entry, gateway, draft, context);
+    draft.gateways.push(gateway);
+  });
+}
+
+function readGateway(
+  section: Record<string, unknown>,
+  gateway: GatewayDraft,
+  draft: LanDraft,
+  context: PathContext,
+): void {
+  const { findings } = draft;
+  const path = gateway.field;
+  if (path === 'gateway') {
+    checkUnknownKeys(section, 'gateway', GATEWAY_KEYS, findings, {
+      user: 'SSH settings go under gateway.ssh:',
+      port: 'SSH settings go under gateway.ssh:',
+      become: 'SSH settings go under gateway.ssh:',
+    });
+  }
+  const endpoint = readString(section, 'endpoint', path, findings, {
+    required: true,
+    missingFix: `add endpoint: ADDRESS-OR-DNS-NAME under ${path}: (what the other gateways connect to)`,
+  });
+  gateway.endpoint = checkHost(endpoint, childPath(path, 'endpoint'), draft);
+  if (section.ssh_host === undefined) gateway.sshHost = gateway.endpoint;
   else
-    draft.sshHost = checkHost(
-      readString(gateway, 'ssh_host', 'gateway', findings),
-      'gateway.ssh_host',
+    gateway.sshHost = checkHost(
+      readString(section, 'ssh_host', path, findings),
+      childPath(path, 'ssh_host'),
       draft,
     );
 
-  const ssh = readMapping(gateway, 'ssh', 'gateway', findings);
-  if (ssh) Object.assign(draft.ssh, readSshBlock(ssh, childPath('gateway', 'ssh'), findings, context));
+  const ssh = readMapping(section, 'ssh', path, findings);
+  if (ssh) Object.assign(gateway.ssh, readSshBlock(ssh, childPath(path, 'ssh'), findings, context));
+  const cloud = readMapping(section, 'cloud', path, findings);
+  if (cloud) gateway.cloud = readCloud(cloud, childPath(path, 'cloud'), findings);
 }
 
 function checkHost(value: string | undefined, field: string, draft: LanDraft): string | undefined {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InventoryError } from '../errors.js';
-import type { Diagnostic, Inventory, Lan } from '../types.js';
+import type { Diagnostic, Gateway, Inventory, Lan } from '../types.js';
 import { crossCheck } from './cross-checks.js';
 import { FileFindings } from './findings.js';
 import { type LanDraft, readLanFile } from './lan-file.js';
@@ -174,18 +174,37 @@ function listLanFiles(dir: string, diagnostics: Diagnostic[]): { name: string; f
   return files;
 }
 
-function buildInventory(dir: string, mesh: MeshDraft, drafts: LanDraft[]): Inventory {
-  const lans: Lan[] = drafts
-    .map((d) => ({
-      name: d.name,
-      id: d.id!,
-      subnets: d.subnets.map((s) => s.text),
-      endpoint: d.endpoint!,
-      sshHost: d.sshHost!,
-      ssh: d.ssh,
+/** A LAN from its validated draft (every field set: callers check there were no errors first). */
+export function lanFromDraft(d: LanDraft): Lan {
+  const subnets = d.subnets.map((s) => s.text);
+  const gateways = d.gateways.map(
+    (g): Gateway => ({
+      name: g.name!,
+      id: g.id!,
+      lan: d.name,
+      subnets: g.subnets?.map((s) => s.text) ?? subnets,
+      endpoint: g.endpoint!,
+      sshHost: g.sshHost!,
+      ssh: g.ssh,
       file: d.file,
-    }))
-    .sort((a, b) => a.id - b.id);
+      ...(g.cloud ? { cloud: g.cloud } : {}),
+    }),
+  );
+  gateways.sort((a, b) => a.id - b.id);
+  return {
+    name: d.name,
+    // a LAN written with gateways: has no id of its own: it is known by its lowest gateway id
+    id: d.id ?? gateways[0]!.id,
+    subnets,
+    via: d.via,
+    gateways,
+    file: d.file,
+    ...(d.cloud ? { cloud: d.cloud } : {}),
+  };
+}
+
+function buildInventory(dir: string, mesh: MeshDraft, drafts: LanDraft[]): Inventory {
+  const lans: Lan[] = drafts.map(lanFromDraft).sort((a, b) => a.id - b.id);
   return {
     dir: path.resolve(dir),
     meshFile: path.resolve(dir, 'mesh.yml'),
@@ -199,5 +218,6 @@ function buildInventory(dir: string, mesh: MeshDraft, drafts: LanDraft[]): Inven
       openvpn: mesh.openvpn,
     },
     lans,
+    gateways: lans.flatMap((lan) => lan.gateways).sort((a, b) => a.id - b.id),
   };
 }

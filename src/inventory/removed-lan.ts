@@ -3,6 +3,7 @@ import { InventoryError } from '../errors.js';
 import type { Diagnostic, Inventory, Lan } from '../types.js';
 import { FileFindings } from './findings.js';
 import { readLanFile } from './lan-file.js';
+import { lanFromDraft } from './load.js';
 import { homedirFrom } from './ssh-settings.js';
 import { readYamlFile } from './yaml-source.js';
 
@@ -19,25 +20,12 @@ export function readRemovedLan(file: string, name: string, remaining: Inventory,
   if (doc) {
     findings.lines = doc.lines;
     const draft = readLanFile(name, path.resolve(file), doc.data, findings, remaining.mesh.ssh, context);
-    if (
-      !diagnostics.some((d) => d.severity === 'error') &&
-      draft.id !== undefined &&
-      draft.endpoint !== undefined &&
-      draft.sshHost !== undefined
-    ) {
-      return {
-        name,
-        id: draft.id,
-        subnets: draft.subnets.map((s) => s.text),
-        endpoint: draft.endpoint,
-        sshHost: draft.sshHost,
-        ssh: draft.ssh,
-        file: path.resolve(file),
-      };
-    }
+    const complete =
+      draft.gateways.length > 0 && draft.gateways.every((g) => g.id !== undefined && g.sshHost !== undefined);
+    if (!diagnostics.some((d) => d.severity === 'error') && complete) return lanFromDraft(draft);
   }
   throw new InventoryError(
     diagnostics.filter((d) => d.severity === 'error'),
-    `${shownFile} is invalid: remove-lan needs its id (to retire it) and its gateway (to clean it). Fix the file and re-run`,
+    `${shownFile} is invalid: remove-lan needs its ids (to retire them) and its gateways (to clean them). Fix the file and re-run`,
   );
 }

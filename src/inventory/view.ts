@@ -95,6 +95,11 @@ function withRealPaths(inventory: Inventory, realPath: (p: string) => string): I
     dir: realPath(inventory.dir),
     meshFile: realPath(inventory.meshFile),
     mesh: { ...inventory.mesh, pkiDir: realPath(inventory.mesh.pkiDir), ssh: ssh(inventory.mesh.ssh) },
-    lans: inventory.lans.map((lan) => ({ ...lan, file: realPath(lan.file), ssh: ssh(lan.ssh) })),
+    lans: inventory.lans.map((lan) => ({
+      ...lan,
+      file: realPath(lan.file),
+      gateways: lan.gateways.map((g) => ({ ...g, file: realPath(g.file), ssh: ssh(g.ssh) })),
+    })),
+    gateways: inventory.gateways.map((g) => ({ ...g, file: realPath(g.file), ssh: ssh(g.ssh) })),
   };
 }

@@ -7,6 +7,8 @@ export interface NewLanFile {
   endpoint: string;
   sshHost?: string;
   ssh?: { user?: string; port?: number; become?: boolean };
+  /** A leaf LAN: the core LANs it is tunnelled to (SPEC §7). */
+  via?: string[];
 }
 
 /** A YAML scalar, quoted by js-yaml when the value needs it. */
@@ -26,6 +28,13 @@ export function lanFileText(lan: NewLanFile): string {
     'subnets:',
     ...lan.subnets.map((s) => `  - ${scalar(s)}`),
     '',
+    ...(lan.via
+      ? [
+          '# A leaf LAN: tunnelled only to the gateways of these core LANs, which carry its traffic to the others.',
+          `via: [${lan.via.map(scalar).join(', ')}]`,
+          '',
+        ]
+      : []),
     'gateway:',
     '  # What the other gateways connect to (IPv4 address or DNS name).',
     `  endpoint: ${scalar(lan.endpoint)}`,

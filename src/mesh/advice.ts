@@ -1,4 +1,4 @@
-import type { Mesh } from '../types.js';
+import type { Inventory, Lan, Mesh } from '../types.js';
 import { contains, ipToInt, parseCidr } from './ipv4.js';
 
 /**
@@ -49,10 +49,13 @@ export function routesForNewLan(mesh: Mesh, newLan: string, learned: Map<string,
   const added = lans.find((lan) => lan.name === newLan);
   if (!added) throw new Error(`LAN ${newLan} is not in the mesh`);
   const routes: Route[] = [];
+  // in each part of a LAN, the routes point at the gateway that owns that part (one per AZ)
   const routesIn = (lan: (typeof lans)[number], destinations: string[]) => {
-    for (const subnet of lan.subnets) {
-      const via = gatewayAddressIn(subnet, learned.get(lan.name) ?? [], lan.sshHost);
-      for (const destination of destinations) routes.push({ lan: lan.name, subnet, destination, via });
+    for (const gateway of lan.gateways) {
+      for (const subnet of gateway.subnets) {
+        const via = gatewayAddressIn(subnet, learned.get(gateway.name) ?? [], gateway.sshHost);
+        for (const destination of destinations) routes.push({ lan: lan.name, subnet, destination, via });
+      }
     }
   };
   for (const lan of lans) if (lan !== added) routesIn(lan, added.subnets);
@@ -88,4 +91,23 @@ export function portsForNewLan(mesh: Mesh, newLan: string): PortRule[] {
     });
   }
   return rules;
+}
+
+/**
+ * The routes that pointed at a removed LAN: in each remaining LAN (each part of it, for a LAN with one gateway per
+ * AZ), the removed LAN's subnets via the local gateway. The operator deletes them from the routers.
+ */
+export function routesForRemovedLan(remaining: Inventory, removed: Lan): Route[] {
+  return remaining.lans.flatMap((lan) =>
+    lan.gateways.flatMap((gateway) =>
+      gateway.subnets.flatMap((subnet) =>
+        removed.subnets.map((destination) => ({
+          lan: lan.name,
+          subnet,
+          destination,
+          via: gatewayAddressIn(subnet, [], gateway.sshHost),
+        })),
+      ),
+    ),
+  );
 }

@@ -1,5 +1,7 @@
 import { TUNNEL_UNIT_TEMPLATE, tunnelName } from '../gateway/layout.js';
-import type { Inventory, Lan, Mesh, Pair, Tunnel } from '../types.js';
+import { computeTopology, routesByPeer } from '../topology/topology.js';
+import type { GatewayRouting, TopologyInput } from '../topology/types.js';
+import type { Gateway, Inventory, Mesh, Pair, Tunnel } from '../types.js';
 import { cidrSize, intToIp, parseCidr } from './ipv4.js';
 
 /**
@@ -72,7 +74,7 @@ export function deviceName(k: number): string {
   return `mtun${k}`;
 }
 
-export function makePair(inventory: Inventory, x: Lan, y: Lan): Pair {
+export function makePair(inventory: Inventory, x: Gateway, y: Gateway): Pair {
   const [low, high] = x.id < y.id ? [x, y] : [y, x];
   const index = pairIndex(low.id, high.id);
   const transit = pairTransit(inventory.mesh.transit, index);
@@ -88,14 +90,19 @@ export function makePair(inventory: Inventory, x: Lan, y: Lan): Pair {
   };
 }
 
-export function tunnelEnd(pair: Pair, local: Lan): Tunnel {
+/** One end of `pair` seen from `local`, with what the topology routes over it, admits and forwards. */
+export function tunnelEnd(pair: Pair, local: Gateway, routing?: GatewayRouting): Tunnel {
   const isLow = pair.low.name === local.name;
   const peer = isLow ? pair.high : pair.low;
   const name = tunnelName(peer.name);
+  const routes = routing ? (routesByPeer(routing.routes).get(peer.name) ?? []) : [...peer.subnets];
   return {
     pair,
     local,
     peer,
+    routes,
+    admits: routing?.admits.get(peer.name) ?? [...peer.subnets],
+    transit: routing?.transit.get(peer.name) ?? [],
     role: isLow ? 'server' : 'client',
     localAddress: isLow ? pair.lowAddress : pair.highAddress,
     peerAddress: isLow ? pair.highAddress : pair.lowAddress,
@@ -106,20 +113,34 @@ export function tunnelEnd(pair: Pair, local: Lan): Tunnel {
   };
 }
 
-/** The whole mesh: every pair of LANs, and each gateway's view of its tunnels. */
+/** The topology's view of an inventory (SPEC §7): LANs with their via and gateways. */
+export function topologyInput(inventory: Inventory): TopologyInput {
+  return {
+    lans: inventory.lans.map((lan) => ({
+      name: lan.name,
+      via: lan.via,
+      gateways: lan.gateways.map((g) => ({ name: g.name, id: g.id, lan: g.lan, subnets: g.subnets })),
+    })),
+  };
+}
+
+/**
+ * The whole mesh: the pairs the topology tunnels (numbered by gateway ids, SPEC §2) and each gateway's view of its
+ * tunnels, with the routes, source checks and transit the topology computed.
+ */
 export function allocateMesh(inventory: Inventory): Mesh {
-  const lans = [...inventory.lans].sort((x, y) => x.id - y.id);
+  const topology = computeTopology(topologyInput(inventory));
+  const gateways = new Map(inventory.gateways.map((g) => [g.name, g]));
   const pairs: Pair[] = [];
-  const tunnels = new Map<string, Tunnel[]>(lans.map((lan) => [lan.name, []]));
-  for (let i = 0; i < lans.length; i++) {
-    for (let j = i + 1; j < lans.length; j++) {
-      const pair = makePair(inventory, lans[i]!, lans[j]!);
-      pairs.push(pair);
-      tunnels.get(pair.low.name)!.push(tunnelEnd(pair, pair.low));
-      tunnels.get(pair.high.name)!.push(tunnelEnd(pair, pair.high));
+  const tunnels = new Map<string, Tunnel[]>(inventory.gateways.map((g) => [g.name, []]));
+  for (const t of topology.tunnels) {
+    const pair = makePair(inventory, gateways.get(t.low)!, gateways.get(t.high)!);
+    pairs.push(pair);
+    for (const end of [pair.low, pair.high]) {
+      tunnels.get(end.name)!.push(tunnelEnd(pair, end, topology.routing.get(end.name)));
     }
   }
   pairs.sort((p, q) => p.index - q.index);
   for (const list of tunnels.values()) list.sort((s, t) => s.peer.id - t.peer.id);
-  return { name: inventory.mesh.name, inventory, pairs, tunnels };
+  return { name: inventory.mesh.name, inventory, pairs, tunnels, topology };
 }

@@ -41,3 +41,12 @@ export function formatAllocation(mesh: Mesh): string {
     allocationRows(mesh).map((r) => [r.pair, r.index, r.transit, r.low, r.high, r.port, r.device]),
   );
 }
+
+/**
+ * One path per LAN pair, as `validate -v` proves connectivity (SPEC §7): `hq → shop: hq > hub > shop` — the
+ * gateways the traffic crosses between the two LANs' lowest-id gateways.
+ */
+export function formatPaths(mesh: Mesh): string {
+  const lines = mesh.topology.paths.map((p) => `  ${p.from} → ${p.to}: ${p.gateways.join(' > ')}`);
+  return [`Paths (every LAN reaches every other one; ${lines.length} LAN pair(s)):`, ...lines].join('\n');
+}

@@ -18,6 +18,7 @@ export function actionSymbol(action: Action): ChangeSymbol {
       return '-';
     case 'daemon-reload':
     case 'reload-firewall':
+    case 'reload-routes':
     case 'restart-unit':
       return '↻';
     case 'verify-tunnel':
@@ -38,6 +39,7 @@ export function actionSubject(action: Action): string {
     case 'daemon-reload':
       return 'systemd';
     case 'reload-firewall':
+    case 'reload-routes':
     case 'enable-unit':
     case 'start-unit':
     case 'restart-unit':
@@ -71,6 +73,7 @@ function category(action: Action): Category | null {
       return 'remove';
     case 'start-unit':
     case 'reload-firewall':
+    case 'reload-routes':
     case 'apply-sysctl':
       return 'change';
     case 'restart-unit':

@@ -97,7 +97,9 @@ function actionLine(action: Action, color: ChalkInstance): string {
 /** One gateway's plan: header, actions (with diffs), notes, optional no-ops, and the summary line. */
 export function formatHostPlan(plan: HostPlan, opts: FormatOptions): string {
   const { color } = opts;
-  const lines = [`${color.bold(`${plan.lan.name} (${plan.lan.sshHost})`)}  ${systemText(plan.system)}`];
+  const lines = [
+    `${color.bold(`${plan.gateway.name} (${plan.gateway.sshHost})`)}  ${systemText(plan.system)}`,
+  ];
   for (const action of plan.actions) {
     lines.push(actionLine(action, color));
     if (action.kind === 'write-file') lines.push(...fileDetail(action, opts));
@@ -161,8 +163,8 @@ export function systemText(system: GatewaySystem): string {
 
 export function planToJson(plan: HostPlan): Record<string, unknown> {
   return {
-    lan: plan.lan.name,
-    host: plan.lan.sshHost,
+    lan: plan.gateway.name,
+    host: plan.gateway.sshHost,
     system: plan.system,
     actions: plan.actions.map((action) => ({ symbol: actionSymbol(action), ...action })),
     noops: plan.noops,

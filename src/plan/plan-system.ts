@@ -1,5 +1,5 @@
 import type { Facts } from '../facts/types.js';
-import { FIREWALL_UNIT, isSysctlFile } from '../gateway/layout.js';
+import { FIREWALL_UNIT, isSysctlFile, ROUTES_UNIT } from '../gateway/layout.js';
 import type { DesiredState } from '../types.js';
 import { changedPath, changesNotifying, type FileChange } from './file-changes.js';
 import type { PhasedActions } from './phases.js';
@@ -41,6 +41,7 @@ export function planSystem(
     }
   }
 
+  planRoutesReload(desired, facts, changes, phases, noops);
   const firewall = desired.units.find((unit) => unit.name === FIREWALL_UNIT);
   if (!firewall) return;
   const fact = unitState(facts, FIREWALL_UNIT);
@@ -63,4 +64,29 @@ export function planSystem(
   } else {
     notes.push('iptables could not be read: the loaded firewall is not checked');
   }
+}
+
+/**
+ * The transit routes (SPEC §7) are re-applied in place when they change: `systemctl reload` reruns routes.sh,
+ * which replaces what differs. A restart would remove every route first (its stop clears them).
+ */
+function planRoutesReload(
+  desired: DesiredState,
+  facts: Facts,
+  changes: FileChange[],
+  phases: PhasedActions,
+  noops: Noop[],
+): void {
+  if (!desired.units.some((unit) => unit.name === ROUTES_UNIT)) return;
+  const fact = unitState(facts, ROUTES_UNIT);
+  // not running yet: starting it (planUnits) installs the routes
+  if (!fact || !isRunning(fact)) return;
+  const changed = changesNotifying(changes, ROUTES_UNIT);
+  if (changed.length > 0) {
+    phases.system.push({
+      kind: 'reload-routes',
+      unit: ROUTES_UNIT,
+      reason: `${changed.map(changedPath).join(', ')} changed: re-apply the routes in place`,
+    });
+  } else noops.push({ subject: ROUTES_UNIT, reason: 'routes through peers installed, no change' });
 }

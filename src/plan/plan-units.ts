@@ -1,5 +1,5 @@
 import type { Facts, UnitFact } from '../facts/types.js';
-import { FIREWALL_UNIT } from '../gateway/layout.js';
+import { FIREWALL_UNIT, ROUTES_UNIT } from '../gateway/layout.js';
 import type { DesiredState, DesiredUnit } from '../types.js';
 import { changedPath, changesNotifying, type FileChange } from './file-changes.js';
 import { shortUnit } from './labels.js';
@@ -48,7 +48,7 @@ export function planUnits(
       action = { kind: 'start-unit', unit: unit.name, reason: `${short} is ${state}` };
     } else if (unit.tunnel) {
       action = planTunnelRestart(lan, unit, fact, changes, view, noops, notes);
-    } else if (unit.name !== FIREWALL_UNIT) {
+    } else if (unit.name !== FIREWALL_UNIT && unit.name !== ROUTES_UNIT) {
       const changed = changesNotifying(changes, unit.name);
       if (changed.length > 0) {
         action = {
@@ -60,6 +60,7 @@ export function planUnits(
         noops.push({ subject: unit.name, reason: `${short} running, no config change` });
       }
     } else {
+      // the firewall and the routes are reloaded in place when their files change (plan-system)
       noops.push({ subject: unit.name, reason: `${short} active (${fact.sub})` });
     }
     if (!action) continue;

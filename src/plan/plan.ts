@@ -114,7 +114,7 @@ function planHost(
     throw new HostPlanError(
       lan,
       'no-facts',
-      `${lan} (${desired.lan.sshHost}): no facts were gathered, so nothing can be planned: fix the connection ` +
+      `${lan} (${desired.gateway.sshHost}): no facts were gathered, so nothing can be planned: fix the connection ` +
         'error reported for it and re-run',
     );
   }
@@ -153,5 +153,12 @@ function planHost(
     openvpn: facts.openvpnVersion,
     systemd: facts.systemd.state === 'running' ? facts.systemd.version : null,
   };
-  return { lan: desired.lan, system, actions, noops, notes, summary: summarize(actions, tunnelUnits) };
+  return {
+    gateway: desired.gateway,
+    system,
+    actions,
+    noops,
+    notes,
+    summary: summarize(actions, tunnelUnits),
+  };
 }

@@ -15,7 +15,7 @@ const MINIMUM_OPENVPN: [number, number] = [2, 5];
 export function checkOwnership(desired: DesiredState, facts: Facts): void {
   const manifest = facts.manifest;
   if (!manifest) return;
-  const { name, sshHost } = desired.lan;
+  const { name, sshHost } = desired.gateway;
   if (manifest.mesh !== desired.manifest.mesh) {
     throw new HostPlanError(
       name,
@@ -45,7 +45,7 @@ export function checkManifestEntries(desired: DesiredState, facts: Facts): void 
   if (!facts.manifest) return;
   const foreign = foreignManifestEntries(facts.manifest);
   if (foreign.length === 0) return;
-  const { name, sshHost } = desired.lan;
+  const { name, sshHost } = desired.gateway;
   throw new HostPlanError(
     name,
     'foreign-manifest-entry',
@@ -62,7 +62,7 @@ export function checkManifestEntries(desired: DesiredState, facts: Facts): void 
 export function checkSystemd(desired: DesiredState, facts: Facts): void {
   const { systemd } = facts;
   if (systemd.state === 'running' || systemd.state === 'unknown') return;
-  const { name, sshHost } = desired.lan;
+  const { name, sshHost } = desired.gateway;
   const found =
     systemd.state === 'missing'
       ? 'has no systemctl'
@@ -95,7 +95,7 @@ export function checkOpenvpn(
   noops: Noop[],
   notes: string[],
 ): InstallPackageAction | null {
-  const { name, sshHost } = desired.lan;
+  const { name, sshHost } = desired.gateway;
   const version = facts.openvpnVersion;
   if (version === null) {
     const manager = facts.packageManager;

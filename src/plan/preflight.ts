@@ -4,6 +4,7 @@ import {
   FIREWALL_UNIT,
   gatewayPaths,
   isTunnelUnit,
+  ROUTE_PROTOCOL,
   TUNNEL_DEVICE_PATTERN,
   tunnelName,
 } from '../gateway/layout.js';
@@ -48,10 +49,12 @@ export interface PreflightFinding {
 export const MAX_CLOCK_SKEW_SECONDS = 300;
 
 /**
- * Whether this gateway's traffic may come back over another device than the one it left by. In the full mesh
- * every remote subnet is one tunnel away and both ends route the pair over that same tunnel, so no path is
- * asymmetric and strict rp_filter is harmless. A topology with transit (hub-and-spoke, leaves) or failover makes
- * this true for the gateways that forward between tunnels; then strict rp_filter drops real traffic.
+ * Whether this gateway's traffic may come back over another device than the one it left by. With static routing
+ * (SPEC §7) it never does, in any topology: every gateway routes each remote subnet over one tunnel by the same
+ * shortest-path rule, a hub forwards both directions of a flow between the same two tunnels, and each tunnel's
+ * source check admits exactly what routing delivers over it — so strict rp_filter drops nothing real. A routing
+ * mode with failover (`routing: bgp`, where a broken tunnel heals through a third LAN) makes this true; return
+ * true here for it, and the rp_filter check runs.
  */
 export function topologyNeedsAsymmetricPaths(_desired: DesiredState): boolean {
   return false;
@@ -65,11 +68,9 @@ interface TunnelView {
   transit: string;
   /** The UDP port the rendered config listens on; null when the config names none. */
   port: number | null;
-  /** The peer LAN's subnets. */
-  peerSubnets: string[];
 }
 
-function tunnelsOf(desired: DesiredState, all: Map<string, DesiredState>): TunnelView[] {
+function tunnelsOf(desired: DesiredState): TunnelView[] {
   return desired.units.flatMap((unit) => {
     if (!unit.tunnel) return [];
     const { peer, peerAddress } = unit.tunnel;
@@ -81,13 +82,14 @@ function tunnelsOf(desired: DesiredState, all: Map<string, DesiredState>): Tunne
         unit: unit.name,
         transit: canonical({ base: parseCidr(`${peerAddress}/32`).base, prefix: 30 }),
         port: port === undefined ? null : Number(port),
-        peerSubnets: all.get(peer)?.lan.subnets ?? [],
       },
     ];
   });
 }
 
 const isMeshDevice = (dev: string | null) => dev !== null && TUNNEL_DEVICE_PATTERN.test(dev);
+/** On one of meshctl's tun devices, or a transit route routes.sh installed (`proto 199`). */
+const isMeshRoute = (route: RouteFact) => isMeshDevice(route.dev) || route.proto === String(ROUTE_PROTOCOL);
 
 /** `10.1.0.5/24` → the address alone as a /32. */
 function hostOf(cidr: string): Cidr {
@@ -104,13 +106,13 @@ export function preflightFindings(
   all: Map<string, DesiredState>,
   opts: PreflightOptions = {},
 ): PreflightFinding[] {
-  const gateway = `${desired.lan.name} (${desired.lan.sshHost})`;
-  const tunnels = tunnelsOf(desired, all);
+  const gateway = `${desired.gateway.name} (${desired.gateway.sshHost})`;
+  const tunnels = tunnelsOf(desired);
   const n = facts.network;
   const asymmetric = opts.asymmetricPaths ?? topologyNeedsAsymmetricPaths(desired);
   return [
     ...checkLanAddress(gateway, desired, n),
-    ...checkCollisions(gateway, tunnels, n),
+    ...checkCollisions(gateway, tunnels, remoteSubnets(desired, all), n),
     ...checkUdpPorts(gateway, tunnels, facts),
     ...checkClock(gateway, n, opts.now),
     ...checkSysctlForward(gateway, desired, n),
@@ -136,11 +138,11 @@ export function checkPreflight(
     // continuation lines indented: the summary prints the message after the gateway's name and stage
     const lines = [
       ...errors.map((f) => f.message),
-      `${desired.lan.name}: refused before anything is written (${errors.length} pre-flight problem` +
+      `${desired.gateway.name}: refused before anything is written (${errors.length} pre-flight problem` +
         `${errors.length === 1 ? '' : 's'}); fix and re-run`,
       ...warnings,
     ];
-    throw new HostPlanError(desired.lan.name, 'preflight', lines.join('\n  '));
+    throw new HostPlanError(desired.gateway.name, 'preflight', lines.join('\n  '));
   }
   return warnings;
 }
@@ -157,25 +159,26 @@ function checkLanAddress(gateway: string, desired: DesiredState, n: NetworkFacts
     const hasRoute = n.routes!.some(
       (r) =>
         r.type === null &&
-        !isMeshDevice(r.dev) &&
+        !isMeshRoute(r) &&
         (contains(s, parseCidr(r.dest)) || (!r.via && overlaps(s, parseCidr(r.dest)))),
     );
     return hasAddress || hasRoute;
   };
-  const missing = desired.lan.subnets.filter((s) => !reached(s));
+  const own = desired.gateway.subnets;
+  const missing = own.filter((s) => !reached(s));
   if (missing.length === 0) return [];
-  const file = `lans/${desired.lan.name}.yml`;
+  const file = `lans/${desired.gateway.lan}.yml`;
   const found =
     addresses.length > 0
       ? `its addresses are ${addresses.map((a) => `${a.cidr} (${a.iface})`).join(', ')}`
       : 'it has no IPv4 address but loopback';
-  if (missing.length === desired.lan.subnets.length) {
+  if (missing.length === own.length) {
     return [
       {
         check: 'lan-address',
         severity: 'error',
         message:
-          `${gateway}: no interface address or route of the gateway lies in its LAN's subnets ` +
+          `${gateway}: no interface address or route of the gateway lies in its subnets ` +
           `${missing.join(', ')} (${found}), so the mesh would route that LAN's traffic to a gateway that is not ` +
           `on it. Fix: correct subnets in ${file} (a typo?), or point gateway.ssh_host at the LAN's gateway; a ` +
           'LAN behind another router needs a route to it on the gateway first',
@@ -196,7 +199,7 @@ function checkLanAddress(gateway: string, desired: DesiredState, n: NetworkFacts
 
 /** A route that takes `range` (or part of it) from the mesh: as specific or more, or the link it sits on. */
 function takes(range: Cidr, route: RouteFact, dest: Cidr): boolean {
-  if (isMeshDevice(route.dev)) return false;
+  if (isMeshRoute(route)) return false;
   if (contains(range, dest)) return true;
   return route.type === null && !route.via && contains(dest, range);
 }
@@ -205,7 +208,26 @@ function describeRoute(route: RouteFact): string {
   return `route "${route.line}"`;
 }
 
-function checkCollisions(gateway: string, tunnels: TunnelView[], n: NetworkFacts): PreflightFinding[] {
+/** Every subnet of the other LANs, with its LAN: the mesh routes each of them from this gateway (SPEC §7). */
+function remoteSubnets(
+  desired: DesiredState,
+  all: Map<string, DesiredState>,
+): { lan: string; subnet: string }[] {
+  const result: { lan: string; subnet: string }[] = [];
+  for (const other of all.values()) {
+    // a LAN's other gateways (one per AZ) are reached inside the LAN, not through the mesh
+    if (other.gateway.lan === desired.gateway.lan) continue;
+    for (const subnet of other.gateway.subnets) result.push({ lan: other.gateway.lan, subnet });
+  }
+  return result;
+}
+
+function checkCollisions(
+  gateway: string,
+  tunnels: TunnelView[],
+  remote: { lan: string; subnet: string }[],
+  n: NetworkFacts,
+): PreflightFinding[] {
   if (!n.addresses || !n.routes) return [];
   // ranges that collide with the same things get one message (a bridge over the whole transit range takes every /30)
   const groups = new Map<string, { labels: string[]; what: string; fix: string }>();
@@ -240,15 +262,13 @@ function checkCollisions(gateway: string, tunnels: TunnelView[], n: NetworkFacts
         '/etc/docker/daemon.json)',
     );
   }
-  for (const t of tunnels) {
-    for (const subnet of t.peerSubnets) {
-      check(
-        `${t.peer}'s subnet ${subnet}`,
-        subnet,
-        `a network is reached one way only: remove that route or address from the gateway (another VPN, an old ` +
-          `static route, a container bridge), or renumber one of the two networks (lans/${t.peer}.yml)`,
-      );
-    }
+  for (const { lan, subnet } of remote) {
+    check(
+      `${lan}'s subnet ${subnet}`,
+      subnet,
+      `a network is reached one way only: remove that route or address from the gateway (another VPN, an old ` +
+        `static route, a container bridge), or renumber one of the two networks (lans/${lan}.yml)`,
+    );
   }
   const findings: PreflightFinding[] = [...groups.values()].map(({ labels, what, fix }) => ({
     check: 'collision',
@@ -469,7 +489,7 @@ function checkRpFilter(gateway: string, desired: DesiredState, n: NetworkFacts):
   const effective = (iface: string) => Math.max(all, rp[iface] ?? 0);
   const lanIfaces = new Set(
     (n.addresses ?? [])
-      .filter((a) => desired.lan.subnets.some((s) => contains(parseCidr(s), hostOf(a.cidr))))
+      .filter((a) => desired.gateway.subnets.some((s) => contains(parseCidr(s), hostOf(a.cidr))))
       .map((a) => a.iface),
   );
   const strict = [

@@ -1,5 +1,5 @@
 import type { PackageManager } from '../facts/types.js';
-import type { Lan } from '../types.js';
+import type { Gateway } from '../types.js';
 
 /**
  * A HostPlan is what `apply` will do on one gateway, in order, and why; plus why everything else needs nothing.
@@ -59,6 +59,12 @@ export interface ReloadFirewallAction extends ActionBase {
   unit: string;
 }
 
+export interface ReloadRoutesAction extends ActionBase {
+  kind: 'reload-routes';
+  /** The unit that installs the routes through peers (reloading it reruns routes.sh in place). */
+  unit: string;
+}
+
 export type UnitActionKind = 'enable-unit' | 'start-unit' | 'restart-unit' | 'stop-unit' | 'disable-unit';
 
 export interface UnitAction extends ActionBase {
@@ -86,6 +92,7 @@ export type Action =
   | DaemonReloadAction
   | ApplySysctlAction
   | ReloadFirewallAction
+  | ReloadRoutesAction
   | UnitAction
   | VerifyTunnelAction
   | WriteManifestAction;
@@ -118,7 +125,7 @@ export interface GatewaySystem {
 }
 
 export interface HostPlan {
-  lan: Lan;
+  gateway: Gateway;
   system: GatewaySystem;
   /** In execution order; write-manifest, when present, is last. */
   actions: Action[];

@@ -6,6 +6,8 @@ import {
   FIREWALL_UNIT,
   gatewayPaths,
   MODES,
+  ROUTE_PROTOCOL,
+  ROUTES_UNIT,
   tunnelUnitOf,
 } from '../gateway/layout.js';
 import { netmask, parseCidr } from '../mesh/ipv4.js';
@@ -14,7 +16,7 @@ import type {
   DesiredState,
   DesiredUnit,
   FirewallLayout,
-  Lan,
+  Gateway,
   Manifest,
   Mesh,
   PkiMaterial,
@@ -22,7 +24,7 @@ import type {
 } from '../types.js';
 import type { Roles } from './roles.js';
 import { renderTemplate } from './template.js';
-import { checkLan, checkMeshSettings, isIpv4Address } from './validate.js';
+import { checkGateway, checkMeshSettings, isIpv4Address } from './validate.js';
 
 /**
  * Render (pure): mesh + PKI material + role templates → everything meshctl wants on each gateway (SPEC §3).
@@ -45,40 +47,45 @@ export function renderMesh(
   opts: RenderOptions,
 ): Map<string, DesiredState> {
   const states = new Map<string, DesiredState>();
-  for (const lan of [...mesh.inventory.lans].sort((a, b) => a.id - b.id)) {
-    states.set(lan.name, renderGateway(mesh, lan.name, pki, roles, opts));
+  for (const gateway of [...mesh.inventory.gateways].sort((a, b) => a.id - b.id)) {
+    states.set(gateway.name, renderGateway(mesh, gateway.name, pki, roles, opts));
   }
   return states;
 }
 
 export function renderGateway(
   mesh: Mesh,
-  lanName: string,
+  gatewayName: string,
   pki: PkiMaterial,
   roles: Roles,
   opts: RenderOptions,
 ): DesiredState {
-  const lan = mesh.inventory.lans.find((candidate) => candidate.name === lanName);
+  const lan = mesh.inventory.gateways.find((candidate) => candidate.name === gatewayName);
   if (!lan) {
-    const known = mesh.inventory.lans.map((l) => l.name).join(', ');
-    throw new UsageError(`no LAN named ${JSON.stringify(lanName)} in mesh ${mesh.name}: use one of ${known}`);
+    const known = mesh.inventory.gateways.map((l) => l.name).join(', ');
+    throw new UsageError(
+      `no gateway named ${JSON.stringify(gatewayName)} in mesh ${mesh.name}: use one of ${known}`,
+    );
   }
   checkMeshSettings(mesh.inventory);
-  checkLan(lan);
+  checkGateway(lan);
   const firewall = firewallLayout(roles);
   const tunnels = mesh.tunnels.get(lan.name) ?? [];
-  for (const tunnel of tunnels) checkLan(tunnel.peer);
+  for (const tunnel of tunnels) checkGateway(tunnel.peer);
+  const transitRoutes = tunnels.some((t) => routedThrough(t).length > 0);
 
   const tunnelUnits = tunnels.map((t) => tunnelUnitOf(t.name));
   const files: DesiredFile[] = [
     ...keyFiles(mesh, lan, tunnels, pki, tunnelUnits),
     ...tunnels.map((t) => tunnelConfig(mesh, t, roles)),
-    ...tunnels.map((t) => tunnelDropIn(mesh, lan, t, roles)),
+    ...tunnels.map((t) => tunnelDropIn(mesh, lan, t, roles, transitRoutes)),
     ...systemFiles(mesh, lan, tunnels, roles, firewall),
+    ...(transitRoutes ? routeFiles(mesh, lan, tunnels, roles) : []),
   ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
   const units: DesiredUnit[] = [
     { name: FIREWALL_UNIT, enabled: true, running: true },
+    ...(transitRoutes ? [{ name: ROUTES_UNIT, enabled: true, running: true }] : []),
     ...tunnels.map(
       (t): DesiredUnit => ({
         name: tunnelUnitOf(t.name),
@@ -96,7 +103,7 @@ export function renderGateway(
     files: Object.fromEntries(files.map((f) => [f.path, sha256(f.content)])),
     units: units.map((u) => u.name),
   };
-  return { lan, files, units, manifest, manifestPath: gatewayPaths.manifest, firewall };
+  return { gateway: lan, files, units, manifest, manifestPath: gatewayPaths.manifest, firewall };
 }
 
 /**
@@ -135,7 +142,7 @@ function withNewline(text: string): string {
 
 function keyFiles(
   mesh: Mesh,
-  lan: Lan,
+  lan: Gateway,
   tunnels: Tunnel[],
   pki: PkiMaterial,
   tunnelUnits: string[],
@@ -204,20 +211,71 @@ function tunnelConfig(mesh: Mesh, t: Tunnel, roles: Roles): DesiredFile {
  * The drop-in that orders a tunnel's unit after the firewall unit and binds it to it. It changes only how systemd
  * schedules the unit: a daemon-reload applies it, the running tunnel is not restarted (it notifies nothing).
  */
-function tunnelDropIn(mesh: Mesh, lan: Lan, t: Tunnel, roles: Roles): DesiredFile {
+function tunnelDropIn(
+  mesh: Mesh,
+  lan: Gateway,
+  t: Tunnel,
+  roles: Roles,
+  transitRoutes: boolean,
+): DesiredFile {
   const content = renderTemplate(roles, 'firewall', 'tunnel-unit.conf.liquid', {
     mesh: { name: mesh.name },
     lan: { name: lan.name },
     peer: { name: t.peer.name },
     unit: tunnelUnitOf(t.name),
     firewall_unit: FIREWALL_UNIT,
+    // a gateway with routes through a peer re-applies them whenever one of its tunnel devices (re)appears
+    routes_script: transitRoutes ? gatewayPaths.routesScript : '',
+    device: t.device,
   });
   return file(gatewayPaths.tunnelDropIn(t.name), content, PUBLIC, []);
 }
 
+/** The remote subnets this tunnel carries that its peer does not own: reached through it (transit). */
+function routedThrough(t: Tunnel): string[] {
+  return t.routes.filter((subnet) => !t.peer.subnets.includes(subnet));
+}
+
+/**
+ * Routes to subnets reached through a peer (SPEC §7): a script that installs exactly these routes (and removes
+ * meshctl's others), run by its own unit at boot and on change, and by each tunnel unit when its device appears.
+ * Changing a route reruns the script: no tunnel restarts.
+ */
+function routeFiles(mesh: Mesh, lan: Gateway, tunnels: Tunnel[], roles: Roles): DesiredFile[] {
+  const vars = {
+    mesh: { name: mesh.name },
+    lan: { name: lan.name },
+    routes: tunnels.flatMap((t) =>
+      routedThrough(t).map((subnet) => ({ subnet, device: t.device, via: t.peerAddress, peer: t.peer.name })),
+    ),
+    route_protocol: ROUTE_PROTOCOL,
+    paths: { routes_script: gatewayPaths.routesScript },
+    firewall_unit: FIREWALL_UNIT,
+  };
+  return [
+    file(gatewayPaths.routesScript, renderTemplate(roles, 'routing', 'routes.sh.liquid', vars), EXECUTABLE, [
+      ROUTES_UNIT,
+    ]),
+    file(
+      gatewayPaths.routesUnit,
+      renderTemplate(roles, 'routing', 'meshctl-routes.service.liquid', vars),
+      PUBLIC,
+      [ROUTES_UNIT],
+    ),
+  ];
+}
+
+/** `admits` and `routes` with the peer's own subnets first, in its order: one-gateway full meshes render as before. */
+function peerFirst(subnets: string[], peer: Gateway): string[] {
+  return [
+    ...peer.subnets.filter((s) => subnets.includes(s)),
+    ...subnets.filter((s) => !peer.subnets.includes(s)),
+  ];
+}
+
 function systemFiles(
   mesh: Mesh,
-  lan: Lan,
+  lan: Gateway,
   tunnels: Tunnel[],
   roles: Roles,
   firewall: FirewallLayout,
@@ -235,7 +293,16 @@ function systemFiles(
       port: t.port,
       endpoint: t.peer.endpoint,
       endpoint_is_address: isIpv4Address(t.peer.endpoint),
-      peer_subnets: t.peer.subnets,
+      // the source check admits what routing delivers over this tunnel; the forward rules pair each local subnet
+      // with every remote subnet routed over it (in) or admitted from it (out): for a one-gateway full mesh
+      // both are the peer's subnets, as they always were
+      admits: peerFirst(t.admits, t.peer),
+      forward: peerFirst([...new Set([...t.routes, ...t.admits])], t.peer).map((subnet) => ({
+        subnet,
+        in: t.admits.includes(subnet),
+        out: t.routes.includes(subnet),
+      })),
+      transit: t.transit,
       peer_address: t.peerAddress,
       local_address: t.localAddress,
     })),

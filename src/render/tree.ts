@@ -48,9 +48,9 @@ export async function writeRenderTree(outDir: string, states: Map<string, Desire
 
 /** Names and paths go into the file system: check them again, whoever built the state. */
 function checkState(name: string, state: DesiredState): void {
-  if (!LAN_NAME_PATTERN.test(name) || state.lan.name !== name) {
+  if (!LAN_NAME_PATTERN.test(name) || state.gateway.name !== name) {
     throw new UsageError(
-      `refusing to render gateway ${JSON.stringify(name)}: not a valid LAN name (^${LAN_NAME_SOURCE}$) or not the state's own LAN (${state.lan.name}); fix the LAN's file name`,
+      `refusing to render gateway ${JSON.stringify(name)}: not a valid LAN name (^${LAN_NAME_SOURCE}$) or not the state's own LAN (${state.gateway.name}); fix the LAN's file name`,
     );
   }
   for (const path of [...state.files.map((f) => f.path), state.manifestPath]) {

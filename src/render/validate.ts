@@ -3,7 +3,7 @@ import { LAN_NAME_PATTERN, LAN_NAME_SOURCE } from '../gateway/layout.js';
 import { hostProblem } from '../inventory/hosts.js';
 import { extraDirectiveProblem } from '../inventory/openvpn-extra.js';
 import { canonical, parseCidr } from '../mesh/ipv4.js';
-import type { Diagnostic, Inventory, Lan } from '../types.js';
+import type { Diagnostic, Gateway, Inventory } from '../types.js';
 
 /**
  * Defensive checks on the values render pastes into paths, configs and shell scripts, with the inventory's own
@@ -22,14 +22,14 @@ function fail(file: string, field: string, value: unknown, message: string, fix:
   throw new InventoryError([diagnostic], `${file}: ${field} ${JSON.stringify(value)}: ${message}; ${fix}`);
 }
 
-export function checkLan(lan: Lan): void {
+export function checkGateway(lan: Gateway): void {
   if (!LAN_NAME_PATTERN.test(lan.name)) {
     fail(
       lan.file,
       'name',
       lan.name,
-      'not a valid LAN name (it becomes a path, a certificate CN and a unit name)',
-      `rename the file to match ^${LAN_NAME_SOURCE}$`,
+      'not a valid LAN or gateway name (it becomes a path, a certificate CN and a unit name)',
+      `rename it to match ^${LAN_NAME_SOURCE}$`,
     );
   }
   const endpointProblem = hostProblem(lan.endpoint);

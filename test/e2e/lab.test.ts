@@ -287,7 +287,7 @@ describe('lab: three gateways with different LAN sizes (root + systemd-nspawn)',
     const { inventory, diagnostics } = loadInventory(lab!.inventoryDir);
     assert.ok(inventory, JSON.stringify(diagnostics));
     assert.deepEqual(
-      inventory.lans.map((l) => [l.name, l.id, l.subnets, l.endpoint]),
+      inventory.gateways.map((l) => [l.name, l.id, l.subnets, l.endpoint]),
       spec.gateways.map((g) => [g.name, g.id, g.subnets, `198.18.0.${g.id}`]),
     );
     assert.equal(inventory.mesh.ssh.identityFile, lab!.identityFile);

@@ -200,7 +200,7 @@ describe('pre-flight checks on real gateways (lab)', function () {
       const text = await diffText(1);
       assert.match(
         text,
-        /three \(198\.18\.0\.3\): no interface address or route of the gateway lies in its LAN's subnets 10\.37\.0\.0\/24 \(its addresses are .*10\.73\.0\.1\/24 \(eth1\)\).*Fix: correct subnets in lans\/three\.yml/,
+        /three \(198\.18\.0\.3\): no interface address or route of the gateway lies in its subnets 10\.37\.0\.0\/24 \(its addresses are .*10\.73\.0\.1\/24 \(eth1\)\).*Fix: correct subnets in lans\/three\.yml/,
         text,
       );
       const before = await manifestOf('three');

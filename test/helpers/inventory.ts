@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Inventory, Lan, SshSettings } from '../../src/types.js';
+import type { Gateway, Inventory, Lan, SshSettings } from '../../src/types.js';
 
 /**
  * Inventories for tests, the one place they are made by hand: in memory for the pure stages (buildInventory,
@@ -15,6 +15,10 @@ export interface LanSpec {
   subnets?: string[];
   /** Also the ssh_host. Default: 198.51.100.<id>. */
   endpoint?: string;
+  /** A leaf via these core LANs (default: a core LAN). */
+  via?: string[];
+  /** Several gateways (one per AZ) instead of one named and numbered like the LAN. */
+  gateways?: { name: string; id: number; subnets: string[]; endpoint?: string }[];
 }
 
 export interface MeshSpec {
@@ -34,15 +38,38 @@ function sshSettings(knownHosts = '/nonexistent/known_hosts'): SshSettings {
 
 /** One LAN as the loader would give it. */
 export function buildLan(spec: LanSpec, ssh: SshSettings = sshSettings()): Lan {
-  const endpoint = spec.endpoint ?? `198.51.100.${spec.id}`;
+  const file = `/inventory/lans/${spec.name}.yml`;
+  const subnets = spec.subnets ?? [`10.${spec.id}.0.0/16`];
+  const gateway = (g: { name: string; id: number; subnets: string[]; endpoint?: string }): Gateway => {
+    const endpoint = g.endpoint ?? `198.51.100.${g.id}`;
+    return {
+      name: g.name,
+      id: g.id,
+      lan: spec.name,
+      subnets: g.subnets,
+      endpoint,
+      sshHost: endpoint,
+      ssh,
+      file,
+    };
+  };
+  const gateways = spec.gateways
+    ? spec.gateways.map(gateway)
+    : [
+        gateway({
+          name: spec.name,
+          id: spec.id,
+          subnets,
+          ...(spec.endpoint ? { endpoint: spec.endpoint } : {}),
+        }),
+      ];
   return {
     name: spec.name,
     id: spec.id,
-    subnets: spec.subnets ?? [`10.${spec.id}.0.0/16`],
-    endpoint,
-    sshHost: endpoint,
-    ssh,
-    file: `/inventory/lans/${spec.name}.yml`,
+    subnets,
+    via: spec.via ?? [],
+    gateways: gateways.sort((a, b) => a.id - b.id),
+    file,
   };
 }
 
@@ -61,8 +88,13 @@ export function buildInventory(lans: LanSpec[], mesh: MeshSpec = {}): Inventory 
       ssh,
       openvpn: mesh.openvpn ?? { keepalive: [10, 60], extra: [] },
     },
-    lans: lans.map((lan) => buildLan(lan, ssh)).sort((a, b) => a.id - b.id),
+    ...withGateways(lans.map((lan) => buildLan(lan, ssh)).sort((a, b) => a.id - b.id)),
   };
+}
+
+/** `lans` and the flat list of their gateways, as an Inventory holds them. */
+export function withGateways(lans: Lan[]): { lans: Lan[]; gateways: Gateway[] } {
+  return { lans, gateways: lans.flatMap((lan) => lan.gateways).sort((a, b) => a.id - b.id) };
 }
 
 /**

@@ -11,7 +11,14 @@ import { backupPath, SCRIPT_MARKER } from '../../src/execute/bundle.js';
 import { PING_SCRIPT } from '../../src/execute/tunnels.js';
 import { FETCH_OLD_SCRIPT } from '../../src/facts/old-contents.js';
 import { PROBE_SCRIPT } from '../../src/facts/probe.js';
-import { FIREWALL_UNIT, gatewayPaths, isTunnelUnit, tunnelUnitOfConfig } from '../../src/gateway/layout.js';
+import {
+  FIREWALL_UNIT,
+  gatewayPaths,
+  isTunnelUnit,
+  OWN_UNIT_PREFIX,
+  SYSTEMD_DIR,
+  tunnelUnitOfConfig,
+} from '../../src/gateway/layout.js';
 import { sha256 } from './hash.js';
 
 /**
@@ -98,6 +105,8 @@ export class MemoryGateway {
   readonly files = new Map<string, MemoryFile>();
   readonly units = new Map<string, MemoryUnit>();
   readonly log: ExecRecord[] = [];
+  /** Units reloaded in place (`reload-or-restart` of a running oneshot), in order. */
+  readonly reloads: string[] = [];
   faults: Fault[] = [];
   reachable = true;
   openvpnVersion: string | null = '2.6.14';
@@ -303,7 +312,8 @@ export class MemoryGateway {
   // --- systemctl -----------------------------------------------------------------------------------------------
 
   private unitLoaded(unit: string): boolean {
-    if (unit === FIREWALL_UNIT) return this.files.has(gatewayPaths.firewallUnit);
+    // meshctl's own units exist once their unit file does; tunnel units come with OpenVPN's template unit
+    if (unit.startsWith(OWN_UNIT_PREFIX)) return this.files.has(`${SYSTEMD_DIR}/${unit}`);
     return isTunnelUnit(unit) && this.openvpnVersion !== null;
   }
 
@@ -324,7 +334,7 @@ export class MemoryGateway {
       this.firewall = this.text(gatewayPaths.iptablesRules)?.split('\n') ?? [];
       if (/^net\.ipv4\.ip_forward\s*=\s*1\s*$/m.test(this.text(gatewayPaths.sysctl) ?? ''))
         this.ipForward = true;
-    } else {
+    } else if (isTunnelUnit(unit)) {
       const config = this.text(this.tunnelConfigPath(unit)!);
       if (config === undefined || this.refuses(config)) {
         Object.assign(state, { active: 'failed', pid: 0 });
@@ -333,7 +343,8 @@ export class MemoryGateway {
       this.loadedText.set(unit, config);
     }
     state.loaded = new Map([...this.files].map(([p, f]) => [p, sha256(f.content)]));
-    Object.assign(state, { active: 'active', pid: this.nextPid++ });
+    // oneshot units of meshctl's own (firewall, routes) keep no process
+    Object.assign(state, { active: 'active', pid: isTunnelUnit(unit) ? this.nextPid++ : 0 });
     return null;
   }
 
@@ -384,16 +395,16 @@ export class MemoryGateway {
       ActiveState: active,
       SubState:
         active === 'active'
-          ? unit === FIREWALL_UNIT
-            ? 'exited'
-            : 'running'
+          ? isTunnelUnit(unit)
+            ? 'running'
+            : 'exited'
           : active === 'failed'
             ? 'failed'
             : 'dead',
       UnitFileState: loaded ? (state?.enabled ? 'enabled' : 'disabled') : '',
       MainPID: String(state?.pid ?? 0),
       StatusText:
-        active === 'active' && unit !== FIREWALL_UNIT
+        active === 'active' && isTunnelUnit(unit)
           ? up
             ? COMPLETED
             : 'Pre-connection initialization successful'

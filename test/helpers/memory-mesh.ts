@@ -14,6 +14,8 @@ export interface MemoryLan {
   name: string;
   id: number;
   subnets?: string[];
+  /** A leaf via these core LANs. */
+  via?: string[];
 }
 
 export interface MemoryMesh {
@@ -22,12 +24,15 @@ export interface MemoryMesh {
   /** Rewrites mesh.yml with the given extra YAML lines (e.g. a changed keepalive). */
   setMeshExtra(lines: string): void;
   writeLan(lan: MemoryLan, endpoint?: string): void;
+  /** Writes lans/NAME.yml as given (e.g. a LAN with several gateways). */
+  writeLanText(name: string, text: string): void;
   cleanup(): void;
 }
 
 export function lanYaml(lan: MemoryLan, endpoint = `198.51.100.${lan.id}`): string {
   const subnets = lan.subnets ?? [`10.${lan.id}.0.0/16`];
-  return `id: ${lan.id}\nsubnets: [${subnets.join(', ')}]\ngateway:\n  endpoint: ${endpoint}\n  ssh_host: ${lan.name}.memory\n`;
+  const via = lan.via ? `via: [${lan.via.join(', ')}]\n` : '';
+  return `id: ${lan.id}\nsubnets: [${subnets.join(', ')}]\n${via}gateway:\n  endpoint: ${endpoint}\n  ssh_host: ${lan.name}.memory\n`;
 }
 
 export function memoryMesh(lans: MemoryLan[], meshExtra = ''): MemoryMesh {
@@ -46,6 +51,7 @@ export function memoryMesh(lans: MemoryLan[], meshExtra = ''): MemoryMesh {
     setMeshExtra,
     writeLan: (lan, endpoint) =>
       writeFileSync(path.join(dir, 'lans', `${lan.name}.yml`), lanYaml(lan, endpoint)),
+    writeLanText: (name, text) => writeFileSync(path.join(dir, 'lans', `${name}.yml`), text),
     cleanup: () => removeInventory(dir),
   };
 }

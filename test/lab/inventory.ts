@@ -58,7 +58,7 @@ export function labSpecFromInventory(dir: string, name: string): LabSpec {
     mesh: inventory.mesh.name,
     transit: inventory.mesh.transit,
     portBase: inventory.mesh.portBase,
-    gateways: inventory.lans.map((lan) => {
+    gateways: inventory.gateways.map((lan) => {
       const gw: GatewaySpec = { name: lan.name, id: lan.id, subnets: [...lan.subnets] };
       if (lan.ssh.user !== 'root' && lan.ssh.become) gw.sshUser = lan.ssh.user;
       return gw;

@@ -11,16 +11,20 @@ export function parseIpv4Addresses(output: string): string[] {
 }
 
 /** Human text for both lists; one line per route and per rule, so it can be pasted or grepped. */
-export function formatAdvice(routes: Route[], ports: PortRule[]): string {
+export function formatAdvice(routes: Route[], ports: PortRule[], verb: 'add' | 'remove' = 'add'): string {
   const lines: string[] = [];
   if (routes.length > 0) {
     lines.push(
-      'Routes to add in the routers of each LAN (not needed where the gateway is already their default route):',
+      verb === 'add'
+        ? 'Routes to add in the routers of each LAN (not needed where the gateway is already their default route):'
+        : 'Routes to remove from the routers of each LAN (the LAN is gone; where the gateway is their default route there are none):',
     );
     const width = Math.max(...routes.map((r) => r.lan.length));
     for (const r of routes) {
       const via = r.via ?? `<${r.lan}'s gateway address in ${r.subnet}>`;
-      lines.push(`  ${r.lan.padEnd(width)}  route ${r.destination} via ${via}`);
+      lines.push(
+        `  ${r.lan.padEnd(width)}  route ${r.destination} via ${via}${verb === 'remove' ? ' (delete)' : ''}`,
+      );
     }
   }
   if (ports.length > 0) {

@@ -99,6 +99,21 @@ describe('shell completion', function () {
     assert.deepEqual(await offered('meshctl diff --limit al', resolve(dir, '..')), ['alpha']);
   });
 
+  it('offers gateway names (one per AZ) for --limit, LAN names for --via and remove-lan', async () => {
+    const eu =
+      'subnets: [10.5.0.0/20, 10.5.16.0/20]\ngateways:\n' +
+      '  - { name: eu-a, id: 5, endpoint: 198.51.100.5, subnets: [10.5.0.0/20] }\n' +
+      '  - { name: eu-b, id: 6, endpoint: 198.51.100.6, subnets: [10.5.16.0/20] }\n';
+    const dir = writeInventory('name: corp\n', { alpha: lanYaml(1), eu });
+    try {
+      assert.deepEqual(await offered(`meshctl apply -i ${dir} --limit `), ['alpha', 'eu-a', 'eu-b']);
+      assert.deepEqual(await offered(`meshctl add-lan x -i ${dir} --via `), ['alpha', 'eu']);
+      assert.deepEqual(await offered(`meshctl remove-lan -i ${dir} e`), ['eu']);
+    } finally {
+      removeInventory(dir);
+    }
+  });
+
   it('offers the LAN names for remove-lan, and nothing made up for the new name of add-lan', async () => {
     assert.deepEqual(await offered(`meshctl remove-lan -i ${inventory} br`), ['branch-paris']);
     assert.deepEqual(await offered(`meshctl remove-lan -i ${inventory} `), ['alpha', 'beta', 'branch-paris']);

@@ -12,12 +12,12 @@ import { countingServer, exampleCopy, jsonOf, localInventory, meshctl } from './
  */
 const SHAPES = {
   init: ['dir', 'files'],
-  validate: ['mesh', 'lans', 'pairs', 'warnings'],
+  validate: ['mesh', 'lans', 'paths', 'pairs', 'warnings'],
   render: ['mesh', 'out', 'gateways', 'pkiCreated', 'files', 'warnings'],
   diff: ['changes', 'mesh', 'gateways', 'plans', 'pki', 'warnings'],
   apply: ['mesh', 'gateways', 'pkiCreated', 'warnings'],
   'add-lan': ['applied', 'mesh', 'lan', 'pkiCreated', 'warnings', 'routes', 'ports'],
-  'remove-lan': ['mesh', 'lan', 'gateways', 'removedGateway', 'left'],
+  'remove-lan': ['mesh', 'lan', 'gateways', 'removedGateway', 'routes', 'left'],
   error: ['error'],
 } as const;
 

@@ -139,7 +139,7 @@ describe('add-lan --no-apply: the inventory file and the PKI only', () => {
       const text = readFileSync(path.join(dir, 'lans', 'cloud.yml'), 'utf8');
       assert.match(text, /^id: 4$/m, 'above the highest current id (2) and the retired id (3)');
       const { inventory: loaded } = loadInventory(dir);
-      const cloud = loaded!.lans.find((l) => l.name === 'cloud')!;
+      const cloud = loaded!.gateways.find((l) => l.name === 'cloud')!;
       assert.deepEqual(cloud.subnets, ['10.5.0.0/16', '192.168.5.0/24']);
       assert.equal(cloud.sshHost, '10.5.0.1');
       assert.equal(cloud.ssh.user, 'admin');

@@ -122,6 +122,49 @@ describe('add-lan and remove-lan against memory gateways', function () {
     assert.ok(mesh.network.get('gamma').tunnelUp(unit('delta')));
   });
 
+  it('add-lan --via: the new leaf tunnels to its core only; the others reach it through that core', async () => {
+    mesh.network.add('leaf', 'leaf.memory').addresses = ['10.9.0.1/16'];
+    const before = pids(mesh.network);
+    const c = captured(true);
+    const code = await addLan(
+      {
+        ...engineOptions(mesh.dir, { json: true }),
+        name: 'leaf',
+        subnet: ['10.9.0.0/16'],
+        endpoint: '198.51.100.9',
+        sshHost: 'leaf.memory',
+        via: 'alpha',
+      },
+      c.out,
+      { connector: mesh.network.connector },
+    );
+    assert.equal(code, 0, c.errors());
+    assert.match(readFileSync(path.join(mesh.dir, 'lans', 'leaf.yml'), 'utf8'), /^via: \[alpha\]$/m);
+    const leaf = mesh.network.get('leaf');
+    assert.deepEqual(
+      [...leaf.units.keys()].filter((u) => u.startsWith('openvpn')),
+      [unit('alpha')],
+    );
+    assert.ok(leaf.tunnelUp(unit('alpha')));
+    assert.equal(mesh.network.get('beta').units.get(unit('leaf')), undefined, 'no beta ↔ leaf tunnel');
+    assert.match(
+      mesh.network.get('beta').text('/etc/meshctl/routes.sh')!,
+      /^10\.9\.0\.0\/16 mtun1 172\.19\.0\.5 alpha$/m,
+    );
+    assertNothingRestarted(before, pids(mesh.network));
+  });
+
+  it('remove-lan prints the routes to delete from every remaining LAN', async () => {
+    const c = captured();
+    const code = await removeLan({ ...engineOptions(mesh.dir), name: 'gamma' }, c.out, {
+      connector: mesh.network.connector,
+    });
+    assert.equal(code, 0);
+    assert.match(c.text(), /Routes to remove from the routers of each LAN/);
+    assert.match(c.text(), /alpha\s+route 10\.3\.0\.0\/16 via .* \(delete\)/);
+    assert.match(c.text(), /beta\s+route 10\.3\.0\.0\/16 via .* \(delete\)/);
+  });
+
   it('remove-lan: tunnels to the LAN go everywhere, its gateway is cleaned, no other tunnel restarts', async () => {
     const before = pids(mesh.network);
     const c = captured(true);

@@ -45,7 +45,7 @@ describe('loadInventory', () => {
       [1, 2, 3, 4],
       'sorted by id',
     );
-    const vpc = inventory.lans.find((l) => l.name === 'cloud-vpc')!;
+    const vpc = inventory.gateways.find((l) => l.name === 'cloud-vpc')!;
     assert.notEqual(
       vpc.sshHost,
       vpc.endpoint,
@@ -60,7 +60,7 @@ describe('loadInventory', () => {
     const { inventory } = loadInventoryOrThrow(dir);
     assert.equal(inventory.mesh.transit, '172.19.0.0/16');
     assert.equal(inventory.mesh.pkiDir, path.join(dir, 'pki'));
-    assert.equal(inventory.lans[0]!.sshHost, '198.51.100.1');
+    assert.equal(inventory.gateways[0]!.sshHost, '198.51.100.1');
     assert.equal(inventory.dir, path.resolve(dir));
   });
 
@@ -70,7 +70,7 @@ describe('loadInventory', () => {
     const b = `${lanText(2)}  ssh_host: 10.2.0.1\n  ssh: { user: admin, become: false }\n`;
     const dir = temp(mesh, { a: lanText(1), b });
     const { inventory } = loadInventoryOrThrow(dir, { homedir: HOME });
-    const [a, lanB] = inventory.lans;
+    const [a, lanB] = inventory.gateways;
     assert.deepEqual(a!.ssh, {
       user: 'deploy',
       port: 2200,

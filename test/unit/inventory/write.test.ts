@@ -27,7 +27,7 @@ describe('lanFileText', () => {
       endpoint: 'gw7.example.net',
     });
     assert.deepEqual(diagnostics, []);
-    const [lan] = inventory!.lans;
+    const [lan] = inventory!.gateways;
     assert.equal(lan!.name, 'branch-7');
     assert.equal(lan!.id, 7);
     assert.deepEqual(lan!.subnets, ['10.7.0.0/16', '192.168.7.0/24']);
@@ -46,7 +46,7 @@ describe('lanFileText', () => {
     };
     const { inventory, diagnostics } = roundTrip('vpc', lan);
     assert.deepEqual(diagnostics, []);
-    const [loaded] = inventory!.lans;
+    const [loaded] = inventory!.gateways;
     assert.equal(loaded!.sshHost, '10.3.0.1');
     assert.equal(loaded!.ssh.user, 'admin');
     assert.equal(loaded!.ssh.port, 2222);

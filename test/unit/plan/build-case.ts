@@ -150,7 +150,7 @@ function buildState(
     units: units.map((u) => u.name).sort(),
   };
   return {
-    lan: buildLan({ name: self, id }),
+    gateway: buildLan({ name: self, id }).gateways[0]!,
     files,
     units,
     manifest,

@@ -90,7 +90,7 @@ describe('pre-flight checks through diff and apply (memory gateways)', function 
     assert.equal(d.error('alpha')?.stage, 'plan');
     assert.match(
       d.error('alpha')!.message,
-      /^alpha \(alpha\.memory\): no interface address or route of the gateway lies in its LAN's subnets 10\.1\.0\.0\/16 \(its addresses are 192\.168\.7\.1\/24 \(eth0\)\).*Fix: correct subnets in lans\/alpha\.yml/,
+      /^alpha \(alpha\.memory\): no interface address or route of the gateway lies in its subnets 10\.1\.0\.0\/16 \(its addresses are 192\.168\.7\.1\/24 \(eth0\)\).*Fix: correct subnets in lans\/alpha\.yml/,
     );
     assert.match(d.error('alpha')!.message, /refused before anything is written \(1 pre-flight problem\)/);
     const a = await runApply(mesh);

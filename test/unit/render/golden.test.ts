@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { loadInventory } from '../../../src/inventory/load.js';
+import { allocateMesh } from '../../../src/mesh/allocate.js';
 import { renderMesh } from '../../../src/render/render.js';
 import { loadRoles } from '../../../src/render/roles.js';
 import { RENDER_MARKER, writeRenderTree } from '../../../src/render/tree.js';
@@ -51,6 +53,36 @@ describe('render: golden tree of the 3-LAN fixture', () => {
       const expected = await readFile(join(goldenDir, file), 'utf8');
       const actual = await readFile(join(outDir, file), 'utf8');
       assert.equal(actual, expected, `${file} differs from the golden copy (UPDATE_GOLDEN=1 regenerates it)`);
+    }
+  });
+});
+
+/**
+ * The example inventory (inventory/ of this repository), rendered with the fixed fake PKI, against the tree the
+ * release before topologies rendered from it: an inventory written before SPEC §7 keeps every byte.
+ */
+describe('render: the example inventory keeps every byte across topology support', () => {
+  const exampleGolden = join(packageRoot(), 'test', 'fixtures', 'render', 'example-golden');
+  let outDir: string;
+
+  before(async () => {
+    const { inventory } = loadInventory(join(packageRoot(), 'inventory'), { homedir: '/home/operator' });
+    const mesh = allocateMesh(inventory!);
+    const states = renderMesh(mesh, fixturePki(mesh), loadRoles(), { version: '0.1.0-test' });
+    outDir = await mkdtemp(join(tmpdir(), 'meshctl-golden-example-'));
+    await writeRenderTree(outDir, states);
+  });
+
+  after(async () => {
+    await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('renders the same files with the same bytes', async () => {
+    const files = await listFiles(exampleGolden);
+    assert.deepEqual(await listFiles(outDir), files);
+    for (const file of files) {
+      const expected = await readFile(join(exampleGolden, file), 'utf8');
+      assert.equal(await readFile(join(outDir, file), 'utf8'), expected, `${file} differs`);
     }
   });
 });

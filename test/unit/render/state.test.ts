@@ -14,7 +14,7 @@ const states = renderMesh(mesh, pki, roles, { version: '0.1.0-test' });
 
 function fileOf(state: DesiredState, path: string) {
   const found = state.files.find((f) => f.path === path);
-  assert.ok(found, `${state.lan.name}: ${path} is not rendered`);
+  assert.ok(found, `${state.gateway.name}: ${path} is not rendered`);
   return found;
 }
 
@@ -187,7 +187,10 @@ describe('render: refuses bad input with a message naming the value, where, and 
 
   it('a LAN name that would escape a path', () => {
     const inventory = fixtureInventory();
-    inventory.lans[2] = { ...inventory.lans[2]!, name: '../../etc' };
+    const lan = inventory.lans[2]!;
+    const gateway = { ...lan.gateways[0]!, name: '../../etc' };
+    inventory.lans[2] = { ...lan, name: '../../etc', gateways: [gateway] };
+    inventory.gateways = inventory.gateways.map((g) => (g.name === lan.name ? gateway : g));
     const bad = allocateMesh(inventory);
     assert.throws(
       () => renderGateway(bad, 'head-office', fixturePki(bad), roles, { version: 'x' }),
@@ -200,7 +203,10 @@ describe('render: refuses bad input with a message naming the value, where, and 
 
   it('an endpoint that would inject a second directive', () => {
     const inventory = fixtureInventory();
-    inventory.lans[1] = { ...inventory.lans[1]!, endpoint: '198.51.100.20\nsecret /tmp/x' };
+    const lan = inventory.lans[1]!;
+    const gateway = { ...lan.gateways[0]!, endpoint: '198.51.100.20\nsecret /tmp/x' };
+    inventory.lans[1] = { ...lan, gateways: [gateway] };
+    inventory.gateways = inventory.gateways.map((g) => (g.name === gateway.name ? gateway : g));
     const bad = allocateMesh(inventory);
     assert.throws(
       () => renderGateway(bad, 'head-office', fixturePki(bad), roles, { version: 'x' }),

@@ -22,7 +22,7 @@ function rolesWith(
 describe('render: role templates', () => {
   it('loads every shipped role with its defaults and templates', () => {
     const roles = loadRoles();
-    assert.deepEqual([...roles.roles.keys()], ['firewall', 'forwarding', 'openvpn-tunnel']);
+    assert.deepEqual([...roles.roles.keys()], ['firewall', 'forwarding', 'openvpn-tunnel', 'routing']);
     assert.deepEqual(
       [...roles.roles.get('firewall')!.templates.keys()],
       [

@@ -72,7 +72,7 @@ describe('render: writeRenderTree', () => {
   it('refuses a state whose LAN name would escape the output directory', async () => {
     const evil: DesiredState = {
       ...states.get('branch')!,
-      lan: { ...states.get('branch')!.lan, name: '..' },
+      gateway: { ...states.get('branch')!.gateway, name: '..' },
     };
     await assert.rejects(writeRenderTree(join(base, 'out'), new Map([['..', evil]])), UsageError);
     const escaping: DesiredState = {

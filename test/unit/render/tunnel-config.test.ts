@@ -68,7 +68,7 @@ describe('render: every tunnel config', () => {
   });
 
   for (const { state, tunnel, file } of cases) {
-    const label = `${state.lan.name} → ${tunnel.peer.name} (pair ${tunnel.pair.index}, ${tunnel.role})`;
+    const label = `${state.gateway.name} → ${tunnel.peer.name} (pair ${tunnel.pair.index}, ${tunnel.role})`;
 
     describe(label, () => {
       const config = directives(file.content);
@@ -94,8 +94,8 @@ describe('render: every tunnel config', () => {
         ]);
         assert.deepEqual(one(config, 'crl-verify'), ['/etc/openvpn/server/meshctl/crl.pem']);
         assert.deepEqual(one(config, 'ca'), ['/etc/openvpn/server/meshctl/ca.crt']);
-        assert.deepEqual(one(config, 'cert'), [`/etc/openvpn/server/meshctl/${state.lan.name}.crt`]);
-        assert.deepEqual(one(config, 'key'), [`/etc/openvpn/server/meshctl/${state.lan.name}.key`]);
+        assert.deepEqual(one(config, 'cert'), [`/etc/openvpn/server/meshctl/${state.gateway.name}.crt`]);
+        assert.deepEqual(one(config, 'key'), [`/etc/openvpn/server/meshctl/${state.gateway.name}.key`]);
         // every referenced key file is part of the gateway's desired state
         for (const name of ['tls-crypt', 'crl-verify', 'ca', 'cert', 'key']) {
           const path = one(config, name)[0]!;
