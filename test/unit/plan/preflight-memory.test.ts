@@ -237,4 +237,25 @@ describe('pre-flight checks through diff and apply (memory gateways)', function 
         .some((n) => /nftables chain forward of table inet filter \(hook forward\) has policy drop/.test(n)),
     );
   });
+
+  it('hub-and-spoke: a leaf checks the subnets it reaches through the hub too, and ignores the routes routes.sh installs', async () => {
+    mesh.cleanup();
+    mesh = memoryMesh([
+      { name: 'hub', id: 1 },
+      { name: 'spoke-a', id: 2, via: ['hub'] },
+      { name: 'spoke-b', id: 3, via: ['hub'] },
+    ]);
+    assert.equal((await runApply(mesh)).code, 0);
+    // what routes.sh installs on a leaf for the other leaf (through the hub's tunnel): the mesh's own
+    gw('spoke-a').routes = ['10.3.0.0/16 via 172.19.0.5 dev mtun1 proto 199'];
+    assert.equal((await runDiff(mesh)).code, 0);
+    // an old static route to the other leaf, over the LAN: taken from the mesh
+    gw('spoke-a').routes = ['10.3.0.0/16 via 10.2.0.254 dev eth0 proto static'];
+    const d = await runDiff(mesh);
+    assert.equal(d.code, 1);
+    assert.match(
+      d.error('spoke-a')!.message,
+      /spoke-a \(spoke-a\.memory\): spoke-b's subnet 10\.3\.0\.0\/16 collides with route "10\.3\.0\.0\/16 via 10\.2\.0\.254 dev eth0 proto static"/,
+    );
+  });
 });
