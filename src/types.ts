@@ -220,6 +220,11 @@ export interface DesiredState {
   manifestPath: string;
   /** What the probe and the fact parser need to know of the firewall this state renders. */
   firewall: FirewallLayout;
+  /**
+   * The gateway leaves the mesh (remove-lan): it wants no file and no unit, so the ordinary planner stops and
+   * removes everything its manifest lists, and the manifest itself goes last instead of being rewritten.
+   */
+  retire?: true;
 }
 
 /** Settings of meshctl's firewall that come from the roles (roles/firewall/defaults.yml), not from the code. */

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { sshConnector } from '../connection/ssh.js';
 import type { Connector } from '../connection/types.js';
 import { InventoryError, UsageError } from '../errors.js';
-import { connectOptions } from '../execute/gateway.js';
 import { printSummary, runsToJson } from '../execute/summary.js';
 import { FIREWALL_UNIT, MANIFEST_PATH, TUNNEL_UNIT_PREFIX } from '../gateway/layout.js';
 import { readRemovedLan } from '../inventory/removed-lan.js';
@@ -16,11 +15,13 @@ import { removeFileDurably, writeFileAtomic } from '../pki/atomic-file.js';
 import { revokeGateway } from '../pki/index.js';
 import { rel } from '../pki/layout.js';
 import { parsePkiState } from '../pki/state.js';
-import type { Gateway, Inventory, Lan } from '../types.js';
+import { retiringState } from '../render/render.js';
+import { loadRoles } from '../render/roles.js';
+import type { Inventory, Lan } from '../types.js';
+import { meshctlVersion } from '../version.js';
 import { desiredFromInventory } from './desired.js';
 import { formatAdvice } from './lan/advice.js';
 import { checkLanName, refuseLimit } from './lan/checks.js';
-import { type CleanupOutcome, cleanGateway } from './lan/clean-gateway.js';
 import { leftOver, rolloutPhase } from './lan/rollout.js';
 import { type CommandDeps, type ConnectingOptions, lockInventory } from './prepare.js';
 
@@ -79,9 +80,7 @@ export async function run(options: RemoveLanOptions, out: Output, deps: CommandD
     );
 
     const cleanups = removed
-      ? await Promise.all(
-          removed.gateways.map((g) => cleanRemovedGateway(g, remaining.mesh.name, connector, options, out)),
-        )
+      ? await cleanRemovedGateways(removed, remaining.mesh.name, connector, options, out)
       : [
           {
             status: 'unknown' as const,
@@ -241,37 +240,51 @@ async function retireAndRevoke(removed: Lan, remaining: Inventory, dir: string, 
   }
 }
 
-/** Step 3: best effort. A removed gateway that is gone for good must not block the removal. */
-async function cleanRemovedGateway(
-  lan: Gateway,
+/**
+ * Step 3: best effort. The removed LAN's gateways get a desired state of nothing (render's retiringState): the
+ * ordinary engine plans against each manifest — stop and disable its tunnels and firewall unit, remove meshctl's
+ * chains, every file it lists, the manifest last — with a reason for everything left alone. A removed gateway that
+ * is gone for good must not block the removal.
+ */
+async function cleanRemovedGateways(
+  lan: Lan,
   mesh: string,
   connector: Connector,
   options: ConnectingOptions,
   out: Output,
-): Promise<Cleanup> {
-  out.info(out.color.bold(`\nCleaning ${lan.name} (${lan.sshHost}), the removed gateway`));
-  let outcome: CleanupOutcome;
-  try {
-    const conn = await connector(connectOptions(lan, Boolean(options.acceptNew)));
-    try {
-      outcome = await cleanGateway(conn, { mesh, lan: lan.name });
-    } finally {
-      await conn.close();
+): Promise<Cleanup[]> {
+  out.info(
+    out.color.bold(
+      `\nCleaning ${lan.gateways.map((g) => `${g.name} (${g.sshHost})`).join(', ')}, the removed gateway(s)`,
+    ),
+  );
+  const roles = loadRoles();
+  const states = new Map(
+    lan.gateways.map((g) => [g.name, retiringState(g, mesh, roles, { version: meshctlVersion() })]),
+  );
+  const runs = await rolloutPhase(states, [...states.keys()], { options, out, connector });
+  return runs.map((run) => {
+    if (run.failure) {
+      const detail =
+        `NOT cleaned: ${run.failure.stage}: ${run.failure.message}. Its tunnels cannot come up again (certificate ` +
+        `revoked, peers dropped them). To clean it by hand: systemctl disable --now '${TUNNEL_UNIT_PREFIX}*' ` +
+        `${FIREWALL_UNIT}; then remove the files listed in ${MANIFEST_PATH}, and the manifest`;
+      out.warn(out.color.yellow(`warning: ${run.name}: ${detail}`));
+      return { status: 'failed', detail };
     }
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    const detail =
-      `NOT cleaned: ${reason}. Its tunnels cannot come up again (certificate revoked, peers dropped them). ` +
-      `To clean it by hand: systemctl disable --now '${TUNNEL_UNIT_PREFIX}*' ${FIREWALL_UNIT}; ` +
-      `then remove the files listed in ${MANIFEST_PATH}, and the manifest`;
-    out.warn(out.color.yellow(`warning: ${lan.name}: ${detail}`));
-    return { status: 'failed', detail };
-  }
-  if (outcome.status === 'nothing') {
-    out.info(`${lan.name}: ${outcome.reason}`);
-    return { status: 'nothing', detail: outcome.reason };
-  }
-  const detail = `cleaned: ${outcome.tunnels.length} tunnel(s) stopped and disabled, firewall chains removed, ${outcome.files} file(s) removed`;
-  out.info(`${lan.name}: ${detail}`);
-  return { status: 'cleaned', detail };
+    const plan = run.plan!;
+    if (plan.actions.length === 0) {
+      const reason = plan.noops.find((n) => n.subject === MANIFEST_PATH)?.reason ?? 'nothing to clean';
+      out.info(`${run.name}: ${reason}`);
+      return { status: 'nothing', detail: reason };
+    }
+    const stopped = plan.actions.filter((a) => a.kind === 'stop-unit' || a.kind === 'disable-unit');
+    const tunnels = new Set(
+      stopped.map((a) => (a as { unit: string }).unit).filter((u) => u !== FIREWALL_UNIT),
+    );
+    const files = plan.actions.filter((a) => a.kind === 'remove-file' || a.kind === 'remove-manifest').length;
+    const detail = `cleaned: ${tunnels.size} tunnel(s) stopped and disabled, firewall chains removed, ${files} file(s) removed`;
+    out.info(`${run.name}: ${detail}`);
+    return { status: 'cleaned', detail };
+  });
 }

@@ -111,6 +111,21 @@ export function convergeSteps(run: GatewayRun): Step[] {
     });
   }
 
+  for (const firewall of ofKind(actions, 'remove-firewall')) {
+    // the gateway leaves the mesh: meshctl's chains and jumps go even when its firewall unit was not running
+    steps.push({
+      title: "remove meshctl's firewall chains",
+      run: () =>
+        mustExec(conn, [
+          'sh',
+          '-c',
+          'if [ -f "$1" ]; then sh "$1" stop; fi',
+          'meshctl-firewall',
+          firewall.script,
+        ]).then(() => {}),
+    });
+  }
+
   const removals = ofKind(actions, 'remove-file').map((a) => a.path);
   if (removals.length > 0) {
     steps.push({
@@ -361,10 +376,20 @@ function actualManifest(run: GatewayRun): Manifest {
   return { ...run.desired.manifest, files };
 }
 
-/** Drop rollback copies and write the manifest, last. */
+/** Drop rollback copies and write the manifest, last (or, for a gateway leaving the mesh, remove it, last). */
 export async function finish(run: GatewayRun): Promise<void> {
   const conn = run.conn!;
   if (run.updated.length > 0) await mustRunScript(conn, 'drop rollback copies', commitScript(run.updated));
+  for (const removal of ofKind(run.plan!.actions, 'remove-manifest')) {
+    await mustRunScript(conn, 'remove the manifest', removeScript([removal.path]));
+    await mustExec(conn, [
+      'sh',
+      '-c',
+      'for d do rmdir -- "$d" 2>/dev/null || true; done',
+      'meshctl-rmdir',
+      ...removal.directories,
+    ]);
+  }
   if (run.plan!.actions.some((a) => a.kind === 'write-manifest')) {
     const manifest = {
       path: run.desired.manifestPath,

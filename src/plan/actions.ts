@@ -15,6 +15,8 @@ export function actionSymbol(action: Action): ChangeSymbol {
     case 'remove-file':
     case 'stop-unit':
     case 'disable-unit':
+    case 'remove-firewall':
+    case 'remove-manifest':
       return '-';
     case 'daemon-reload':
     case 'reload-firewall':
@@ -35,7 +37,10 @@ export function actionSubject(action: Action): string {
     case 'remove-file':
     case 'apply-sysctl':
     case 'write-manifest':
+    case 'remove-manifest':
       return action.path;
+    case 'remove-firewall':
+      return action.script;
     case 'daemon-reload':
       return 'systemd';
     case 'reload-firewall':
@@ -70,6 +75,8 @@ function category(action: Action): Category | null {
     case 'remove-file':
     case 'stop-unit':
     case 'disable-unit':
+    case 'remove-firewall':
+    case 'remove-manifest':
       return 'remove';
     case 'start-unit':
     case 'reload-firewall':

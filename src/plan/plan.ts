@@ -1,4 +1,5 @@
 import type { Facts } from '../facts/types.js';
+import { gatewayPaths, KEY_DIR, MESHCTL_DIR } from '../gateway/layout.js';
 import type { DesiredState } from '../types.js';
 import { summarize } from './actions.js';
 import { HostPlanError } from './errors.js';
@@ -26,6 +27,30 @@ import type { HostPlan, Noop } from './types.js';
 export interface PlanOptions extends PreflightOptions {
   /** The gateways being acted on (--limit, or all). Every one of them should have facts. */
   limit: string[];
+}
+
+/**
+ * A gateway leaving the mesh: its firewall unit's stop removes meshctl's chains and jumps, but when that unit is
+ * already stopped (or gone) they may still be loaded: firewall.sh stop removes them directly, before the script
+ * itself is removed. Never the operator's rules.
+ */
+function planRetiredFirewall(facts: Facts, phases: PhasedActions, noops: Noop[]): void {
+  const script = gatewayPaths.firewallScript;
+  const loaded = facts.firewall.chains || facts.firewall.jumps;
+  if (loaded && facts.files[script]) {
+    phases.stop.push({
+      kind: 'remove-firewall',
+      script,
+      reason: "meshctl's iptables chains and jumps are loaded",
+    });
+  } else {
+    noops.push({
+      subject: script,
+      reason: loaded
+        ? `meshctl's chains are loaded but ${script} is gone: remove them by hand`
+        : 'no meshctl chain loaded',
+    });
+  }
 }
 
 /** Plan every gateway in `limit`. A gateway that cannot be planned gets its HostPlanError; the others are unaffected. */
@@ -128,17 +153,40 @@ function planHost(
   const noops: Noop[] = [];
   const notes = [...facts.warnings.map((warning) => `probe: ${warning}`), ...preflightNotes];
 
-  const install = checkOpenvpn(desired, facts, noops, notes);
-  if (install) phases.install.push(install);
+  if (desired.retire) {
+    noops.push({
+      subject: 'openvpn',
+      reason: 'the gateway leaves the mesh: OpenVPN stays installed, as found',
+    });
+  } else {
+    const install = checkOpenvpn(desired, facts, noops, notes);
+    if (install) phases.install.push(install);
+  }
 
   planStale(desired, facts, phases, noops);
+  if (desired.retire) planRetiredFirewall(facts, phases, noops);
   planFiles(changes, phases, noops);
   planSystem(desired, facts, changes, phases, noops, notes);
   planUnits(lan, desired, facts, changes, view, phases, noops, notes);
 
   const actions = phases.ordered();
   const manifestDiff = manifestDifference(desired.manifest, facts.manifest);
-  if (actions.length > 0 || manifestDiff !== null) {
+  if (desired.retire) {
+    if (facts.manifest) {
+      actions.push({
+        kind: 'remove-manifest',
+        path: desired.manifestPath,
+        directories: [KEY_DIR, MESHCTL_DIR],
+        reason:
+          'the gateway leaves the mesh: the manifest goes last, so an interrupted cleanup is finished by a re-run',
+      });
+    } else {
+      noops.push({
+        subject: desired.manifestPath,
+        reason: `no ${desired.manifestPath}: meshctl manages nothing here (already cleaned)`,
+      });
+    }
+  } else if (actions.length > 0 || manifestDiff !== null) {
     actions.push({
       kind: 'write-manifest',
       path: desired.manifestPath,

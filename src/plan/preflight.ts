@@ -106,6 +106,8 @@ export function preflightFindings(
   all: Map<string, DesiredState>,
   opts: PreflightOptions = {},
 ): PreflightFinding[] {
+  // a gateway leaving the mesh (remove-lan) is only emptied: nothing of the mesh runs there afterwards to break
+  if (desired.retire) return [];
   const gateway = `${desired.gateway.name} (${desired.gateway.sshHost})`;
   const tunnels = tunnelsOf(desired);
   const n = facts.network;
@@ -216,7 +218,7 @@ function remoteSubnets(
   const result: { lan: string; subnet: string }[] = [];
   for (const other of all.values()) {
     // a LAN's other gateways (one per AZ) are reached inside the LAN, not through the mesh
-    if (other.gateway.lan === desired.gateway.lan) continue;
+    if (other.gateway.lan === desired.gateway.lan || other.retire) continue;
     for (const subnet of other.gateway.subnets) result.push({ lan: other.gateway.lan, subnet });
   }
   return result;

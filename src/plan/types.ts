@@ -85,6 +85,20 @@ export interface WriteManifestAction extends ActionBase {
   path: string;
 }
 
+/** A gateway leaving the mesh: meshctl's chains and jumps go, even with the firewall unit already stopped. */
+export interface RemoveFirewallAction extends ActionBase {
+  kind: 'remove-firewall';
+  /** firewall.sh, run with `stop`. */
+  script: string;
+}
+
+/** A gateway leaving the mesh: the manifest goes last, then meshctl's directories when they are empty. */
+export interface RemoveManifestAction extends ActionBase {
+  kind: 'remove-manifest';
+  path: string;
+  directories: string[];
+}
+
 export type Action =
   | InstallPackageAction
   | WriteFileAction
@@ -95,7 +109,9 @@ export type Action =
   | ReloadRoutesAction
   | UnitAction
   | VerifyTunnelAction
-  | WriteManifestAction;
+  | WriteManifestAction
+  | RemoveFirewallAction
+  | RemoveManifestAction;
 
 export type ActionKind = Action['kind'];
 

@@ -341,3 +341,24 @@ function systemFiles(
     ),
   ];
 }
+
+/**
+ * What a gateway that leaves the mesh should hold (remove-lan): nothing. Planned by the ordinary planner against
+ * its manifest, it stops and removes exactly what meshctl put there, with a reason for everything left alone.
+ */
+export function retiringState(
+  gateway: Gateway,
+  meshName: string,
+  roles: Roles,
+  opts: RenderOptions,
+): DesiredState {
+  return {
+    gateway,
+    files: [],
+    units: [],
+    manifest: { mesh: meshName, version: opts.version, lan: gateway.name, files: {}, units: [] },
+    manifestPath: gatewayPaths.manifest,
+    firewall: firewallLayout(roles),
+    retire: true,
+  };
+}

@@ -15,7 +15,7 @@ const SPEC: LabSpec = {
   name: 'topo',
   gateways: [
     { name: 'hub', id: 1, subnets: ['10.71.0.0/24'] },
-    { name: 'sa', id: 2, subnets: ['10.72.0.0/24'] },
+    { name: 'sa', id: 2, subnets: ['10.72.0.0/24'], persistent: true },
     { name: 'sb', id: 3, subnets: ['10.73.0.0/24'] },
     { name: 'sc', id: 4, subnets: ['10.74.0.0/24'] },
     { name: 'eua', id: 5, subnets: ['10.75.0.0/25'] },
@@ -215,6 +215,16 @@ describe('topologies on the lab: leaves, hubs, one gateway per AZ (root + system
     ]);
     assert.equal(control.code, 0, `the same ping from sa's own LAN address arrives:\n${control.stdout}`);
     await lab!.exec('sa', ['ip', 'addr', 'del', `${spoofed}/32`, 'dev', 'lo']);
+  });
+
+  it('a rebooted spoke gets its routes through the hub back with no meshctl run', async () => {
+    await lab!.restart('sa');
+    // the tunnel unit re-applies the routes once its device is up (ExecStartPost of meshctl's drop-in)
+    assert.equal(await replyTtl('sa', 'sb'), 61, 'sa reaches sb through the hub again');
+    const routes = await lab!.exec('sa', ['ip', '-4', 'route', 'show', 'proto', '199']);
+    assert.match(routes.stdout, /^10\.73\.0\.0\/24 via 172\.19\.0\.5 dev mtun1/m);
+    assert.match(routes.stdout, /^10\.74\.0\.0\/24 via 172\.19\.0\.5 dev mtun1/m);
+    await meshctl(lab!, ['diff'], 0);
   });
 
   it('full mesh + leaf: two cores, a leaf via one and a leaf via both: the full LAN matrix answers', async () => {

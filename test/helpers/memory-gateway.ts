@@ -275,16 +275,6 @@ export class MemoryGateway {
     switch (name) {
       case 'meshctl-install':
         return this.install(args[0]!);
-      case 'meshctl-read': {
-        const text = this.text(args[0]!);
-        return ok(text ?? 'ABSENT\n');
-      }
-      case 'meshctl-stop':
-        for (const unit of args) {
-          const state = this.units.get(unit);
-          if (state) Object.assign(state, { enabled: false, active: 'inactive', pid: 0 });
-        }
-        return ok();
       case 'meshctl-firewall':
         if (this.files.has(args[0]!)) this.firewall = null;
         return ok();

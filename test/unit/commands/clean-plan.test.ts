@@ -1,85 +1,120 @@
 import assert from 'node:assert/strict';
-import { CleanupRefused, cleanGateway, cleanupPlan } from '../../../src/commands/lan/clean-gateway.js';
-import type { Connection } from '../../../src/connection/types.js';
-import type { Manifest } from '../../../src/types.js';
+import { run as apply } from '../../../src/commands/apply.js';
+import { parseFacts, probeCommand } from '../../../src/facts/index.js';
+import { HostPlanError } from '../../../src/plan/errors.js';
+import { planHosts } from '../../../src/plan/index.js';
+import type { HostPlan } from '../../../src/plan/types.js';
+import { retiringState } from '../../../src/render/render.js';
+import { loadRoles } from '../../../src/render/roles.js';
+import type { DesiredState } from '../../../src/types.js';
+import type { MemoryGateway } from '../../helpers/memory-gateway.js';
+import { captured, engineOptions, type MemoryMesh, memoryMesh } from '../../helpers/memory-mesh.js';
 
-const SHA = 'a'.repeat(64);
+/**
+ * remove-lan cleans the removed gateway with the ordinary planner: its desired state is nothing (retiringState),
+ * so the plan against its manifest stops, disables and removes exactly what meshctl put there — the manifest
+ * last — and says why everything else is left alone. Facts come from a memory gateway converged by a real apply.
+ */
 
-function manifest(over: Partial<Manifest> = {}): Manifest {
-  return {
-    mesh: 'corp',
-    version: '0.1.0',
-    lan: 'branch',
-    files: {
-      '/etc/openvpn/server/mesh-hq.conf': SHA,
-      '/etc/openvpn/server/mesh-cloud.conf': SHA,
-      '/etc/openvpn/server/meshctl/pair-1.key': SHA,
-      '/etc/meshctl/firewall.sh': SHA,
-      '/etc/meshctl/iptables.rules': SHA,
-      '/etc/systemd/system/meshctl-firewall.service': SHA,
-      '/etc/sysctl.d/99-meshctl.conf': SHA,
-    },
-    units: ['meshctl-firewall.service', 'openvpn-server@mesh-hq.service'],
-    ...over,
-  };
-}
+describe('remove-lan: the removed gateway planned as a desired state of nothing', function () {
+  this.timeout(30_000);
+  let mesh: MemoryMesh;
+  let gamma: MemoryGateway;
+  const roles = loadRoles();
 
-describe('remove-lan: cleanup plan of the removed gateway (from its manifest)', () => {
-  it('stops every tunnel of the manifest (listed units and tunnel configs), the firewall, and removes every file', () => {
-    const plan = cleanupPlan(manifest(), { mesh: 'corp', lan: 'branch' });
-    assert.deepEqual(plan.tunnels, ['openvpn-server@mesh-cloud.service', 'openvpn-server@mesh-hq.service']);
-    assert.equal(plan.firewallUnit, 'meshctl-firewall.service');
-    assert.equal(plan.firewallScript, '/etc/meshctl/firewall.sh');
-    assert.equal(plan.files.length, 7);
-    assert.ok(!plan.files.includes('/etc/meshctl/manifest.json'), 'the manifest goes last, separately');
-    assert.deepEqual(plan.directories, ['/etc/openvpn/server/meshctl', '/etc/meshctl']);
+  beforeEach(async () => {
+    mesh = memoryMesh([
+      { name: 'alpha', id: 1 },
+      { name: 'beta', id: 2 },
+      { name: 'gamma', id: 3 },
+    ]);
+    const c = captured(true);
+    assert.equal(
+      await apply(engineOptions(mesh.dir, { json: true }), c.out, { connector: mesh.network.connector }),
+      0,
+    );
+    gamma = mesh.network.get('gamma');
+  });
+  afterEach(() => mesh.cleanup());
+
+  function plan(meshName = 'memory'): HostPlan | HostPlanError {
+    const gateway = {
+      name: 'gamma',
+      id: 3,
+      lan: 'gamma',
+      subnets: ['10.3.0.0/16'],
+      endpoint: '198.51.100.3',
+      sshHost: 'gamma.memory',
+      ssh: { user: 'root', port: 22, knownHosts: '/dev/null', become: false },
+      file: '/x',
+    };
+    const state: DesiredState = retiringState(gateway, meshName, roles, { version: '0.1.0' });
+    const argv = probeCommand([state.manifestPath], state.firewall);
+    const facts = parseFacts(gamma.exec(argv).stdout, 'gamma', state.firewall);
+    return planHosts(new Map([['gamma', state]]), new Map([['gamma', facts]]), { limit: ['gamma'] }).get(
+      'gamma',
+    )!;
+  }
+
+  it('stops and disables every tunnel and the firewall unit, removes every file it lists, the manifest last', () => {
+    const result = plan();
+    assert.ok(!(result instanceof HostPlanError), String(result));
+    const kinds = result.actions.map((a) =>
+      `${a.kind} ${'unit' in a ? a.unit : 'path' in a ? a.path : ''}`.trim(),
+    );
+    for (const unit of [
+      'meshctl-firewall.service',
+      'openvpn-server@mesh-alpha.service',
+      'openvpn-server@mesh-beta.service',
+    ]) {
+      assert.ok(kinds.includes(`stop-unit ${unit}`), `${unit} stopped`);
+      assert.ok(kinds.includes(`disable-unit ${unit}`), `${unit} disabled`);
+    }
+    const removed = result.actions.filter((a) => a.kind === 'remove-file').length;
+    assert.equal(removed, Object.keys(gamma.manifest()!.files).length, 'every file of the manifest');
+    assert.equal(result.actions.at(-1)!.kind, 'remove-manifest');
+    assert.ok(
+      result.actions.some((a) => a.kind === 'daemon-reload'),
+      'unit files removed: systemd reloads',
+    );
+    assert.ok(result.noops.some((n) => n.subject === 'openvpn' && /stays installed/.test(n.reason)));
+    assert.ok(!result.actions.some((a) => a.kind === 'install-package' || a.kind === 'write-file'));
   });
 
-  it('refuses a gateway whose manifest is of another mesh or LAN: nothing is touched', () => {
-    assert.throws(
-      () => cleanupPlan(manifest({ mesh: 'other' }), { mesh: 'corp', lan: 'branch' }),
-      (e: Error) =>
-        e instanceof CleanupRefused && /says mesh "other", LAN "branch", not mesh "corp"/.test(e.message),
-    );
-    assert.throws(
-      () => cleanupPlan(manifest({ lan: 'hq' }), { mesh: 'corp', lan: 'branch' }),
-      CleanupRefused,
+  it('removes meshctl chains directly when the firewall unit is already stopped', () => {
+    gamma.units.get('meshctl-firewall.service')!.active = 'inactive';
+    const result = plan() as HostPlan;
+    const remove = result.actions.find((a) => a.kind === 'remove-firewall');
+    assert.ok(remove, 'firewall.sh stop is run');
+    assert.ok(
+      result.actions.indexOf(remove!) < result.actions.findIndex((a) => a.kind === 'remove-file'),
+      'before the script itself is removed',
     );
   });
 
-  it('refuses escaping paths and odd unit names from a tampered manifest', () => {
-    const bad = manifest({ files: { '/etc/meshctl/../../root/.ssh/authorized_keys': SHA } });
-    assert.throws(
-      () => cleanupPlan(bad, { mesh: 'corp', lan: 'branch' }),
-      /which is not meshctl's to remove/,
-    );
-    const unit = manifest({ units: ['x; reboot'] });
-    assert.throws(() => cleanupPlan(unit, { mesh: 'corp', lan: 'branch' }), /lists unit "x; reboot"/);
+  it('refuses a gateway whose manifest belongs to another mesh: nothing is planned there', () => {
+    const result = plan('another-mesh');
+    assert.ok(result instanceof HostPlanError);
+    assert.equal(result.kind, 'other-mesh');
   });
-});
 
-describe('remove-lan: cleaning a gateway whose manifest names what meshctl never creates', () => {
-  it('refuses after reading the manifest: nothing is stopped or removed', async () => {
-    const tampered = manifest({
-      files: { ...manifest().files, '/etc/ssh/sshd_config': SHA },
-      units: ['meshctl-firewall.service', 'ssh.service'],
+  it('plans nothing, with the reason, on a gateway without a manifest (already cleaned)', () => {
+    gamma.files.delete('/etc/meshctl/manifest.json');
+    const result = plan() as HostPlan;
+    assert.deepEqual(result.actions, []);
+    assert.ok(result.noops.some((n) => /meshctl manages nothing here/.test(n.reason)));
+  });
+
+  it("refuses a manifest that names a path that is not meshctl's", () => {
+    const manifest = gamma.manifest()!;
+    manifest.files['/etc/ssh/sshd_config'] = 'a'.repeat(64);
+    gamma.files.set('/etc/meshctl/manifest.json', {
+      content: Buffer.from(JSON.stringify(manifest)),
+      mode: 0o644,
+      owner: 'root',
     });
-    const ran: string[][] = [];
-    const conn = {
-      name: 'branch',
-      exec: async (argv: string[]) => {
-        ran.push(argv);
-        return { code: 0, stdout: JSON.stringify(tampered), stderr: '' };
-      },
-    } as unknown as Connection;
-    await assert.rejects(
-      cleanGateway(conn, { mesh: 'corp', lan: 'branch' }),
-      (e: Error) =>
-        e instanceof CleanupRefused &&
-        e.message.includes('file "/etc/ssh/sshd_config"') &&
-        e.message.includes('nothing was touched'),
-    );
-    assert.equal(ran.length, 1, 'only the read of the manifest ran');
-    assert.equal(ran[0]![0], 'sh');
+    const result = plan();
+    assert.ok(result instanceof HostPlanError);
+    assert.equal(result.kind, 'foreign-manifest-entry');
   });
 });

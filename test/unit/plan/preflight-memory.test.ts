@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { run as apply } from '../../../src/commands/apply.js';
 import { run as diff } from '../../../src/commands/diff.js';
+import { run as removeLan } from '../../../src/commands/remove-lan.js';
 import type { MemoryGateway } from '../../helpers/memory-gateway.js';
 import { captured, engineOptions, type MemoryMesh, memoryMesh } from '../../helpers/memory-mesh.js';
 
@@ -257,5 +258,17 @@ describe('pre-flight checks through diff and apply (memory gateways)', function 
       d.error('spoke-a')!.message,
       /spoke-a \(spoke-a\.memory\): spoke-b's subnet 10\.3\.0\.0\/16 collides with route "10\.3\.0\.0\/16 via 10\.2\.0\.254 dev eth0 proto static"/,
     );
+  });
+
+  it('remove-lan empties a gateway that fails the checks: nothing of the mesh is left there to break', async () => {
+    assert.equal((await runApply(mesh)).code, 0);
+    gw('gamma').clockOffset = -3600;
+    gw('gamma').forwardRulesAhead = ['-A FORWARD -j DROP'];
+    const c = captured(true);
+    const code = await removeLan({ ...engineOptions(mesh.dir, { json: true }), name: 'gamma' }, c.out, {
+      connector: mesh.network.connector,
+    });
+    assert.equal(code, 0, c.errors());
+    assert.equal(gw('gamma').files.size, 0, [...gw('gamma').files.keys()].join(', '));
   });
 });
