@@ -151,8 +151,6 @@ export interface Tunnel {
   device: string;
   /** `mesh-<peer>`: config file stem and systemd instance name. */
   name: string;
-  /** `openvpn-server@mesh-<peer>`. */
-  unit: string;
 }
 
 export interface Mesh {

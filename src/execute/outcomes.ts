@@ -26,7 +26,7 @@ export type EndCheck =
 /** A changed file a rollback did not put back, and why. */
 export interface KeptFile {
   path: string;
-  /** Other tunnels of this gateway that came up on the new version and still use it. */
+  /** Other tunnels of this gateway that were not rolled back: they run on the new version and keep it. */
   sharedWith: string[];
 }
 
@@ -92,7 +92,7 @@ function peersOf(units: string[]): string {
 }
 
 function keptText(kept: KeptFile): string {
-  return `${basename(kept.path)} NOT restored: shared with tunnel(s) to ${peersOf(kept.sharedWith)}, which came up on the new version`;
+  return `${basename(kept.path)} NOT restored: shared with tunnel(s) to ${peersOf(kept.sharedWith)}, which were not rolled back and run on the new version`;
 }
 
 /** One sentence for the summary and `--json`'s `note`; the outcome itself is the machine-readable part. */
@@ -106,7 +106,9 @@ export function describeOutcome(outcome: TunnelOutcome, peer: string): string {
         `did not come up; previous config restored (${outcome.restored.map(basename).join(', ')}) and restarted`,
         ...outcome.kept.map(keptText),
       ];
-      if (outcome.firewallWidened) parts.push('firewall accepts its previous port too');
+      if (outcome.firewallWidened) {
+        parts.push('firewall keeps its previous rules next to the new ones until the next successful apply');
+      }
       return parts.join('; ');
     }
     case 'down':

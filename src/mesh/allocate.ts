@@ -1,4 +1,4 @@
-import { TUNNEL_UNIT_TEMPLATE, tunnelName } from '../gateway/layout.js';
+import { tunnelName } from '../gateway/layout.js';
 import { computeTopology, routesByPeer } from '../topology/topology.js';
 import type { GatewayRouting, TopologyInput } from '../topology/types.js';
 import type { Gateway, Inventory, Mesh, Pair, Tunnel } from '../types.js';
@@ -109,7 +109,6 @@ export function tunnelEnd(pair: Pair, local: Gateway, routing?: GatewayRouting):
     port: pair.port,
     device: pair.device,
     name,
-    unit: `${TUNNEL_UNIT_TEMPLATE}${name}`,
   };
 }
 

@@ -18,6 +18,8 @@ export function planUnits(
   noops: Noop[],
   notes: string[],
 ): void {
+  const firewallFact = unitState(facts, FIREWALL_UNIT);
+  const firewallRunning = firewallFact !== undefined && isRunning(firewallFact);
   // units without a tunnel (the firewall) first: the rules that admit a tunnel are loaded before it starts
   const ordered = [...desired.units.filter((u) => !u.tunnel), ...desired.units.filter((u) => u.tunnel)];
   for (const unit of ordered) {
@@ -48,6 +50,15 @@ export function planUnits(
       action = { kind: 'start-unit', unit: unit.name, reason: `${short} is ${state}` };
     } else if (unit.tunnel) {
       action = planTunnelRestart(lan, unit, fact, changes, view, noops, notes);
+      if (!action && !firewallRunning) {
+        // bound to the firewall unit (BindsTo=): the daemon-reload or the firewall's start may stop it, and
+        // nothing would start it again; `systemctl start` of a running unit changes nothing, so start and verify
+        action = {
+          kind: 'start-unit',
+          unit: unit.name,
+          reason: `${short} runs while ${FIREWALL_UNIT} does not: it is bound to the firewall unit, so it is started (again) after it and verified`,
+        };
+      }
     } else if (unit.name !== FIREWALL_UNIT && unit.name !== ROUTES_UNIT) {
       const changed = changesNotifying(changes, unit.name);
       if (changed.length > 0) {

@@ -280,6 +280,7 @@ function systemFiles(
   roles: Roles,
   firewall: FirewallLayout,
 ): DesiredFile[] {
+  const outDevice = new Map(tunnels.flatMap((t) => t.routes.map((subnet) => [subnet, t.device] as const)));
   const vars = {
     // the checked value, whatever else defaults.yml holds
     chain_prefix: firewall.chainPrefix,
@@ -302,7 +303,9 @@ function systemFiles(
         in: t.admits.includes(subnet),
         out: t.routes.includes(subnet),
       })),
-      transit: t.transit,
+      // each destination forwarded onward leaves through the tunnel routing sends it over, and no other way: a
+      // tunnel that is down takes its routes with it, and the traffic must not fall through to the default route
+      transit: t.transit.map((subnet) => ({ subnet, device: outDevice.get(subnet) })),
       peer_address: t.peerAddress,
       local_address: t.localAddress,
     })),

@@ -65,15 +65,6 @@ export function topologyProblems(input: TopologyInput): TopologyProblem[] {
     });
   }
   if (problems.length > 0) return problems;
-  if (input.lans.length > 1 && coreNames(input).length === 0) {
-    problems.push({
-      lan: input.lans[0]!.name,
-      field: 'via',
-      message: 'every LAN is a leaf, so no LAN carries traffic for the others',
-      fix: 'remove via from at least one LAN (the hub)',
-    });
-    return problems;
-  }
   // a LAN is cut off when some other LAN cannot reach it (cannot happen with the rules above while a core exists,
   // but the proof is the computed routing itself, not this reasoning)
   const topology = computeTopology(input);

@@ -342,6 +342,24 @@ describe('apply against memory gateways', function () {
     });
   });
 
+  it('tunnels running while the firewall unit is not are started after it and verified (they are bound to it)', async () => {
+    assert.equal((await runApply(mesh)).code, 0);
+    const beta = mesh.network.get('beta');
+    beta.units.get('meshctl-firewall.service')!.active = 'inactive';
+    beta.firewall = null;
+    const result = await runApply(mesh);
+    assert.equal(result.code, 0, result.errors);
+    assert.equal(beta.units.get('meshctl-firewall.service')!.active, 'active');
+    assert.ok(beta.firewall !== null, 'the chains are loaded again');
+    assert.deepEqual(
+      result.gateways.find((g) => g.lan === 'beta')!.tunnels.map((t) => [t.peer, t.outcome.kind]),
+      [
+        ['alpha', 'verified'],
+        ['gamma', 'verified'],
+      ],
+    );
+  });
+
   it('diff is read-only and exits 2 when apply would change something', async () => {
     const result = await runDiff(mesh);
     assert.equal(result.code, 2);

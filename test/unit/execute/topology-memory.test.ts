@@ -60,8 +60,9 @@ describe('topologies against memory gateways', function () {
     );
     // the hub forwards s2 → s3 and s3 → s2, and needs no transit routes itself
     const hubRules = mesh.network.get('hub').text('/etc/meshctl/iptables.rules')!;
-    assert.match(hubRules, /-A MESHCTL-FORWARD -i mtun1 -d 10\.3\.0\.0\/16 -j ACCEPT/);
-    assert.match(hubRules, /-A MESHCTL-FORWARD -i mtun2 -d 10\.2\.0\.0\/16 -j ACCEPT/);
+    assert.match(hubRules, /-A MESHCTL-FORWARD -i mtun1 -o mtun2 -d 10\.3\.0\.0\/16 -j ACCEPT/);
+    assert.match(hubRules, /-A MESHCTL-FORWARD -i mtun2 -o mtun1 -d 10\.2\.0\.0\/16 -j ACCEPT/);
+    assert.doesNotMatch(hubRules, /-A MESHCTL-FORWARD -i mtun\d+ -d /, 'no transit rule without its way out');
     assert.equal(mesh.network.get('hub').text('/etc/meshctl/routes.sh'), undefined);
     // the spoke's source check admits the other spoke's subnet from the hub
     assert.match(

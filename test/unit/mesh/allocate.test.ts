@@ -97,10 +97,10 @@ describe('allocation (SPEC §2)', () => {
     );
     const branch = mesh.tunnels.get('branch')!;
     assert.deepEqual(
-      branch.map((t) => [t.peer.name, t.role, t.localAddress, t.peerAddress, t.name, t.unit]),
+      branch.map((t) => [t.peer.name, t.role, t.localAddress, t.peerAddress, t.name]),
       [
-        ['hq', 'client', '172.19.0.6', '172.19.0.5', 'mesh-hq', 'openvpn-server@mesh-hq'],
-        ['dc', 'server', '172.19.0.21', '172.19.0.22', 'mesh-dc', 'openvpn-server@mesh-dc'],
+        ['hq', 'client', '172.19.0.6', '172.19.0.5', 'mesh-hq'],
+        ['dc', 'server', '172.19.0.21', '172.19.0.22', 'mesh-dc'],
       ],
     );
   });
