@@ -4,7 +4,13 @@ import { UsageError } from '../errors.js';
 import { diagnosticsToJson, formatDiagnostic } from '../inventory/format.js';
 import { loadInventoryOrThrow } from '../inventory/load.js';
 import { allocateMesh } from '../mesh/allocate.js';
-import { type GraphFormat, graphTunnels, topologyDot, topologyMermaid } from '../operator/graph.js';
+import {
+  type GraphFormat,
+  graphTitle,
+  graphTunnels,
+  topologyDot,
+  topologyMermaid,
+} from '../operator/graph.js';
 import { renderSvg } from '../operator/svg.js';
 import type { Output } from '../output.js';
 import { writeFileAtomic } from '../pki/atomic-file.js';
@@ -31,7 +37,7 @@ export async function run(options: GraphOptions, out: Output): Promise<number> {
     format === 'mermaid'
       ? topologyMermaid(mesh)
       : format === 'svg'
-        ? ensureNewline(await renderSvg(topologyDot(mesh)))
+        ? ensureNewline(await renderSvg(topologyDot(mesh), { title: graphTitle(mesh) }))
         : topologyDot(mesh);
   const tunnels = graphTunnels(mesh);
   if (options.out !== undefined) {

@@ -137,3 +137,9 @@ export function topologyMermaid(mesh: Mesh): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** One line that says what the picture shows (the SVG's title). */
+export function graphTitle(mesh: Mesh): string {
+  const leaves = mesh.inventory.lans.filter((lan) => lan.via.length > 0).length;
+  return `mesh ${mesh.name}: ${mesh.inventory.lans.length} LANs (${leaves} leaf), ${mesh.inventory.gateways.length} gateways, ${mesh.pairs.length} tunnels`;
+}
