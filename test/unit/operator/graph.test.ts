@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { graphTunnels, topologyDot, topologyMermaid } from '../../../src/operator/graph.js';
+import path from 'node:path';
+import { loadInventoryOrThrow } from '../../../src/inventory/load.js';
+import { allocateMesh } from '../../../src/mesh/allocate.js';
+import { graphTitle, graphTunnels, topologyDot, topologyMermaid } from '../../../src/operator/graph.js';
 import { renderSvg } from '../../../src/operator/svg.js';
+import { packageRoot } from '../../../src/version.js';
 import { checkWellFormed } from '../../helpers/xml.js';
-import { goldenPath, operatorFixtureMesh } from './fixture.js';
+import { goldenPath, operatorFixtureDir, operatorFixtureMesh } from './fixture.js';
 
 /**
  * `meshctl graph` (SPEC §8): DOT and Mermaid text against golden files from the fixed inventory (regenerate with
@@ -53,7 +57,7 @@ describe('graph: SVG rendered in-process', () => {
   const mesh = operatorFixtureMesh();
   let svg: string;
   before(async () => {
-    svg = await renderSvg(topologyDot(mesh));
+    svg = await renderSvg(topologyDot(mesh), { title: graphTitle(mesh) });
   });
 
   it('is well-formed XML with one cluster per LAN, one node per gateway and one edge per tunnel', () => {
@@ -80,9 +84,32 @@ describe('graph: SVG rendered in-process', () => {
       ['tunnel-2'],
     );
     assert.match(svg, /pair 7, udp 11007/);
+    assert.equal(elements[1], 'title', 'the picture has a title of its own');
+    assert.match(svg, /<title>mesh corp: 4 LANs \(1 leaf\), 5 gateways, 6 tunnels<\/title>/);
   });
 
   it('is the same bytes every time for one inventory', async () => {
-    assert.equal(await renderSvg(topologyDot(operatorFixtureMesh())), svg);
+    const again = operatorFixtureMesh();
+    assert.equal(await renderSvg(topologyDot(again), { title: graphTitle(again) }), svg);
   });
+});
+
+describe('graph: the pictures in README are current', () => {
+  for (const [inventory, picture] of [
+    [path.join(packageRoot(), 'inventory'), 'example-topology.svg'],
+    [operatorFixtureDir(), 'topology-leaf-and-zones.svg'],
+  ] as const) {
+    it(`docs/${picture}`, async () => {
+      const { inventory: loaded } = loadInventoryOrThrow(inventory);
+      const mesh = allocateMesh(loaded);
+      const svg = await renderSvg(topologyDot(mesh), { title: graphTitle(mesh) });
+      const file = path.join(packageRoot(), 'docs', picture);
+      if (process.env.UPDATE_GOLDEN) writeFileSync(file, svg.endsWith('\n') ? svg : `${svg}\n`);
+      assert.equal(
+        svg.trimEnd(),
+        readFileSync(file, 'utf8').trimEnd(),
+        `regenerate: meshctl graph -i ${path.relative(packageRoot(), inventory)} --format svg --out docs/${picture}`,
+      );
+    });
+  }
 });
