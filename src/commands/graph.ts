@@ -14,7 +14,7 @@ import {
 import { renderSvg } from '../operator/svg.js';
 import type { Output } from '../output.js';
 import { writeFileAtomic } from '../pki/atomic-file.js';
-import type { GlobalOptions } from './options.js';
+import { type GlobalOptions, selectLans } from './options.js';
 
 /**
  * `meshctl graph [--format dot|mermaid|svg] [--out FILE]` (SPEC §8): the inventory's topology as a picture,
@@ -31,6 +31,8 @@ export async function run(options: GraphOptions, out: Output): Promise<number> {
   const format = options.format ?? 'dot';
   if (options.out !== undefined) checkOutFile(options.out);
   const { inventory, warnings } = loadInventoryOrThrow(options.inventory);
+  // the picture is always the whole mesh, but a --limit name that is not in the inventory is a typo worth refusing
+  selectLans(inventory, options.limit);
   for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
   const mesh = allocateMesh(inventory);
   const content =

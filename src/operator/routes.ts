@@ -274,7 +274,7 @@ function gcpGateway(g: GatewayInstructions, title: string, several: boolean): st
   const tags =
     g.cloud?.ids.tags ??
     (several ? [placeholder(`network tag of the VMs in ${g.gateway.subnets.join(' and ')}`)] : []);
-  const tagArgs = (flag: string) => (tags.length > 0 ? [flag, tags.join(',')] : []);
+  const tagArgs = tags.length > 0 ? ['--tags', tags.join(',')] : [];
   const lines: string[] = [];
   const routes = destinations(g);
   if (routes.length > 0) {
@@ -296,13 +296,17 @@ function gcpGateway(g: GatewayInstructions, title: string, several: boolean): st
           instance,
           '--next-hop-instance-zone',
           zone,
-          ...tagArgs('--tags'),
+          ...tagArgs,
         ]),
       );
     }
   }
   if (g.inbound.length > 0) {
-    lines.push(`# ${title}: inbound UDP from each peer's endpoint, one port per tunnel`);
+    // GCP firewall rules target instances by tag or service account only: the tags above are the VMs' of the
+    // gateway's part, not the gateway's, so the rule is left to the whole network (from one address, one port)
+    lines.push(
+      `# ${title}: inbound UDP from each peer's endpoint, one port per tunnel (to narrow a rule to the gateway, add --target-tags with a tag of its own)`,
+    );
     for (const i of g.inbound) {
       lines.push(
         command([
@@ -322,7 +326,6 @@ function gcpGateway(g: GatewayInstructions, title: string, several: boolean): st
           `udp:${i.port}`,
           '--source-ranges',
           sourceCidr(i.from),
-          ...tagArgs('--target-tags'),
         ]),
       );
     }
