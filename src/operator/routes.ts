@@ -90,6 +90,11 @@ function reach(r: RouterRoute): string {
   return r.hops > 1 ? `${owner}, through ${r.through} (${r.hops} hops)` : owner;
 }
 
+/** A gateway with no tunnel (a mesh of one LAN) needs nothing outside: no route, no port, no forwarding. */
+function isAlone(g: GatewayInstructions): boolean {
+  return g.inbound.length === 0 && g.routes.length === 0;
+}
+
 function role(lan: LanInstructions): string {
   return lan.lan.via.length > 0 ? `leaf LAN via ${lan.lan.via.join(', ')}` : 'core LAN';
 }
@@ -103,6 +108,10 @@ function textLan(lan: LanInstructions): string[] {
   const lines = [`${lan.lan.name}: ${role(lan)}, ${gatewaysLabel(lan)}`];
   for (const g of lan.gateways) {
     const name = g.gateway.name;
+    if (isAlone(g)) {
+      lines.push(`  Nothing to change for ${name}: it has no tunnel (the mesh has no other LAN yet).`);
+      continue;
+    }
     for (const subnet of g.gateway.subnets) {
       const routes = g.routes.filter((r) => r.subnet === subnet);
       if (routes.length === 0) continue;
@@ -182,6 +191,10 @@ function cloudLan(lan: LanInstructions, provider: Provider): string[] {
       lines.push(
         `# ${title}: its cloud block names ${g.cloud.provider}: see meshctl routes ${lan.lan.name} --format ${g.cloud.provider}`,
       );
+      continue;
+    }
+    if (isAlone(g)) {
+      lines.push(`# ${title}: nothing to change, it has no tunnel (the mesh has no other LAN yet)`);
       continue;
     }
     if (!g.cloud)

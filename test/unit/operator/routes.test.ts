@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { allocateMesh } from '../../../src/mesh/allocate.js';
 import { cloudFindings, gatewayCloud } from '../../../src/operator/cloud.js';
 import { operatorInstructions } from '../../../src/operator/instructions.js';
 import {
@@ -10,7 +11,7 @@ import {
   shellWord,
 } from '../../../src/operator/routes.js';
 import type { Lan } from '../../../src/types.js';
-import { buildLan } from '../../helpers/inventory.js';
+import { buildInventory, buildLan } from '../../helpers/inventory.js';
 import { goldenPath, operatorFixtureMesh } from './fixture.js';
 
 /**
@@ -164,6 +165,20 @@ describe('routes: what each LAN needs, from the topology', () => {
         l.includes("--source-ranges '<address of gw.dc.example.net>/32'"),
       ),
     );
+  });
+
+  it('a mesh of one LAN: nothing to change, in every format', () => {
+    const inventory = buildInventory([{ name: 'solo', id: 1 }]);
+    const [only] = operatorInstructions(allocateMesh(inventory));
+    assert.deepEqual(formatLan(only!, 'text').slice(1), [
+      '  Nothing to change for solo: it has no tunnel (the mesh has no other LAN yet).',
+    ]);
+    assert.deepEqual(formatLan(only!, 'linux'), ['# solo: no route to add']);
+    for (const format of ['aws', 'gcp', 'azure'] as const) {
+      assert.deepEqual(formatLan(only!, format), [
+        '# solo: nothing to change, it has no tunnel (the mesh has no other LAN yet)',
+      ]);
+    }
   });
 
   it('Azure NSG priorities: 1000 + pair index, a placeholder past 4096', () => {
