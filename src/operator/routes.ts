@@ -81,7 +81,11 @@ function nextHopOf(gateway: string, r: Pick<RouterRoute, 'subnet' | 'nextHop'>):
 /** The remote subnets a gateway routes, each once, in routing order. */
 function destinations(g: GatewayInstructions): RouterRoute[] {
   const seen = new Set<string>();
-  return g.routes.filter((r) => !seen.has(r.destination) && seen.add(r.destination));
+  return g.routes.filter((r) => {
+    if (seen.has(r.destination)) return false;
+    seen.add(r.destination);
+    return true;
+  });
 }
 
 /** `shop, through hq (2 hops)`, `eu (gateway eu-a)`: where a destination lives and, when not a direct tunnel, how it is reached. */
