@@ -110,33 +110,37 @@ function gatewaysLabel(lan: LanInstructions): string {
 
 function textLan(lan: LanInstructions): string[] {
   const lines = [`${lan.lan.name}: ${role(lan)}, ${gatewaysLabel(lan)}`];
+  // with several gateways, each one's part gets a heading of its own and its lines are indented under it
+  const several = lan.gateways.length > 1;
+  const pad = several ? '    ' : '  ';
   for (const g of lan.gateways) {
     const name = g.gateway.name;
+    if (several) lines.push(`  Gateway ${name}, owning ${g.gateway.subnets.join(', ')}:`);
     if (isAlone(g)) {
-      lines.push(`  Nothing to change for ${name}: it has no tunnel (the mesh has no other LAN yet).`);
+      lines.push(`${pad}Nothing to change for ${name}: it has no tunnel (the mesh has no other LAN yet).`);
       continue;
     }
     for (const subnet of g.gateway.subnets) {
       const routes = g.routes.filter((r) => r.subnet === subnet);
       if (routes.length === 0) continue;
       lines.push(
-        `  Routes on the routers of ${subnet} (not needed where ${name} is already their default route):`,
+        `${pad}Routes on the routers of ${subnet} (not needed where ${name} is already their default route):`,
       );
       const cells = routes.map((r) => [`${r.destination} via ${nextHopOf(name, r)}`, reach(r)] as const);
       const width = Math.max(...cells.map(([route]) => route.length));
-      for (const [route, where] of cells) lines.push(`    ${route.padEnd(width)}  ${where}`);
+      for (const [route, where] of cells) lines.push(`${pad}  ${route.padEnd(width)}  ${where}`);
     }
     if (g.inbound.length > 0) {
       lines.push(
-        `  Inbound UDP to ${name} (${g.gateway.endpoint}), to allow in firewalls and security groups in front of it:`,
+        `${pad}Inbound UDP to ${name} (${g.gateway.endpoint}), to allow in firewalls and security groups in front of it:`,
       );
       const cells = g.inbound.map(
         (i) => [`udp ${i.port} from ${i.from}`, `${i.peer}, pair ${i.pair}`] as const,
       );
       const width = Math.max(...cells.map(([rule]) => rule.length));
-      for (const [rule, peer] of cells) lines.push(`    ${rule.padEnd(width)}  ${peer}`);
+      for (const [rule, peer] of cells) lines.push(`${pad}  ${rule.padEnd(width)}  ${peer}`);
     }
-    lines.push(`  Forwarding: ${forwardingText(g)}`);
+    lines.push(`${pad}Forwarding: ${forwardingText(g)}`);
   }
   return lines;
 }
