@@ -97,6 +97,8 @@ const COMMANDS: readonly CommandName[] = [
   'apply',
   'add-lan',
   'remove-lan',
+  'routes',
+  'graph',
 ];
 
 export async function main(args: string[], streams: CliStreams = {}): Promise<number> {
@@ -116,7 +118,7 @@ export async function main(args: string[], streams: CliStreams = {}): Promise<nu
         ...streams,
       });
       // every value is checked before the command module runs: nothing is locked, created or contacted yet
-      checkOptions(argv);
+      checkOptions(argv, name);
       const command = await load();
       exitCode = await command.run(argv as never, out);
     };
@@ -233,6 +235,57 @@ export async function main(args: string[], streams: CliStreams = {}): Promise<nu
       run('remove-lan', () => import('./commands/remove-lan.js')),
     )
     .command(
+      'routes [lan]',
+      "Offline: what each LAN's routers, cloud route tables, firewalls and instances need for the mesh (routes, UDP ports, forwarding)",
+      (y) =>
+        y
+          .usage(
+            `$0 routes [LAN] [--format text|linux|aws|gcp|azure]
+
+Offline: per LAN (or the one named), what must change outside the gateways for the mesh to carry traffic. Routes: every remote subnet, in the routers (or cloud route tables) of each local subnet, via the gateway that owns that subnet (its ssh_host when that lies in the subnet, else a <placeholder>). Ports: the UDP port each gateway must accept from each peer's endpoint, one per tunnel, for the firewalls and security groups in front of it. Forwarding: on the gateway's instance (AWS source/destination check, Google Cloud can_ip_forward, Azure IP forwarding on the NIC).
+
+Cloud formats use the ids of the LAN's or gateway's cloud: block (README "Topologies"), placeholders otherwise.`,
+          )
+          .positional('lan', { type: 'string', describe: 'Only this LAN (default: every LAN)' })
+          .option('format', {
+            type: 'string',
+            requiresArg: true,
+            describe: `text (readable, per LAN), linux (ip route commands), aws, gcp or azure (that cloud's CLI commands, with the ids of the LAN's or gateway's cloud: block, placeholders where one is missing). Default: text`,
+          })
+          .example('$0 routes', 'everything, readable')
+          .example(
+            '$0 routes eu --format aws',
+            "the AWS CLI commands for LAN eu's route tables, security group and instances",
+          ),
+      run('routes', () => import('./commands/routes.js')),
+    )
+    .command(
+      'graph',
+      'Offline picture of the topology: LANs, gateways, subnets and tunnels (dot, mermaid or svg)',
+      (y) =>
+        y
+          .usage(
+            `$0 graph [--format dot|mermaid|svg] [--out FILE]
+
+Offline picture of the inventory's topology: each LAN a cluster of its gateways (endpoint and subnets), each
+tunnel an edge labelled with its pair index and UDP port; tunnels of leaf LANs are dashed. svg is rendered
+in-process (Graphviz compiled to WebAssembly): no Graphviz binary needed.`,
+          )
+          .option('format', {
+            type: 'string',
+            requiresArg: true,
+            describe:
+              'dot (Graphviz text), mermaid (for Markdown) or svg (rendered in-process, no Graphviz needed). Default: dot',
+          })
+          .option('out', {
+            type: 'string',
+            requiresArg: true,
+            describe: 'Write the picture to FILE (atomically; replaced if it exists) instead of stdout',
+          })
+          .example('$0 graph --format svg --out topology.svg', 'a picture to open in a browser'),
+      run('graph', () => import('./commands/graph.js')),
+    )
+    .command(
       'completion [shell]',
       'Print the shell completion script (bash or zsh): commands, options and the LAN names of the inventory',
       (y) =>
@@ -267,7 +320,7 @@ export async function main(args: string[], streams: CliStreams = {}): Promise<nu
     )
     .demandCommand(
       1,
-      'Name a command: init, validate, render, diff, apply, add-lan, remove-lan, completion (see --help)',
+      'Name a command: init, validate, render, diff, apply, add-lan, remove-lan, routes, graph, completion (see --help)',
     )
     .strict()
     .recommendCommands()

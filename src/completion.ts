@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { COMMAND_RULES } from './commands/options.js';
 import { LAN_NAME_PATTERN } from './gateway/layout.js';
 import { loadInventory } from './inventory/load.js';
 
@@ -68,11 +69,11 @@ export function completionScript(shell: CompletionShell): string {
 export const LAN_OPTIONS: Readonly<Record<string, { list: boolean; gateways?: boolean }>> = {
   '--limit': { list: true, gateways: true },
   '--via': { list: true },
-  // `meshctl rotate --gateway NAME` and `meshctl routes [LAN]` go here and in LAN_POSITIONALS once they exist
+  // `meshctl rotate --gateway NAME` goes here once it exists
 };
 
 /** Commands whose first positional is an existing LAN (add-lan names a new one: nothing to offer). */
-const LAN_POSITIONALS: readonly string[] = ['remove-lan'];
+const LAN_POSITIONALS: readonly string[] = ['remove-lan', 'routes'];
 
 /** Options that take a value meshctl cannot guess: the shell completes a file name (or nothing) instead. */
 export const VALUE_OPTIONS: readonly string[] = [
@@ -159,6 +160,11 @@ export function complete(words: string[]): string[] | null {
       return found.map((n) => `${name}=${n}`);
     }
   }
+  // an option of one command with a fixed set of values (`routes --format`, `graph --format`)
+  const command = words.slice(1, -1).find((w) => !w.startsWith('-'));
+  const rule = command ? COMMAND_RULES[command]?.[previous.replace(/^--/, '')] : undefined;
+  if (rule?.kind === 'choice' && previous.startsWith('--'))
+    return rule.values.filter((v) => v.startsWith(current));
   if (VALUE_OPTIONS.includes(previous)) return [];
   if (!current.startsWith('-')) {
     const positionals = words.slice(1, -1).filter((w, i, all) => !w.startsWith('-') && !isValueOf(all, i));

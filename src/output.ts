@@ -7,7 +7,16 @@ import { Chalk, type ChalkInstance } from 'chalk';
 export const JSON_SCHEMA = 1;
 
 /** The commands that print a `--json` result; null for a command line that named none (or did not parse). */
-export type CommandName = 'init' | 'validate' | 'render' | 'diff' | 'apply' | 'add-lan' | 'remove-lan';
+export type CommandName =
+  | 'init'
+  | 'validate'
+  | 'render'
+  | 'diff'
+  | 'apply'
+  | 'add-lan'
+  | 'remove-lan'
+  | 'routes'
+  | 'graph';
 
 /** The body of a `--json` result: `ok` and the command's own fields (schema and command are added by result). */
 export type JsonBody = { ok: boolean } & Record<string, unknown>;

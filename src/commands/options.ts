@@ -1,6 +1,8 @@
 import { UsageError } from '../errors.js';
 import { MIN_PORT_BASE } from '../inventory/mesh-file.js';
 import { maxIdForPortBase } from '../mesh/allocate.js';
+import { GRAPH_FORMATS } from '../operator/graph.js';
+import { ROUTE_FORMATS } from '../operator/routes.js';
 import type { Inventory } from '../types.js';
 
 /** Options every command receives (SPEC §5 globals). */
@@ -44,7 +46,15 @@ interface TextRule {
   repeatable?: boolean;
 }
 
-type OptionRule = NumberRule | TextRule;
+/** One of a closed list of words (a format); `omitted` says what leaving the option out means. */
+interface ChoiceRule {
+  kind: 'choice';
+  what: string;
+  values: readonly string[];
+  omitted: string;
+}
+
+type OptionRule = NumberRule | TextRule | ChoiceRule;
 
 /** The largest --id: no port_base leaves a UDP port for a larger id's pairs (see maxIdForPortBase). */
 export const MAX_LAN_ID = maxIdForPortBase(MIN_PORT_BASE);
@@ -129,8 +139,28 @@ export const OPTION_RULES: Readonly<Record<string, OptionRule>> = {
   },
 };
 
+/**
+ * Rules of one command that take precedence over OPTION_RULES: an option two commands give different meanings
+ * (`--out` is render's directory but graph's file; `--format` has other values in routes and graph).
+ */
+export const COMMAND_RULES: Readonly<Record<string, Readonly<Record<string, OptionRule>>>> = {
+  routes: {
+    format: { kind: 'choice', what: 'the output format', values: ROUTE_FORMATS, omitted: 'default: text' },
+    lan: {
+      kind: 'text',
+      what: 'the LAN to print the instructions of',
+      metavar: 'a LAN name',
+      omitted: 'for every LAN',
+    },
+  },
+  graph: {
+    format: { kind: 'choice', what: 'the picture format', values: GRAPH_FORMATS, omitted: 'default: dot' },
+    out: { kind: 'text', what: 'the file graph writes', metavar: 'FILE', omitted: 'to print on stdout' },
+  },
+};
+
 /** Positionals are named as in the usage line (DIR), options with their dashes. */
-const POSITIONALS = new Set(['dir']);
+const POSITIONALS = new Set(['dir', 'lan']);
 
 function label(name: string): string {
   return POSITIONALS.has(name) ? name.toUpperCase() : `--${name}`;
@@ -151,11 +181,17 @@ function shown(value: unknown): string {
  * camelCase form, which is what command modules read). Throws a UsageError naming the option, the value, what
  * the option is and its allowed values.
  */
-export function checkOptions(argv: Record<string, unknown>): void {
-  for (const [name, rule] of Object.entries(OPTION_RULES)) {
+export function checkOptions(argv: Record<string, unknown>, command?: string): void {
+  const rules = { ...OPTION_RULES, ...(command === undefined ? {} : COMMAND_RULES[command]) };
+  for (const [name, rule] of Object.entries(rules)) {
     const value = argv[name];
     if (value === undefined) continue;
-    const checked = rule.kind === 'number' ? checkNumber(name, rule, value) : checkText(name, rule, value);
+    const checked =
+      rule.kind === 'number'
+        ? checkNumber(name, rule, value)
+        : rule.kind === 'choice'
+          ? checkChoice(name, rule, value)
+          : checkText(name, rule, value);
     argv[name] = checked;
     argv[camelCase(name)] = checked;
   }
@@ -183,6 +219,18 @@ function checkNumber(name: string, rule: NumberRule, value: unknown): number {
   if (number < rule.min) throw refuse(shown(value), `below ${rule.min}`);
   if (number > rule.max) throw refuse(shown(value), `above ${rule.max}`);
   return number;
+}
+
+function checkChoice(name: string, rule: ChoiceRule, value: unknown): string {
+  const allowed = rule.values.join(', ');
+  const fix = `Fix: pass ${label(name)} ${rule.values.join('|')}, or leave it out (${rule.omitted})`;
+  if (Array.isArray(value)) {
+    throw new UsageError(
+      `${label(name)} given ${value.length} times (${value.map(shown).join(', ')}): it is ${rule.what} and takes one value. ${fix}`,
+    );
+  }
+  if (typeof value === 'string' && rule.values.includes(value)) return value;
+  throw new UsageError(`${label(name)} ${shown(value)}: not one of ${allowed}; it is ${rule.what}. ${fix}`);
 }
 
 function checkText(name: string, rule: TextRule, value: unknown): string | string[] {

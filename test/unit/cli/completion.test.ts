@@ -75,12 +75,16 @@ describe('shell completion', function () {
       'apply',
       'completion',
       'diff',
+      'graph',
       'init',
       'remove-lan',
       'render',
+      'routes',
       'validate',
     ]);
     assert.deepEqual(await offered('meshctl re'), ['remove-lan', 'render']);
+    assert.deepEqual(await offered('meshctl routes --format '), ['aws', 'azure', 'gcp', 'linux', 'text']);
+    assert.deepEqual(await offered('meshctl graph --format s'), ['svg']);
     const options = await offered('meshctl apply --');
     for (const option of ['--limit', '--forks', '--json', '--accept-new', '--tunnel-timeout', '--inventory'])
       assert.ok(options.includes(option), `${option} in ${options.join(' ')}`);

@@ -18,6 +18,8 @@ const SHAPES = {
   apply: ['mesh', 'gateways', 'pkiCreated', 'warnings'],
   'add-lan': ['applied', 'mesh', 'lan', 'pkiCreated', 'warnings', 'routes', 'ports'],
   'remove-lan': ['mesh', 'lan', 'gateways', 'removedGateway', 'routes', 'left'],
+  routes: ['mesh', 'format', 'lans', 'warnings'],
+  graph: ['mesh', 'format', 'out', 'lans', 'tunnels', 'content', 'warnings'],
   error: ['error'],
 } as const;
 
@@ -138,5 +140,28 @@ describe('cli: --json results are one versioned shape per command', () => {
     } finally {
       gateways.close();
     }
+  });
+
+  it('routes and graph (offline)', async () => {
+    const dir = track(exampleCopy());
+    const routes = jsonOf(await meshctl(['routes', '-i', dir, '--format', 'linux', '--json']));
+    assertShape(routes, 'routes', 'routes');
+    assert.equal(routes.format, 'linux');
+    const lan = (routes.lans as Record<string, unknown>[])[0]!;
+    assert.deepEqual(Object.keys(lan), ['name', 'via', 'gateways', 'commands']);
+    assert.deepEqual(Object.keys((lan.gateways as object[])[0]!), [
+      'name',
+      'endpoint',
+      'subnets',
+      'cloud',
+      'routes',
+      'inbound',
+      'forwarding',
+    ]);
+    const graph = jsonOf(await meshctl(['graph', '-i', dir, '--format', 'mermaid', '--json']));
+    assertShape(graph, 'graph', 'graph');
+    assert.match(graph.content as string, /^flowchart LR\n/);
+    const bad = jsonOf(await meshctl(['graph', '-i', dir, '--format', 'png', '--json']));
+    assertShape(bad, 'graph', 'error');
   });
 });

@@ -50,6 +50,14 @@ const REFUSED: [string[], string][] = [
     ['render', '--out', 'a', '--out', 'b'],
     '--out given 2 times (a, b): it is the directory render writes into',
   ],
+  [
+    ['routes', '--format', 'xml'],
+    '--format xml: not one of text, linux, aws, gcp, azure; it is the output format',
+  ],
+  [['routes', '--format', 'aws', '--format', 'gcp'], '--format given 2 times (aws, gcp)'],
+  [['routes', 'nowhere'], 'LAN "nowhere" is not in the inventory'],
+  [['graph', '--format', 'png'], '--format png: not one of dot, mermaid, svg; it is the picture format'],
+  [['graph', '--out', ''], '--out "": empty; it is the file graph writes'],
   [['add-lan', 'lab', '--subnet', '', '--endpoint', 'h.example'], '--subnet "": empty; '],
   [['add-lan', 'lab', '--subnet', '10.9.0.0/16', '--endpoint', ' '], '--endpoint " ": empty; '],
   [
