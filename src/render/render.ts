@@ -284,6 +284,9 @@ function systemFiles(
   const vars = {
     // the checked value, whatever else defaults.yml holds
     chain_prefix: firewall.chainPrefix,
+    // a mesh with leaves or gateways per AZ forwards many remote subnets per tunnel: shared chains for the local
+    // subnets keep the rule count linear; a one-gateway full mesh keeps the rules it always had, byte for byte
+    lan_chains: mesh.inventory.lans.some((l) => l.via.length > 0 || l.gateways.length > 1),
     mesh: { name: mesh.name },
     lan: { name: lan.name, id: lan.id, subnets: lan.subnets },
     tunnels: tunnels.map((t) => ({

@@ -64,6 +64,10 @@ describe('topologies against memory gateways', function () {
     assert.match(hubRules, /-A MESHCTL-FORWARD -i mtun2 -o mtun1 -d 10\.2\.0\.0\/16 -j ACCEPT/);
     assert.doesNotMatch(hubRules, /-A MESHCTL-FORWARD -i mtun\d+ -d /, 'no transit rule without its way out');
     assert.equal(mesh.network.get('hub').text('/etc/meshctl/routes.sh'), undefined);
+    // to the LAN and from it through shared chains of the gateway's own subnets
+    assert.match(hubRules, /^-A MESHCTL-FORWARD -i mtun1 -j MESHCTL-TOLAN$/m);
+    assert.match(hubRules, /^-A MESHCTL-TOLAN -d 10\.1\.0\.0\/16 -j ACCEPT$/m);
+    assert.match(hubRules, /^-A MESHCTL-FROMLAN -s 10\.1\.0\.0\/16 -j ACCEPT$/m);
     // the spoke's source check admits the other spoke's subnet from the hub
     assert.match(
       s2.text('/etc/meshctl/iptables.rules')!,
