@@ -47,8 +47,8 @@ function quietOutput(): Output & { value: unknown } {
     value: undefined as unknown,
     info() {},
     warn() {},
-    result(value: unknown) {
-      out.value = value;
+    result(_command: unknown, body: unknown) {
+      out.value = body;
     },
   };
   return out;
