@@ -47,6 +47,18 @@ now() {
 }
 deadline=$(($(now) + limit))
 
+# pings ADDRESS: true when it answers within a second. An echo every 0.2 s until the first reply: the peer's end
+# may complete a moment after this one, and one lost echo must not cost a whole second. A ping that knows no
+# fractional interval (exit 2) gets the plain one-echo form.
+pings() {
+  ping -c 1 -w 1 -i 0.2 "$1" >/dev/null 2>&1
+  case $? in
+  0) return 0 ;;
+  2) ping -c 1 -W 1 "$1" >/dev/null 2>&1 ;;
+  *) return 1 ;;
+  esac
+}
+
 # pending: "UNIT ADDRESS" words, two per tunnel not up yet. Names hold no space or glob character (checked by
 # meshctl), so word splitting of $pending is intended.
 pending=$*
@@ -85,7 +97,7 @@ while :; do
   answered=" $(
     while [ "$#" -ge 2 ]; do
       case $ready in
-      *" $1 "*) (ping -c 1 -W 1 "$2" >/dev/null 2>&1 && printf '%s ' "$1") & ;;
+      *" $1 "*) (pings "$2" && printf '%s ' "$1") & ;;
       esac
       shift 2
     done
