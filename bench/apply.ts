@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Chalk } from 'chalk';
 import { run as applyCommand } from '../src/commands/apply.js';
@@ -7,20 +9,31 @@ import type { ConnectingOptions } from '../src/commands/prepare.js';
 import { run as renderCommand } from '../src/commands/render.js';
 import { sshConnector } from '../src/connection/ssh.js';
 import type { Connection, Connector } from '../src/connection/types.js';
+import { connectOptions } from '../src/execute/gateway.js';
+import { loadInventoryOrThrow } from '../src/inventory/load.js';
 import type { Output } from '../src/output.js';
+import { hierarchies, processesIn } from '../test/lab/cgroup.js';
 import { Lab, type LabSpec, reapOrphans } from '../test/lab/lab.js';
 import { prerequisiteProblems } from '../test/lab/prerequisites.js';
+import { sleep } from '../test/lab/process.js';
+import { names } from '../test/lab/spec.js';
 
 /**
- * Push-engine figures on the lab: wall time of a cold `apply` (fresh gateways, PKI already made), a no-op `apply`
- * and a `diff` on 3, 6 and 12 gateways, and how many remote commands (execs) and SSH connections each gateway
- * gets. Counting wraps the SSH connector the commands accept as `deps.connector`.
+ * Push-engine figures on the lab: wall time of a cold `apply` (fresh gateways, PKI already made; until apply exits
+ * with every tunnel verified), a no-op `apply` and a `diff` on 3, 6 and 12 gateways (24 with `--sizes`), each the
+ * MEDIAN of `--runs` runs (a fresh lab for each cold run), and how many remote commands (execs) and SSH
+ * connections each gateway gets. Counting wraps the SSH connector the commands accept as `deps.connector`.
+ *
+ * A floor on the same lab and run: a bare SSH connect + `true` to every gateway in parallel (same connector), and
+ * one OpenVPN pair coming up (both ends started at once, until both report "Initialization Sequence Completed").
+ * Each figure is also printed as a multiple of its floor: SSH for no-op apply and diff, SSH + pair for a cold
+ * apply. Memory per gateway: PSS of its processes once its tunnels run.
  *
  * meshctl must run where the gateways are reachable: in the lab's ctl network namespace. So this file has two
  * modes: the driver (default) brings labs up and runs itself with `--measure COMMAND --inventory DIR` in that
  * namespace, which runs one command in-process and prints its figures as JSON.
  *
- * Run as root: `npm run build && node dist/bench/apply.js [--sizes 3,6,12] [--forks N]`.
+ * Run as root: `npm run build && node dist/bench/apply.js [--sizes 3,6,12] [--runs 3] [--forks N]`.
  */
 
 interface Measured {
@@ -47,8 +60,8 @@ function quietOutput(): Output & { value: unknown } {
     value: undefined as unknown,
     info() {},
     warn() {},
-    result(value: unknown) {
-      out.value = value;
+    result(_command: unknown, body: unknown) {
+      out.value = body;
     },
   };
   return out;
@@ -74,8 +87,30 @@ function countingConnector(inner: Connector, counts: Measured['gateways']): Conn
   };
 }
 
+/** Worker mode, floor: connect to every gateway at once (meshctl's own SSH connector), run `true`, close. */
+async function measureSsh(inventory: string): Promise<void> {
+  const { inventory: inv } = loadInventoryOrThrow(inventory);
+  const started = performance.now();
+  await Promise.all(
+    inv.lans.map(async (lan) => {
+      const conn = await sshConnector(connectOptions(lan, false));
+      try {
+        const result = await conn.exec(['true'], { timeoutMs: 30_000 });
+        if (result.code !== 0) throw new Error(`${lan.name}: true exited ${result.code}`);
+      } finally {
+        await conn.close();
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(
+    `${JSON.stringify({ command: 'floor-ssh', exitCode: 0, seconds, gateways: {}, statuses: {} })}\n`,
+  );
+}
+
 /** Worker mode: one command, in-process, in the lab's namespace; its figures as JSON on stdout. */
 async function measure(command: string, inventory: string, forks: number): Promise<void> {
+  if (command === 'floor-ssh') return measureSsh(inventory);
   const counts: Measured['gateways'] = {};
   const deps = { connector: countingConnector(sshConnector, counts) };
   const options: ConnectingOptions = { inventory, forks, json: true, color: false, verbose: false };
@@ -150,35 +185,130 @@ function check(m: Measured, expectedExit: number, expectedStatus: string, n: num
   }
 }
 
-/** One lab of `n` gateways: PKI + render, cold apply, no-op apply, diff; the table rows. */
-async function measureSize(n: number, forks: number): Promise<string[][]> {
-  const lab = await Lab.up(specOf(n));
-  try {
-    const pki = await runMeasured(lab, 'render', forks);
-    const cold = await runMeasured(lab, 'apply', forks);
-    check(cold, 0, 'changed', n);
-    const noop = await runMeasured(lab, 'apply', forks);
-    check(noop, 0, 'unchanged', n);
-    const diff = await runMeasured(lab, 'diff', forks);
-    check(diff, 0, 'unchanged', n);
-    const rows = [[String(n), 'render (PKI created, offline)', pki.seconds.toFixed(2), '0', '0']];
-    for (const [label, m] of [
-      [`apply, cold (${n - 1} tunnels/gw)`, cold],
-      ['apply, no-op', noop],
-      ['diff, no changes', diff],
-    ] as const) {
-      rows.push([
-        String(n),
-        label,
-        m.seconds.toFixed(2),
-        perGateway(m, n, 'execs'),
-        perGateway(m, n, 'connects'),
-      ]);
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** PSS of every process of each gateway (shared libraries counted once across them), mean over the gateways, MiB. */
+function pssPerGatewayMiB(spec: LabSpec): number {
+  const root = join(hierarchies().at(-1)!, names.cgroup(spec.name));
+  const per = spec.gateways.map((g) => {
+    let kib = 0;
+    for (const pid of processesIn(join(root, g.name))) {
+      try {
+        kib += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+      } catch {
+        // exited meanwhile
+      }
     }
-    return rows;
-  } finally {
-    await lab.down();
+    return kib / 1024;
+  });
+  return per.reduce((a, b) => a + b, 0) / per.length;
+}
+
+/**
+ * One OpenVPN pair coming up, the floor of a cold apply: stop both ends of gw1 ↔ gw2, start them at the same
+ * instant (nsenter, not SSH) and poll both StatusTexts every 20 ms until both say the initialization completed.
+ */
+async function pairUpSeconds(lab: Lab): Promise<number> {
+  const ends: [string, string][] = [
+    ['gw1', 'openvpn-server@mesh-gw2.service'],
+    ['gw2', 'openvpn-server@mesh-gw1.service'],
+  ];
+  await Promise.all(ends.map(([gw, unit]) => lab.exec(gw, ['systemctl', 'stop', unit])));
+  const started = performance.now();
+  await Promise.all(ends.map(([gw, unit]) => lab.exec(gw, ['systemctl', 'start', unit])));
+  const pending = new Set(ends);
+  while (pending.size > 0) {
+    for (const end of [...pending]) {
+      const shown = await lab.exec(end[0], ['systemctl', 'show', '-p', 'StatusText', '--value', end[1]]);
+      if (shown.stdout.includes('Initialization Sequence Completed')) pending.delete(end);
+    }
+    if (performance.now() - started > 60_000) throw new Error('the floor pair did not come up within 60 s');
+    if (pending.size > 0) await sleep(20);
   }
+  return (performance.now() - started) / 1000;
+}
+
+interface SizeFigures {
+  n: number;
+  render: number;
+  cold: Measured[];
+  noop: Measured[];
+  diff: Measured[];
+  floorSsh: number[];
+  pairUp: number[];
+  pssMiB: number;
+}
+
+/** One lab of `n` gateways per cold run; no-op apply, diff and the floor `runs` times on the last one. */
+async function measureSize(n: number, forks: number, runs: number): Promise<SizeFigures> {
+  const figures: SizeFigures = {
+    n,
+    render: 0,
+    cold: [],
+    noop: [],
+    diff: [],
+    floorSsh: [],
+    pairUp: [],
+    pssMiB: 0,
+  };
+  for (let run = 0; run < runs; run++) {
+    const spec = specOf(n);
+    const lab = await Lab.up(spec);
+    try {
+      const pki = await runMeasured(lab, 'render', forks);
+      figures.render = pki.seconds;
+      // on the fresh lab, before anything runs on it: the SSH floor of this very lab
+      figures.floorSsh.push((await runMeasured(lab, 'floor-ssh', forks)).seconds);
+      const cold = await runMeasured(lab, 'apply', forks);
+      check(cold, 0, 'changed', n);
+      figures.cold.push(cold);
+      if (run < runs - 1) continue;
+      await sleep(1000);
+      figures.pssMiB = pssPerGatewayMiB(spec);
+      for (let i = 0; i < runs; i++) {
+        const noop = await runMeasured(lab, 'apply', forks);
+        check(noop, 0, 'unchanged', n);
+        figures.noop.push(noop);
+        const diff = await runMeasured(lab, 'diff', forks);
+        check(diff, 0, 'unchanged', n);
+        figures.diff.push(diff);
+        figures.floorSsh.push((await runMeasured(lab, 'floor-ssh', forks)).seconds);
+        figures.pairUp.push(await pairUpSeconds(lab));
+      }
+    } finally {
+      await lab.down();
+    }
+  }
+  return figures;
+}
+
+function rowsOf(f: SizeFigures): string[][] {
+  const { n } = f;
+  const ssh = median(f.floorSsh);
+  const pair = median(f.pairUp);
+  const secs = (ms: Measured[]) => median(ms.map((m) => m.seconds));
+  const row = (label: string, seconds: number, floor: number | null, m?: Measured[]) => [
+    String(n),
+    label,
+    seconds.toFixed(2),
+    floor === null ? '' : `${(seconds / floor).toFixed(1)}×`,
+    m ? `${((seconds / n) * 1000).toFixed(0)}` : '',
+    m ? perGateway(m.at(-1)!, n, 'execs') : '0',
+    m ? perGateway(m.at(-1)!, n, 'connects') : '0',
+  ];
+  return [
+    row('floor: SSH connect + `true`, all gateways in parallel', ssh, null),
+    row('floor: one OpenVPN pair up (both ends started at once)', pair, null),
+    row('render (PKI created, offline)', f.render, null),
+    row(`apply, cold (${n - 1} tunnels/gw)`, secs(f.cold), ssh + pair, f.cold),
+    row('apply, no-op', secs(f.noop), ssh, f.noop),
+    row('diff, no changes', secs(f.diff), ssh, f.diff),
+    [String(n), 'memory per gateway, tunnels up (PSS, mean)', `${f.pssMiB.toFixed(1)} MiB`, '', '', '', ''],
+  ];
 }
 
 async function driver(): Promise<void> {
@@ -186,22 +316,34 @@ async function driver(): Promise<void> {
   if (problems.length > 0) throw new Error(`cannot run the apply bench:\n  ${problems.join('\n  ')}`);
   const sizes = (argValue('--sizes') ?? '3,6,12').split(',').map(Number);
   const forks = Number(argValue('--forks') ?? 10);
+  const runs = Math.max(1, Number(argValue('--runs') ?? 3));
   await reapOrphans();
   const rows: string[][] = [];
   const failures: string[] = [];
   for (const n of sizes) {
     try {
-      rows.push(...(await measureSize(n, forks)));
+      rows.push(...rowsOf(await measureSize(n, forks, runs)));
     } catch (error) {
       // a size that fails (e.g. a lab that does not come up on a loaded machine) must not hide the others
       failures.push(`${n} gateways: ${(error as Error).message}`);
-      rows.push([String(n), 'FAILED (see below)', '-', '-', '-']);
+      rows.push([String(n), 'FAILED (see below)', '-', '-', '-', '-', '-']);
     }
   }
-  const header = ['gateways', 'step', 'seconds', 'remote commands/gw', 'SSH connections/gw'];
+  const header = [
+    'gateways',
+    'step',
+    'median s',
+    '× floor',
+    'ms/gw',
+    'remote commands/gw',
+    'SSH connections/gw',
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  console.log(`meshctl apply/diff on the lab: ${cpus().length} CPUs, --forks ${forks}, in-process wall time`);
+  console.log(
+    `meshctl apply/diff on the lab: ${cpus().length} CPUs, --forks ${forks}, medians of ${runs} run(s), ` +
+      'in-process wall time; × floor: no-op and diff over the SSH floor, cold apply over SSH + pair',
+  );
   console.log(line(header));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const row of rows) console.log(line(row));

@@ -295,7 +295,10 @@ class SshConnection implements Connection {
             opened.on('error', () => undefined);
             if (settled) stopChannel(opened);
           },
-          onStdout: (chunk) => stdout.push(chunk),
+          onStdout: (chunk) => {
+            stdout.push(chunk);
+            if (!settled) opts.onStdout?.(chunk);
+          },
           onStderr: (chunk) => stderr.push(chunk),
         })
         .then(

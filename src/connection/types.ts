@@ -17,6 +17,11 @@ export interface ExecOptions {
    * requested, which sshd honours only for non-root logins without sudo: the command may keep running.
    */
   timeoutMs?: number;
+  /**
+   * Called with each piece of stdout as it arrives, for progress while a long command runs (the result still
+   * holds all of stdout). Pieces are cut anywhere, even inside a line or a character.
+   */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export interface Connection {

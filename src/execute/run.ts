@@ -24,7 +24,7 @@ export interface EngineOptions {
   out: Output;
   /** How long a touched tunnel may take to come up. */
   tunnelTimeoutMs: number;
-  /** Pause between two checks of tunnels not up yet (default 1 s). */
+  /** Pause on the gateway between two checks of tunnels not up yet (default 100 ms). */
   pollIntervalMs?: number;
 }
 
@@ -214,7 +214,9 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
       skip: () => alive(runs).every((run) => run.toStart.length === 0),
       task: perGateway(
         () => alive(runs).filter((run) => run.toStart.length > 0),
-        opts.forks,
+        // one command per gateway, every gateway at once: both ends of a pair start in the same instant, instead
+        // of one end waiting for a --forks slot while its peer already negotiates
+        Math.max(opts.forks, runs.length),
         'start',
         async (run) => startTunnels(run),
       ),

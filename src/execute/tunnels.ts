@@ -1,4 +1,6 @@
 import type { Connection } from '../connection/types.js';
+import { RemoteCommandError } from '../errors.js';
+import { readPackageScript } from '../facts/script.js';
 
 /**
  * Is a tunnel up? OpenVPN reports READY to systemd before its peer answers, so a successful `systemctl start`
@@ -28,58 +30,101 @@ export function parseShow(stdout: string): Map<string, Record<string, string>> {
   return result;
 }
 
-/** Unit → StatusText, from `systemctl show -p Id -p StatusText …`. */
-export function parseStatusTexts(stdout: string): Map<string, string> {
-  return new Map([...parseShow(stdout)].map(([id, props]) => [id, props.StatusText ?? '']));
+/** wait-tunnels.sh, read once at module load: the wait that runs on the gateway. */
+export const WAIT_SCRIPT = readPackageScript('src/execute/wait-tunnels.sh');
+
+/** `$0` of the wait's shell: what `ps` shows on the gateway while it runs. */
+const WAIT_NAME = 'meshctl-wait-tunnels';
+
+/** How long the gateway sleeps between two rounds of its own checks (default of waitForTunnels). */
+export const DEFAULT_POLL_INTERVAL_MS = 100;
+
+/**
+ * How much longer than its own deadline the wait may take before meshctl gives up on the command: one last round
+ * (systemctl, a 1 s ping) on a loaded gateway.
+ */
+const EXEC_MARGIN_MS = 15_000;
+
+const UNIT_NAME = /^[A-Za-z0-9@_.:-]+$/;
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** The one remote command that waits for `tunnels` on the gateway (see wait-tunnels.sh for its output). */
+export function waitCommand(tunnels: TunnelProbe[], timeoutMs: number, pollIntervalMs: number): string[] {
+  for (const t of tunnels) {
+    if (!UNIT_NAME.test(t.unit) || !IPV4.test(t.peerAddress)) {
+      throw new Error(
+        `waitCommand: tunnel ${JSON.stringify(t.unit)} / ${JSON.stringify(t.peerAddress)} is not a unit name ` +
+          'and an IPv4 address: fix the planner that produced it',
+      );
+    }
+  }
+  const centiseconds = Math.max(0, Math.ceil(timeoutMs / 10));
+  const interval = (Math.max(10, pollIntervalMs) / 1000).toFixed(2);
+  return [
+    'sh',
+    '-c',
+    WAIT_SCRIPT,
+    WAIT_NAME,
+    String(centiseconds),
+    interval,
+    COMPLETED,
+    '--',
+    ...tunnels.flatMap((t) => [t.unit, t.peerAddress]),
+  ];
 }
 
-/** One round trip: ping each address once through its tunnel; prints `UP addr` or `DOWN addr` per address. */
-export const PING_SCRIPT =
-  'for a do if ping -c 1 -W 2 "$a" >/dev/null 2>&1; then echo "UP $a"; else echo "DOWN $a"; fi; done';
-
-export async function tunnelsUp(conn: Connection, tunnels: TunnelProbe[]): Promise<Set<string>> {
-  if (tunnels.length === 0) return new Set();
-  const show = await conn.exec(
-    ['systemctl', 'show', '-p', 'Id', '-p', 'StatusText', ...tunnels.map((t) => t.unit)],
-    {
-      timeoutMs: 30_000,
-    },
-  );
-  const status = parseStatusTexts(show.stdout);
-  const completed = tunnels.filter((t) => (status.get(t.unit) ?? '').includes(COMPLETED));
-  if (completed.length === 0) return new Set();
-  const ping = await conn.exec(
-    ['sh', '-c', PING_SCRIPT, 'meshctl-ping', ...completed.map((t) => t.peerAddress)],
-    {
-      timeoutMs: 30_000,
-      privileged: false,
-    },
-  );
-  const answered = new Set(
-    ping.stdout
-      .split('\n')
-      .filter((line) => line.startsWith('UP '))
-      .map((line) => line.slice(3)),
-  );
-  return new Set(completed.filter((t) => answered.has(t.peerAddress)).map((t) => t.unit));
+/** What the wait printed: the units it saw come up, and whether it finished (`end` or `deadline`). */
+export function parseWait(stdout: string): { up: Set<string>; finished: boolean } {
+  const up = new Set<string>();
+  let finished = false;
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('up ')) up.add(line.slice(3));
+    else if (line === 'end' || line === 'deadline') finished = true;
+  }
+  return { up, finished };
 }
 
-/** Polls until every tunnel is up or the deadline passes; returns the units that came up. */
+/**
+ * Waits until every tunnel is up or the deadline passes; returns the units that came up. The waiting happens on
+ * the gateway (wait-tunnels.sh: one `systemctl show` for the pending units and a ping of each completed one, every
+ * `pollIntervalMs`), in ONE remote command, so a tunnel is seen up within a tenth of a second instead of a poll
+ * over SSH; `onProgress` follows its lines as they arrive. A check that cannot run (a lost link, a timeout, the
+ * script failing) throws: the caller records it as a verify error, never as "down".
+ */
 export async function waitForTunnels(
   conn: Connection,
   tunnels: TunnelProbe[],
   timeoutMs: number,
   onProgress: (up: number, total: number) => void = () => {},
-  pollIntervalMs = 1000,
-  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  pollIntervalMs = DEFAULT_POLL_INTERVAL_MS,
 ): Promise<Set<string>> {
-  const deadline = Date.now() + timeoutMs;
-  const up = new Set<string>();
-  for (;;) {
-    const pending = tunnels.filter((t) => !up.has(t.unit));
-    for (const unit of await tunnelsUp(conn, pending)) up.add(unit);
-    onProgress(up.size, tunnels.length);
-    if (up.size === tunnels.length || Date.now() >= deadline) return up;
-    await sleep(pollIntervalMs);
+  if (tunnels.length === 0) return new Set();
+  const wanted = new Set(tunnels.map((t) => t.unit));
+  const seen = new Set<string>();
+  let partial = '';
+  const result = await conn.exec(waitCommand(tunnels, timeoutMs, pollIntervalMs), {
+    timeoutMs: timeoutMs + EXEC_MARGIN_MS,
+    onStdout: (chunk) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines)
+        if (line.startsWith('up ') && wanted.has(line.slice(3))) seen.add(line.slice(3));
+      onProgress(seen.size, tunnels.length);
+    },
+  });
+  const { up, finished } = parseWait(result.stdout);
+  if (result.code !== 0 || !finished) {
+    const said = result.stderr.trim().split('\n').slice(-2).join(' | ');
+    throw new RemoteCommandError(
+      conn.name,
+      ['sh', '-c', `(${WAIT_NAME})`],
+      result.code,
+      result.stderr,
+      `${conn.name}: the tunnel check did not finish (exit ${result.code}${said ? `: ${said}` : ''}); whether ` +
+        'its tunnels are up is unknown',
+    );
   }
+  const verified = new Set([...up].filter((unit) => wanted.has(unit)));
+  onProgress(verified.size, tunnels.length);
+  return verified;
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type * as x509 from '@peculiar/x509';
 import type { PkiMaterial } from '../types.js';
-import { ensurePrivateDirectory, writeFileAtomic } from './atomic-file.js';
+import { ensurePrivateDirectory, writeFileAtomic, writeNewFilesAtomic } from './atomic-file.js';
 import {
   certificatePem,
   certSerial,
@@ -76,14 +76,17 @@ export async function ensurePki(
   }
 
   const tlsCrypt = new Map<number, string>();
+  const newKeys: { relative: string; content: string; mode: number }[] = [];
   for (const k of new Set(opts.pairs)) {
     let key = snapshot.tlsCrypt.get(k);
     if (key === undefined) {
       key = generateTlsCryptKey();
-      await writer.write(rel.tlsCrypt(k), key, SECRET_MODE, false);
+      newKeys.push({ relative: rel.tlsCrypt(k), content: key, mode: SECRET_MODE });
     }
     tlsCrypt.set(k, key);
   }
+  // one per pair: thousands in a big mesh, written together (nothing reads them before ensurePki returns)
+  await writer.writeNew(newKeys);
 
   let crl = snapshot.crl?.pem;
   if (crl === undefined || crlNeedsRenewal(snapshot, state, now)) {
@@ -176,5 +179,17 @@ export class PkiWriter {
     await ensurePrivateDirectory(join(file, '..'), DIR_MODE);
     await writeFileAtomic(file, content, mode, { replace });
     this.written.push(relative);
+  }
+
+  /** New files (never replacing one), written concurrently: see writeNewFilesAtomic. */
+  async writeNew(files: { relative: string; content: string; mode: number }[]): Promise<void> {
+    if (files.length === 0) return;
+    for (const dir of new Set(files.map((f) => join(this.dir, f.relative, '..')))) {
+      await ensurePrivateDirectory(dir, DIR_MODE);
+    }
+    await writeNewFilesAtomic(
+      files.map((f) => ({ path: join(this.dir, f.relative), content: f.content, mode: f.mode })),
+    );
+    this.written.push(...files.map((f) => f.relative));
   }
 }

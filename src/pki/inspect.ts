@@ -161,7 +161,7 @@ export async function inspectPki(
   }
 
   for (const k of request.pairs) {
-    const text = await readSecret(rel.tlsCrypt(k));
+    const text = readSecret(rel.tlsCrypt(k));
     if (text === undefined) continue;
     const problem = tlsCryptKeyProblem(text);
     if (problem !== undefined) {

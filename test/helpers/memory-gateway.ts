@@ -8,7 +8,7 @@ import type {
 } from '../../src/connection/types.js';
 import { ConnectError } from '../../src/errors.js';
 import { backupPath, SCRIPT_MARKER } from '../../src/execute/bundle.js';
-import { PING_SCRIPT } from '../../src/execute/tunnels.js';
+import { WAIT_SCRIPT } from '../../src/execute/tunnels.js';
 import { FETCH_OLD_SCRIPT } from '../../src/facts/old-contents.js';
 import { PROBE_SCRIPT } from '../../src/facts/probe.js';
 import {
@@ -256,14 +256,7 @@ export class MemoryGateway {
 
   private namedScript(script: string, name: string, args: string[]): ExecResult {
     if (script === PROBE_SCRIPT) return ok(this.probe(args));
-    if (script === PING_SCRIPT) {
-      const answering = this.peerAddresses();
-      const lines = args.map((a) => {
-        const unit = answering.get(a);
-        return `${unit && this.tunnelUp(unit) ? 'UP' : 'DOWN'} ${a}`;
-      });
-      return ok(`${lines.join('\n')}\n`);
-    }
+    if (script === WAIT_SCRIPT) return this.waitTunnels(args);
     if (script === FETCH_OLD_SCRIPT) {
       const blocks = args.map((path) => {
         const file = this.files.get(path);
@@ -291,6 +284,32 @@ export class MemoryGateway {
           `memory gateway ${this.name}: unknown script ${JSON.stringify(name || script.slice(0, 60))}`,
         );
     }
+  }
+
+  /**
+   * wait-tunnels.sh (`CENTISECONDS INTERVAL COMPLETED -- UNIT ADDRESS …`): nothing here changes while a command
+   * runs, so the wait ends at once: `up UNIT` for each tunnel up now (its StatusText says COMPLETED and its peer
+   * address answers), then `end` when all are, else `deadline` (the gateway would have waited in vain).
+   */
+  private waitTunnels(args: string[]): ExecResult {
+    if (args.length < 4 || args[3] !== '--' || !/^\d+$/.test(args[0]!) || (args.length - 4) % 2 !== 0) {
+      return failed(
+        2,
+        'meshctl-wait-tunnels: expected CENTISECONDS INTERVAL COMPLETED -- UNIT ADDRESS ...\n',
+      );
+    }
+    const answering = this.peerAddresses();
+    const lines: string[] = [];
+    let all = true;
+    for (let i = 4; i < args.length; i += 2) {
+      const [unit, address] = [args[i]!, args[i + 1]!];
+      const completed = this.unitProperties(unit).StatusText.includes(args[2]!);
+      const pings = answering.get(address) === unit && this.tunnelUp(unit);
+      if (completed && pings) lines.push(`up ${unit}`);
+      else all = false;
+    }
+    lines.push(all ? 'end' : 'deadline');
+    return ok(`${lines.join('\n')}\n`);
   }
 
   private install(pkg: string): ExecResult {

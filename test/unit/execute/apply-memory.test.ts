@@ -3,7 +3,7 @@ import { run as apply } from '../../../src/commands/apply.js';
 import { run as diff } from '../../../src/commands/diff.js';
 import { ConnectError } from '../../../src/errors.js';
 import { UNCONFIRMED_SHA256 } from '../../../src/execute/outcomes.js';
-import { PING_SCRIPT } from '../../../src/execute/tunnels.js';
+import { WAIT_SCRIPT } from '../../../src/execute/tunnels.js';
 import { sha256 } from '../../helpers/hash.js';
 import { type MemoryGateway, MemoryNetwork } from '../../helpers/memory-gateway.js';
 import { captured, engineOptions, type MemoryMesh, memoryMesh } from '../../helpers/memory-mesh.js';
@@ -66,7 +66,7 @@ function tunnel(gateways: GatewayJson[], lan: string, peer: string): TunnelJson 
 /** Makes the tunnel checks (the ping through each tunnel) on `gateway` fail the way a hung command does. */
 function checksTimeOut(gateway: MemoryGateway): void {
   gateway.faults.push((record) => {
-    if (record.argv[2] === PING_SCRIPT)
+    if (record.argv[2] === WAIT_SCRIPT)
       throw new ConnectError(gateway.host, `${gateway.name}: command timed out`);
     return undefined;
   });
@@ -266,7 +266,7 @@ describe('apply against memory gateways', function () {
   const interruptions: [string, (r: { argv: string[]; stdin?: string }) => boolean][] = [
     ['while its files land', (r) => Boolean(r.stdin?.includes('meshctl_put'))],
     ['between converge and start', (r) => r.argv[0] === 'systemctl' && r.argv[1] === 'start'],
-    ['while its tunnels are checked', (r) => r.argv[2] === PING_SCRIPT],
+    ['while its tunnels are checked', (r) => r.argv[2] === WAIT_SCRIPT],
     ['while its manifest is written', (r) => Boolean(r.stdin?.includes('/etc/meshctl/manifest.json'))],
   ];
   for (const [when, matches] of interruptions) {

@@ -146,6 +146,24 @@ describe('probe.sh run by the local /bin/sh', function () {
     assert.deepEqual(treeSnapshot(root), before, 'the probe changed nothing');
   });
 
+  it('checksums many files in one go, and file by file when a name or a file defeats that, with the same facts', async () => {
+    const plain = Array.from({ length: 30 }, (_, i) => join(root, `file ${i}.conf`));
+    for (const [i, path] of plain.entries()) writeFileSync(path, `content ${i}\n`);
+    const probe = async (paths: string[]) => {
+      const argv = relocatedProbe(root, paths);
+      const { stdout } = await run(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+      return parseFacts(stdout, 'local', FIREWALL).files;
+    };
+    const batched = await probe(plain);
+    for (const [i, path] of plain.entries()) assert.equal(batched[path]?.sha256, sha256(`content ${i}\n`));
+    // sha256sum escapes a name with a backslash: the probe must not take its line for another file's
+    const escaped = join(root, 'back\\slash.conf');
+    writeFileSync(escaped, 'escaped\n');
+    const mixed = await probe([...plain, escaped]);
+    assert.equal(mixed[escaped]?.sha256, sha256('escaped\n'));
+    for (const path of plain) assert.deepEqual(mixed[path], batched[path]);
+  });
+
   it('still produces a parseable report with no manifest, no tunnel directory and a corrupt os field', async () => {
     rmSync(join(root, 'server'), { recursive: true });
     const argv = relocatedProbe(root, [join(root, 'x')]);
