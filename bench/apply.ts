@@ -92,7 +92,7 @@ async function measureSsh(inventory: string): Promise<void> {
   const { inventory: inv } = loadInventoryOrThrow(inventory);
   const started = performance.now();
   await Promise.all(
-    inv.lans.map(async (lan) => {
+    inv.gateways.map(async (lan) => {
       const conn = await sshConnector(connectOptions(lan, false));
       try {
         const result = await conn.exec(['true'], { timeoutMs: 30_000 });
