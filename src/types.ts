@@ -27,6 +27,17 @@ export interface OpenVpnSettings {
   extra: string[];
 }
 
+/** How gateways learn the routes to other LANs (SPEC §7): computed by meshctl, or BGP between the gateways. */
+export type RoutingMode = 'static' | 'bgp';
+
+/** `bgp:` of mesh.yml: used only with `routing: bgp`. */
+export interface BgpSettings {
+  /** A gateway's ASN is asn_base + its id: every one a private 4-byte ASN (4200000000–4294967294). */
+  asnBase: number;
+  /** BFD on every session: transmit/receive interval (ms) and detect multiplier. */
+  bfd: { intervalMs: number; multiplier: number };
+}
+
 export interface MeshSettings {
   name: string;
   /** Transit network in CIDR form, e.g. `172.19.0.0/16`. */
@@ -37,6 +48,10 @@ export interface MeshSettings {
   pkiDir: string;
   ssh: SshSettings;
   openvpn: OpenVpnSettings;
+  /** `routing:` of mesh.yml, `static` by default. */
+  routing: RoutingMode;
+  /** `bgp:` of mesh.yml with its defaults filled in (read even with static routing, used only with bgp). */
+  bgp: BgpSettings;
 }
 
 /** Ids of the LAN's or gateway's cloud resources, for `meshctl routes` only (meshctl never calls a cloud API). */
@@ -60,6 +75,12 @@ export interface Gateway {
   lan: string;
   /** Canonical CIDRs this gateway owns, e.g. `10.1.0.0/16`. */
   subnets: string[];
+  /**
+   * Subnets of its LAN that another gateway of the LAN owns and this one serves as a backup (`backup: true` in its
+   * `subnets`, bgp only): advertised with a longer AS path, so peers use it only while the owner is unreachable.
+   * Not in `subnets`. Empty for every gateway of a static mesh.
+   */
+  backupSubnets: string[];
   /** What peers connect to: IPv4 address or DNS name. */
   endpoint: string;
   /** What meshctl connects to over SSH (defaults to endpoint). */

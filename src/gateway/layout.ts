@@ -38,6 +38,18 @@ export const ROUTES_UNIT = `${OWN_UNIT_PREFIX}routes.service`;
  * own routes from everyone else's and remove only those. 199 is unassigned in iproute2's rt_protos.
  */
 export const ROUTE_PROTOCOL = 199;
+/**
+ * FRR (`routing: bgp`, SPEC §3): meshctl owns these two files of the package's configuration directory and runs
+ * the package's unit. `frr.conf` changes are loaded with `systemctl reload` (frr-reload, sessions stay up);
+ * `daemons` changes (which daemons run) need a restart.
+ */
+export const FRR_DIR = '/etc/frr';
+export const FRR_UNIT = 'frr.service';
+/** The packages a bgp gateway needs: FRR, and on Debian its reload tool (frr-reload.py, only a Recommends). */
+export const FRR_PACKAGES = { 'apt-get': ['frr', 'frr-pythontools'], dnf: ['frr'], yum: ['frr'] } as const;
+/** frr-reload.py: what `systemctl reload frr` runs; without it a reload fails and a change would need a restart. */
+export const FRR_RELOAD_SCRIPT = '/usr/lib/frr/frr-reload.py';
+
 /** File name of the drop-in meshctl adds to each of its tunnel units (next to any drop-in of the operator's). */
 export const TUNNEL_DROP_IN = 'meshctl.conf';
 
@@ -84,6 +96,8 @@ export const gatewayPaths = {
   routesScript: `${MESHCTL_DIR}/routes.sh`,
   routesUnit: `${SYSTEMD_DIR}/${ROUTES_UNIT}`,
   manifest: `${MESHCTL_DIR}/manifest.json`,
+  frrConf: `${FRR_DIR}/frr.conf`,
+  frrDaemons: `${FRR_DIR}/daemons`,
 } as const;
 
 /** Where meshctl records what it owns on a gateway. */
@@ -104,6 +118,8 @@ const MANAGED_PATHS: readonly RegExp[] = [
   new RegExp(`^${literal(KEY_DIR)}/${PLAIN_NAME}$`),
   new RegExp(`^${literal(MESHCTL_DIR)}/${PLAIN_NAME}$`),
   new RegExp(`^${literal(gatewayPaths.sysctl)}$`),
+  new RegExp(`^${literal(gatewayPaths.frrConf)}$`),
+  new RegExp(`^${literal(gatewayPaths.frrDaemons)}$`),
   new RegExp(`^${literal(SYSTEMD_DIR)}/${literal(OWN_UNIT_PREFIX)}${LAN_NAME_SOURCE}\\.service$`),
   new RegExp(
     `^${literal(SYSTEMD_DIR)}/${literal(TUNNEL_UNIT_TEMPLATE)}${TUNNEL_STEM}\\.service\\.d/${literal(TUNNEL_DROP_IN)}$`,
@@ -113,11 +129,11 @@ const MANAGED_PATHS: readonly RegExp[] = [
 /** The paths meshctl may create and delete, in words, for messages. */
 export const MANAGED_PATHS_RULE =
   `${gatewayPaths.tunnelConfig(tunnelName('<name>'))}, files directly in ${KEY_DIR}/ and ${MESHCTL_DIR}/, ` +
-  `${gatewayPaths.sysctl}, ${SYSTEMD_DIR}/${OWN_UNIT_PREFIX}<name>.service and ` +
+  `${gatewayPaths.sysctl}, ${gatewayPaths.frrConf}, ${gatewayPaths.frrDaemons}, ${SYSTEMD_DIR}/${OWN_UNIT_PREFIX}<name>.service and ` +
   `${gatewayPaths.tunnelDropIn(tunnelName('<name>'))}`;
 
 /** The units meshctl may stop and disable, in words, for messages. */
-export const MANAGED_UNITS_RULE = `${tunnelUnitOf(tunnelName('<name>'))} and ${OWN_UNIT_PREFIX}<name>.service`;
+export const MANAGED_UNITS_RULE = `${tunnelUnitOf(tunnelName('<name>'))}, ${OWN_UNIT_PREFIX}<name>.service and ${FRR_UNIT} (bgp)`;
 
 /** A path meshctl creates and may therefore delete (SPEC §3). Anything else is never removed. */
 export function isManagedPath(path: string): boolean {
@@ -131,7 +147,7 @@ export function isTunnelUnit(unit: string): boolean {
 
 /** A unit meshctl starts and may therefore stop and disable: a tunnel or one of its own. */
 export function isManagedUnit(unit: string): boolean {
-  return TUNNEL_UNIT.test(unit) || OWN_UNIT.test(unit);
+  return TUNNEL_UNIT.test(unit) || OWN_UNIT.test(unit) || unit === FRR_UNIT;
 }
 
 /** `openvpn-server@mesh-branch.service` → `branch`, the peer's LAN name; null for any other unit. */

@@ -1,5 +1,5 @@
 import type { Cidr } from '../mesh/ipv4.js';
-import type { OpenVpnSettings, SshSettings } from '../types.js';
+import type { BgpSettings, OpenVpnSettings, RoutingMode, SshSettings } from '../types.js';
 import { checkCidr } from './cidrs.js';
 import {
   checkInteger,
@@ -46,7 +46,12 @@ export interface MeshDraft {
   pkiDir: string;
   ssh: SshSettings;
   openvpn: OpenVpnSettings;
+  routing: RoutingMode;
+  bgp: BgpSettings;
 }
+
+/** `bgp:` when mesh.yml leaves it out (SPEC §1): private 4-byte ASNs from 4200000000, BFD 300 ms × 3. */
+export const DEFAULT_BGP: BgpSettings = { asnBase: 4200000000, bfd: { intervalMs: 300, multiplier: 3 } };
 
 const LAN_ONLY_KEYS: Record<string, string> = {
   id: 'LAN settings belong in lans/NAME.yml, not mesh.yml',
@@ -62,6 +67,8 @@ export function defaultMeshDraft(findings: FileFindings, context: PathContext): 
     pkiDir: expandPath('pki', context),
     ssh: defaultSshSettings(context),
     openvpn: { keepalive: [...DEFAULT_KEEPALIVE], extra: [] },
+    routing: 'static',
+    bgp: { asnBase: DEFAULT_BGP.asnBase, bfd: { ...DEFAULT_BGP.bfd } },
   };
 }
 

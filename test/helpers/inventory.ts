@@ -18,7 +18,7 @@ export interface LanSpec {
   /** A leaf via these core LANs (default: a core LAN). */
   via?: string[];
   /** Several gateways (one per AZ) instead of one named and numbered like the LAN. */
-  gateways?: { name: string; id: number; subnets: string[]; endpoint?: string }[];
+  gateways?: { name: string; id: number; subnets: string[]; backupSubnets?: string[]; endpoint?: string }[];
 }
 
 export interface MeshSpec {
@@ -30,6 +30,8 @@ export interface MeshSpec {
   /** The known_hosts file of every gateway's SSH settings. */
   knownHosts?: string;
   openvpn?: Inventory['mesh']['openvpn'];
+  routing?: Inventory['mesh']['routing'];
+  bgp?: Inventory['mesh']['bgp'];
 }
 
 function sshSettings(knownHosts = '/nonexistent/known_hosts'): SshSettings {
@@ -40,13 +42,20 @@ function sshSettings(knownHosts = '/nonexistent/known_hosts'): SshSettings {
 export function buildLan(spec: LanSpec, ssh: SshSettings = sshSettings()): Lan {
   const file = `/inventory/lans/${spec.name}.yml`;
   const subnets = spec.subnets ?? [`10.${spec.id}.0.0/16`];
-  const gateway = (g: { name: string; id: number; subnets: string[]; endpoint?: string }): Gateway => {
+  const gateway = (g: {
+    name: string;
+    id: number;
+    subnets: string[];
+    backupSubnets?: string[];
+    endpoint?: string;
+  }): Gateway => {
     const endpoint = g.endpoint ?? `198.51.100.${g.id}`;
     return {
       name: g.name,
       id: g.id,
       lan: spec.name,
       subnets: g.subnets,
+      backupSubnets: g.backupSubnets ?? [],
       endpoint,
       sshHost: endpoint,
       ssh,
@@ -87,6 +96,8 @@ export function buildInventory(lans: LanSpec[], mesh: MeshSpec = {}): Inventory 
       pkiDir: mesh.pkiDir ?? '/inventory/pki',
       ssh,
       openvpn: mesh.openvpn ?? { keepalive: [10, 60], extra: [] },
+      routing: mesh.routing ?? 'static',
+      bgp: mesh.bgp ?? { asnBase: 4200000000, bfd: { intervalMs: 300, multiplier: 3 } },
     },
     ...withGateways(lans.map((lan) => buildLan(lan, ssh)).sort((a, b) => a.id - b.id)),
   };

@@ -43,6 +43,7 @@ describe('remove-lan: the removed gateway planned as a desired state of nothing'
       id: 3,
       lan: 'gamma',
       subnets: ['10.3.0.0/16'],
+      backupSubnets: [],
       endpoint: '198.51.100.3',
       sshHost: 'gamma.memory',
       ssh: { user: 'root', port: 22, knownHosts: '/dev/null', become: false },
