@@ -1,3 +1,4 @@
+import type { BgpPolicy } from './topology/bgp.js';
 import type { Topology } from './topology/types.js';
 
 /**
@@ -182,6 +183,8 @@ export interface Mesh {
   /** Tunnels per gateway name, sorted by peer id. */
   tunnels: Map<string, Tunnel[]>;
   topology: Topology;
+  /** With `routing: bgp`: what each gateway originates and accepts from each peer (SPEC §7), by gateway name. */
+  bgp?: Map<string, BgpPolicy>;
 }
 
 /** PKI material handed to the renderer (read by src/pki, never created by render). */
@@ -229,6 +232,20 @@ export interface Manifest {
   units: string[];
 }
 
+/** The BGP sessions a bgp gateway must have (SPEC §7): what apply verifies after it changes them. */
+export interface DesiredBgp {
+  asn: number;
+  /** One per tunnel, in tunnel order. */
+  neighbors: {
+    peer: string;
+    /** The peer's transit address: the session's neighbour address. */
+    address: string;
+    asn: number;
+    /** What the peer originates: received from it once the session works. */
+    expects: string[];
+  }[];
+}
+
 /** Everything meshctl wants on one gateway. */
 export interface DesiredState {
   gateway: Gateway;
@@ -244,6 +261,8 @@ export interface DesiredState {
    * removes everything its manifest lists, and the manifest itself goes last instead of being rewritten.
    */
   retire?: true;
+  /** With `routing: bgp`: the sessions FRR must hold here. */
+  bgp?: DesiredBgp;
 }
 
 /** Settings of meshctl's firewall that come from the roles (roles/firewall/defaults.yml), not from the code. */

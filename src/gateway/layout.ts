@@ -57,7 +57,8 @@ export const TUNNEL_DROP_IN = 'meshctl.conf';
  * meshctl's tun devices: `mtun<k>` for pair k (the name is given by src/mesh/allocate.ts). Addresses and routes on
  * them are the mesh's own, never a collision with the mesh.
  */
-export const TUNNEL_DEVICE_PATTERN = /^mtun\d+$/;
+export const TUNNEL_DEVICE_PREFIX = 'mtun';
+export const TUNNEL_DEVICE_PATTERN = new RegExp(`^${TUNNEL_DEVICE_PREFIX}\\d+$`);
 
 /** Modes of what meshctl writes. Directories holding a secret file are made (or tightened to) `privateDir`. */
 export const MODES = {

@@ -1,4 +1,5 @@
-import { tunnelName } from '../gateway/layout.js';
+import { TUNNEL_DEVICE_PREFIX, tunnelName } from '../gateway/layout.js';
+import { bgpPolicies } from '../topology/bgp.js';
 import { computeTopology, routesByPeer } from '../topology/topology.js';
 import type { GatewayRouting, TopologyInput } from '../topology/types.js';
 import type { Gateway, Inventory, Mesh, Pair, Tunnel } from '../types.js';
@@ -71,7 +72,7 @@ export function pairPort(portBase: number, k: number): number {
 
 /** tun device of pair k: `mtun<k>` (≤ 15 chars for any k a UDP port allows). Same name on both ends. */
 export function deviceName(k: number): string {
-  return `mtun${k}`;
+  return `${TUNNEL_DEVICE_PREFIX}${k}`;
 }
 
 export function makePair(inventory: Inventory, x: Gateway, y: Gateway): Pair {
@@ -118,7 +119,13 @@ export function topologyInput(inventory: Inventory): TopologyInput {
     lans: inventory.lans.map((lan) => ({
       name: lan.name,
       via: lan.via,
-      gateways: lan.gateways.map((g) => ({ name: g.name, id: g.id, lan: g.lan, subnets: g.subnets })),
+      gateways: lan.gateways.map((g) => ({
+        name: g.name,
+        id: g.id,
+        lan: g.lan,
+        subnets: g.subnets,
+        ...(g.backupSubnets.length > 0 ? { backupSubnets: g.backupSubnets } : {}),
+      })),
     })),
   };
 }
@@ -128,7 +135,8 @@ export function topologyInput(inventory: Inventory): TopologyInput {
  * tunnels, with the routes, source checks and transit the topology computed.
  */
 export function allocateMesh(inventory: Inventory): Mesh {
-  const topology = computeTopology(topologyInput(inventory));
+  const input = topologyInput(inventory);
+  const topology = computeTopology(input);
   const gateways = new Map(inventory.gateways.map((g) => [g.name, g]));
   const pairs: Pair[] = [];
   const tunnels = new Map<string, Tunnel[]>(inventory.gateways.map((g) => [g.name, []]));
@@ -141,5 +149,12 @@ export function allocateMesh(inventory: Inventory): Mesh {
   }
   pairs.sort((p, q) => p.index - q.index);
   for (const list of tunnels.values()) list.sort((s, t) => s.peer.id - t.peer.id);
-  return { name: inventory.mesh.name, inventory, pairs, tunnels, topology };
+  return {
+    name: inventory.mesh.name,
+    inventory,
+    pairs,
+    tunnels,
+    topology,
+    ...(inventory.mesh.routing === 'bgp' ? { bgp: bgpPolicies(input, topology) } : {}),
+  };
 }

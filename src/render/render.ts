@@ -4,15 +4,19 @@ import {
   CHAIN_PREFIX_PATTERN,
   CHAIN_PREFIX_RULE,
   FIREWALL_UNIT,
+  FRR_UNIT,
   gatewayPaths,
+  TUNNEL_DEVICE_PREFIX,
   MODES,
   ROUTE_PROTOCOL,
   ROUTES_UNIT,
   tunnelUnitOf,
 } from '../gateway/layout.js';
-import { netmask, parseCidr } from '../mesh/ipv4.js';
+import { intToIp, netmask, parseCidr } from '../mesh/ipv4.js';
+import type { BgpPolicy } from '../topology/bgp.js';
 import type {
   DesiredFile,
+  DesiredBgp,
   DesiredState,
   DesiredUnit,
   FirewallLayout,
@@ -72,20 +76,25 @@ export function renderGateway(
   const firewall = firewallLayout(roles);
   const tunnels = mesh.tunnels.get(lan.name) ?? [];
   for (const tunnel of tunnels) checkGateway(tunnel.peer);
-  const transitRoutes = tunnels.some((t) => routedThrough(t).length > 0);
+  // with bgp, FRR installs every route to another LAN: no route in a tunnel config, no routes.sh
+  const policy = mesh.bgp?.get(lan.name);
+  const bgp = policy ? desiredBgp(mesh, lan, tunnels) : undefined;
+  const transitRoutes = !policy && tunnels.some((t) => routedThrough(t).length > 0);
 
   const tunnelUnits = tunnels.map((t) => tunnelUnitOf(t.name));
   const files: DesiredFile[] = [
     ...keyFiles(mesh, lan, tunnels, pki, tunnelUnits),
-    ...tunnels.map((t) => tunnelConfig(mesh, t, roles)),
+    ...tunnels.map((t) => tunnelConfig(mesh, t, roles, policy !== undefined)),
     ...tunnels.map((t) => tunnelDropIn(mesh, lan, t, roles, transitRoutes)),
-    ...systemFiles(mesh, lan, tunnels, roles, firewall),
+    ...systemFiles(mesh, lan, tunnels, roles, firewall, policy),
     ...(transitRoutes ? routeFiles(mesh, lan, tunnels, roles) : []),
+    ...(policy && bgp ? frrFiles(mesh, lan, tunnels, roles, policy, bgp) : []),
   ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
   const units: DesiredUnit[] = [
     { name: FIREWALL_UNIT, enabled: true, running: true },
     ...(transitRoutes ? [{ name: ROUTES_UNIT, enabled: true, running: true }] : []),
+    ...(bgp ? [{ name: FRR_UNIT, enabled: true, running: true }] : []),
     ...tunnels.map(
       (t): DesiredUnit => ({
         name: tunnelUnitOf(t.name),
@@ -103,7 +112,15 @@ export function renderGateway(
     files: Object.fromEntries(files.map((f) => [f.path, sha256(f.content)])),
     units: units.map((u) => u.name),
   };
-  return { gateway: lan, files, units, manifest, manifestPath: gatewayPaths.manifest, firewall };
+  return {
+    gateway: lan,
+    files,
+    units,
+    manifest,
+    manifestPath: gatewayPaths.manifest,
+    firewall,
+    ...(bgp ? { bgp } : {}),
+  };
 }
 
 /**
@@ -175,20 +192,20 @@ function keyFiles(
   return files;
 }
 
-function tunnelConfig(mesh: Mesh, t: Tunnel, roles: Roles): DesiredFile {
+function tunnelConfig(mesh: Mesh, t: Tunnel, roles: Roles, bgp: boolean): DesiredFile {
   const { keepalive, extra } = mesh.inventory.mesh.openvpn;
   const content = renderTemplate(roles, 'openvpn-tunnel', 'tunnel.conf.liquid', {
     mesh: { name: mesh.name },
     local: { name: t.local.name, id: t.local.id },
-    peer: {
-      name: t.peer.name,
-      id: t.peer.id,
-      endpoint: t.peer.endpoint,
-      subnets: t.peer.subnets.map((cidr) => {
-        const parsed = parseCidr(cidr);
-        return { cidr, network: cidr.split('/')[0], netmask: netmask(parsed.prefix) };
-      }),
-    },
+    peer: { name: t.peer.name, id: t.peer.id, endpoint: t.peer.endpoint },
+    // static: routes to the peer's own subnets (those through it are routes.sh's); bgp: FRR installs every route
+    routing: bgp ? 'bgp' : 'static',
+    routes: bgp
+      ? []
+      : t.peer.subnets.map((cidr) => {
+          const parsed = parseCidr(cidr);
+          return { cidr, network: cidr.split('/')[0], netmask: netmask(parsed.prefix) };
+        }),
     pair: { index: t.pair.index, port: t.port, device: t.device },
     role: t.role,
     local_address: t.localAddress,
@@ -279,6 +296,7 @@ function systemFiles(
   tunnels: Tunnel[],
   roles: Roles,
   firewall: FirewallLayout,
+  policy?: BgpPolicy,
 ): DesiredFile[] {
   const outDevice = new Map(tunnels.flatMap((t) => t.routes.map((subnet) => [subnet, t.device] as const)));
   const vars = {
@@ -317,7 +335,11 @@ function systemFiles(
       iptables_rules: gatewayPaths.iptablesRules,
       firewall_script: gatewayPaths.firewallScript,
     },
+    bgp: policy !== undefined,
   };
+  const rules = policy
+    ? renderTemplate(roles, 'firewall', 'iptables-bgp.rules.liquid', bgpFirewallVars(mesh, lan, tunnels, policy, vars))
+    : renderTemplate(roles, 'firewall', 'iptables.rules.liquid', vars);
   // the unit applies the sysctl file and loads the firewall: a change to any of them re-runs it
   const notify = [FIREWALL_UNIT];
   return [
@@ -327,12 +349,7 @@ function systemFiles(
       PUBLIC,
       notify,
     ),
-    file(
-      gatewayPaths.iptablesRules,
-      renderTemplate(roles, 'firewall', 'iptables.rules.liquid', vars),
-      PUBLIC,
-      notify,
-    ),
+    file(gatewayPaths.iptablesRules, rules, PUBLIC, notify),
     file(
       gatewayPaths.firewallScript,
       renderTemplate(roles, 'firewall', 'firewall.sh.liquid', vars),
@@ -345,6 +362,120 @@ function systemFiles(
       PUBLIC,
       notify,
     ),
+  ];
+}
+
+/** A gateway's ASN under `routing: bgp` (SPEC §7): asn_base + its id. */
+export function gatewayAsn(mesh: Mesh, gateway: Gateway): number {
+  return mesh.inventory.mesh.bgp.asnBase + gateway.id;
+}
+
+/** The BGP sessions a gateway must have once converged: one per tunnel, each bringing at least the peer's own. */
+function desiredBgp(mesh: Mesh, lan: Gateway, tunnels: Tunnel[]): DesiredBgp {
+  return {
+    asn: gatewayAsn(mesh, lan),
+    neighbors: tunnels.map((t) => ({
+      peer: t.peer.name,
+      address: t.peerAddress,
+      asn: gatewayAsn(mesh, t.peer),
+      expects: mesh.bgp!.get(t.peer.name)!.originates.map((o) => o.subnet),
+    })),
+  };
+}
+
+/** The firewall of a bgp gateway: source checks and forwarding by address, whichever tunnel BGP picks. */
+function bgpFirewallVars(
+  mesh: Mesh,
+  lan: Gateway,
+  tunnels: Tunnel[],
+  policy: BgpPolicy,
+  common: Record<string, unknown>,
+): Record<string, unknown> {
+  const ownLan = mesh.inventory.lans.find((l) => l.name === lan.lan);
+  const ownLanSubnets = [
+    ...new Set(ownLan ? ownLan.gateways.flatMap((g) => [...g.subnets, ...g.backupSubnets]) : lan.subnets),
+  ];
+  return {
+    ...common,
+    stub: policy.stub,
+    own_lan: ownLanSubnets,
+    local_subnets: policy.originates.map((o) => o.subnet),
+    remote: policy.remote,
+    device_match: `${TUNNEL_DEVICE_PREFIX}+`,
+    tunnels: tunnels.map((t) => {
+      const leaf = mesh.bgp!.get(t.peer.name)!.stub;
+      return {
+        peer: t.peer.name,
+        pair_index: t.pair.index,
+        device: t.device,
+        port: t.port,
+        endpoint: t.peer.endpoint,
+        endpoint_is_address: isIpv4Address(t.peer.endpoint),
+        leaf,
+        // a leaf's tunnel carries only what it may announce
+        admits: leaf ? (policy.accepts.get(t.peer.name) ?? []) : [],
+        peer_asn: gatewayAsn(mesh, t.peer),
+        peer_address: t.peerAddress,
+        local_address: t.localAddress,
+      };
+    }),
+  };
+}
+
+/**
+ * FRR's configuration (SPEC §3, §7): frr.conf (sessions, BFD, filters, what this gateway originates), reloaded in
+ * place when it changes, and daemons (which FRR daemons run), whose change restarts FRR.
+ */
+function frrFiles(
+  mesh: Mesh,
+  lan: Gateway,
+  tunnels: Tunnel[],
+  roles: Roles,
+  policy: BgpPolicy,
+  bgp: DesiredBgp,
+): DesiredFile[] {
+  // neighbours accepting the same set share one route-map: the set of every remote subnet is MESHCTL-IN-MESH,
+  // any other is named after its peer (names stay put when LANs come and go)
+  const remoteKey = policy.remote.join(' ');
+  const lists = new Map<string, { name: string; subnets: string[] }>();
+  const neighbors = tunnels.map((t) => {
+    const accepts = policy.accepts.get(t.peer.name) ?? [];
+    const key = accepts.join(' ');
+    let list = lists.get(key);
+    if (!list) {
+      list = { name: key === remoteKey ? 'MESHCTL-IN-MESH' : `MESHCTL-IN-${t.peer.name}`, subnets: accepts };
+      lists.set(key, list);
+    }
+    return {
+      peer: t.peer.name,
+      tunnel: t.name,
+      address: t.peerAddress,
+      local_address: t.localAddress,
+      asn: gatewayAsn(mesh, t.peer),
+      in: list.name,
+      max_prefix: Math.max(1, accepts.length),
+    };
+  });
+  const { intervalMs, multiplier } = mesh.inventory.mesh.bgp.bfd;
+  const originated = policy.originates.map((o) => o.subnet);
+  const vars = {
+    mesh: { name: mesh.name },
+    gateway: { name: lan.name, id: lan.id },
+    asn: bgp.asn,
+    // unique per gateway and fixed by its id; also BGP's last tie-break (compare-routerid): the lowest id wins,
+    // the same rule static routing uses
+    router_id: intToIp(lan.id),
+    bfd: { interval_ms: intervalMs, multiplier },
+    neighbors,
+    originates: policy.originates,
+    remote: policy.remote,
+    accept_lists: [...lists.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    // a leaf announces its own subnets only (it is nobody's transit); a core one, every mesh subnet it knows
+    announces: policy.stub ? originated : [...new Set([...originated, ...policy.remote])],
+  };
+  return [
+    file(gatewayPaths.frrConf, renderTemplate(roles, 'frr', 'frr.conf.liquid', vars), PUBLIC, [FRR_UNIT]),
+    file(gatewayPaths.frrDaemons, renderTemplate(roles, 'frr', 'daemons.liquid', vars), PUBLIC, [FRR_UNIT]),
   ];
 }
 

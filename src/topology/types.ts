@@ -10,6 +10,8 @@ export interface TopologyGateway {
   id: number;
   lan: string;
   subnets: string[];
+  /** Subnets it serves as a backup for another gateway of its LAN (bgp only; absent: none). */
+  backupSubnets?: string[];
 }
 
 /** A LAN: core when `via` is empty, otherwise a leaf tunnelled only to the gateways of the LANs in `via`. */

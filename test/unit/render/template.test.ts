@@ -22,16 +22,18 @@ function rolesWith(
 describe('render: role templates', () => {
   it('loads every shipped role with its defaults and templates', () => {
     const roles = loadRoles();
-    assert.deepEqual([...roles.roles.keys()], ['firewall', 'forwarding', 'openvpn-tunnel', 'routing']);
+    assert.deepEqual([...roles.roles.keys()], ['firewall', 'forwarding', 'frr', 'openvpn-tunnel', 'routing']);
     assert.deepEqual(
       [...roles.roles.get('firewall')!.templates.keys()],
       [
         'firewall.sh.liquid',
+        'iptables-bgp.rules.liquid',
         'iptables.rules.liquid',
         'meshctl-firewall.service.liquid',
         'tunnel-unit.conf.liquid',
       ],
     );
+    assert.deepEqual([...roles.roles.get('frr')!.templates.keys()], ['daemons.liquid', 'frr.conf.liquid']);
     assert.equal(roles.roles.get('openvpn-tunnel')!.defaults.verb, 3);
   });
 
