@@ -41,19 +41,19 @@ export interface Step {
 const APT_INSTALL = [
   'export DEBIAN_FRONTEND=noninteractive',
   'apt-get -q -o DPkg::Lock::Timeout=300 update || echo "meshctl: apt-get update failed; installing from the lists there are" >&2',
-  'exec apt-get -q -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold install "$1"',
+  'exec apt-get -q -y -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold install "$@"',
 ].join('\n');
 
-function installArgv(manager: InstallPackageAction['manager'], pkg: string): string[] {
-  if (manager === 'apt-get') return ['sh', '-c', APT_INSTALL, 'meshctl-install', pkg];
-  return [manager, 'install', '-y', '-q', pkg];
+function installArgv(manager: InstallPackageAction['manager'], packages: string[]): string[] {
+  if (manager === 'apt-get') return ['sh', '-c', APT_INSTALL, 'meshctl-install', ...packages];
+  return [manager, 'install', '-y', '-q', ...packages];
 }
 
-/** What to tell the operator when the package manager could not install OpenVPN. */
+/** What to tell the operator when the package manager could not install OpenVPN or FRR. */
 const INSTALL_HINT: Record<InstallPackageAction['manager'], string> = {
   'apt-get': 'check that the gateway reaches its package mirrors, then re-run',
-  dnf: 'on RHEL-family systems OpenVPN comes from EPEL: enable it (dnf install epel-release), then re-run',
-  yum: 'on RHEL-family systems OpenVPN comes from EPEL: enable it (yum install epel-release), then re-run',
+  dnf: "on RHEL-family systems OpenVPN comes from EPEL (dnf install epel-release) and FRR from the OS or FRR's own repository: enable them, then re-run",
+  yum: "on RHEL-family systems OpenVPN comes from EPEL (yum install epel-release) and FRR from the OS or FRR's own repository: enable them, then re-run",
 };
 
 function ofKind<K extends Action['kind']>(actions: Action[], kind: K): Extract<Action, { kind: K }>[] {
@@ -79,20 +79,25 @@ export function convergeSteps(run: GatewayRun): Step[] {
   const steps: Step[] = [];
   const content = new Map(run.desired.files.map((f) => [f.path, f]));
 
-  for (const install of ofKind(actions, 'install-package')) {
+  // one package-manager run for everything to install (one `apt-get update`, one dpkg lock)
+  const installs = ofKind(actions, 'install-package');
+  if (installs.length > 0) {
+    const manager = installs[0]!.manager;
+    const packages = [...new Set(installs.flatMap((i) => i.packages))];
+    const label = installs.map((i) => i.package).join(' and ');
     steps.push({
-      title: `install ${install.package} (${install.manager})`,
+      title: `install ${label} (${manager})`,
       run: async () => {
-        const argv = installArgv(install.manager, install.package);
+        const argv = installArgv(manager, packages);
         const result = await conn.exec(argv, { timeoutMs: 600_000 });
         if (result.code !== 0) {
           const said = result.stderr.trim().split('\n').slice(-3).join(' | ');
           throw new RemoteCommandError(
             run.name,
-            [install.manager, 'install', install.package],
+            [manager, 'install', ...packages],
             result.code,
             result.stderr,
-            `${run.name}: ${install.manager} could not install ${install.package} (exit ${result.code}: ${said}); ${INSTALL_HINT[install.manager]}`,
+            `${run.name}: ${manager} could not install ${packages.join(' ')} (exit ${result.code}: ${said}); ${INSTALL_HINT[manager]}`,
           );
         }
       },
@@ -187,6 +192,11 @@ export function convergeSteps(run: GatewayRun): Step[] {
     });
   }
 
+  for (const frr of ofKind(actions, 'reload-frr')) {
+    // frr-reload applies the difference to the running daemons: no restart, sessions stay up
+    steps.push({ title: 'reload FRR (in place)', run: () => systemctl(conn, 'reload', [frr.unit]) });
+  }
+
   const enables = unitsOf(actions, 'enable-unit');
   if (enables.length > 0) {
     steps.push({ title: `enable ${shortUnits(enables)}`, run: () => systemctl(conn, 'enable', enables) });
@@ -205,6 +215,8 @@ export function convergeSteps(run: GatewayRun): Step[] {
   }
   run.toStart = [...restarts, ...starts];
   run.verify = ofKind(actions, 'verify-tunnel');
+  const bgp = ofKind(actions, 'verify-bgp')[0];
+  if (bgp) run.verifyBgp = bgp;
   return steps;
 }
 

@@ -2,7 +2,7 @@ import type { Connection, ConnectOptions, Connector } from '../connection/types.
 import { RemoteCommandError } from '../errors.js';
 import { parseFacts, probeCommand } from '../facts/index.js';
 import type { Facts } from '../facts/types.js';
-import type { HostPlan, VerifyTunnelAction } from '../plan/types.js';
+import type { HostPlan, VerifyBgpAction, VerifyTunnelAction } from '../plan/types.js';
 import type { DesiredState, Gateway } from '../types.js';
 import type { EndCheck, GatewayFailure, Stage, TunnelResult } from './outcomes.js';
 
@@ -30,6 +30,8 @@ export interface GatewayRun {
   startFailed: Set<string>;
   /** Tunnels to verify after every gateway has started its tunnels. */
   verify: VerifyTunnelAction[];
+  /** With routing: bgp, the sessions to check once the tunnels are decided. */
+  verifyBgp?: VerifyBgpAction;
   /** What verification saw at this end; rollback is decided per pair from both ends. */
   checks: EndCheck[];
   /** One outcome per tunnel this run touched, decided once both ends were checked. */

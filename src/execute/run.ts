@@ -7,6 +7,7 @@ import type { DesiredState } from '../types.js';
 import { convergeSteps, finish, rollbackTunnels, startStopped, startTunnels } from './converge.js';
 import { closeAll, connectGateway, fail, type GatewayRun, gatherFacts, newRun } from './gateway.js';
 import { type EndCheck, pairVerdict, type Stage, type TunnelOutcome, verdictError } from './outcomes.js';
+import { describeSession, sessionUp, waitForBgp } from './bgp.js';
 import { waitForTunnels } from './tunnels.js';
 
 /**
@@ -272,6 +273,39 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
         'verify',
         async (run, _setOutput, setTitle) => {
           setTitle(`${run.name}: ${await decidePairs(run, byName, opts.tunnelTimeoutMs)}`);
+        },
+      ),
+    },
+    {
+      // routing: bgp: the tunnels are up; now the sessions over them (SPEC §7: Established, prefixes received)
+      title: 'Verify BGP sessions',
+      skip: () => alive(runs).every((run) => !run.verifyBgp),
+      task: perGateway(
+        () => alive(runs).filter((run) => run.verifyBgp),
+        Math.max(opts.forks, runs.length),
+        'verify',
+        async (run, setOutput, setTitle) => {
+          const action = run.verifyBgp!;
+          // a peer that failed or is not in this run may not be configured for this session yet
+          const checks = action.neighbors.filter((n) => {
+            const peer = byName.get(n.peer);
+            return peer !== undefined && !peer.failure;
+          });
+          if (checks.length === 0) return;
+          const states = await waitForBgp(run.conn!, checks, opts.tunnelTimeoutMs, (up, total) =>
+            setOutput(`${up}/${total} BGP sessions up`),
+          );
+          const down = checks.filter((c) => !sessionUp(c, states.get(c.address)));
+          if (down.length > 0) {
+            throw new Error(
+              `BGP session${down.length === 1 ? '' : 's'} not up within ${opts.tunnelTimeoutMs / 1000} s: ` +
+                down
+                  .map((c) => `${c.peer} (${c.address}): ${describeSession(c, states.get(c.address))}`)
+                  .join('; ') +
+                '; the tunnels are up: check FRR on both ends (`vtysh -c "show bgp summary"`)',
+            );
+          }
+          setTitle(`${run.name}: ${checks.length}/${checks.length} BGP sessions up`);
         },
       ),
     },

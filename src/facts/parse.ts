@@ -132,6 +132,7 @@ export function parseFacts(stdout: string, gateway: string, firewall: FirewallLa
   const managersFound: PackageManager[] = [];
   let openvpnLine: string | null = null;
   let hasServerTemplate = false;
+  const frr: Facts['frr'] = { version: null, reload: false, config: {} };
   let systemd: Facts['systemd'] = { state: 'unknown' };
   const files: Record<string, FileFact | null> = {};
   const manifestLines: string[] = [];
@@ -176,6 +177,18 @@ export function parseFacts(stdout: string, gateway: string, firewall: FirewallLa
         break;
       case 'server-template':
         hasServerTemplate = rest === 'yes';
+        break;
+      case 'frr':
+        frr.version = frrVersion(rest, warnings);
+        break;
+      case 'frr-missing':
+        frr.version = null;
+        break;
+      case 'frr-reload':
+        frr.reload = rest === 'yes';
+        break;
+      case 'frr-config':
+        if (fields[1] === 'pristine' || fields[1] === 'changed') frr.config[fields[0]!] = fields[1];
         break;
       case 'file': {
         const [path, fact] = parseFileRecord(fields, warnings);
@@ -343,6 +356,7 @@ export function parseFacts(stdout: string, gateway: string, firewall: FirewallLa
     packageManager: choosePackageManager(family, managersFound),
     openvpnVersion: openvpnLine === null ? null : openvpnVersion(openvpnLine, warnings),
     hasServerTemplate,
+    frr,
     files,
     units,
     manifest,
@@ -361,6 +375,14 @@ export function parseFacts(stdout: string, gateway: string, firewall: FirewallLa
 function systemdVersion(line: string): number | null {
   const match = /^systemd (\d+)/.exec(line);
   return match ? Number(match[1]) : null;
+}
+
+/** `bgpd version 8.4.4` → `8.4.4`. */
+function frrVersion(line: string, warnings: string[]): string {
+  const match = /\bversion (\d+\.\d+(?:\.\d+)?[^\s]*)/.exec(line);
+  if (match) return match[1]!;
+  warnings.push(`\`bgpd --version\` printed ${JSON.stringify(line.slice(0, 80))}: FRR's version is unknown`);
+  return 'unknown';
 }
 
 /** `OpenVPN 2.6.14 x86_64-pc-linux-gnu [SSL …]` → `2.6.14`. */

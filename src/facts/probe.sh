@@ -2,12 +2,13 @@
 # mesh there (the pre-flight records).
 #
 # Usage:  sh -c "$(cat probe.sh)" meshctl-probe MANIFEST TUNNEL_DIR TUNNEL_PREFIX TUNNEL_TEMPLATE UNIT_PREFIX \
-#             FIREWALL_UNIT CHAIN_PREFIX -- [PATH ...]
+#             FIREWALL_UNIT CHAIN_PREFIX FRR_UNIT -- [PATH ...]
 #   e.g.  … /etc/meshctl/manifest.json /etc/openvpn/server mesh- openvpn-server@ meshctl- meshctl-firewall.service \
-#             MESHCTL -- /etc/openvpn/server/mesh-branch.conf …
+#             MESHCTL frr.service -- /etc/openvpn/server/mesh-branch.conf …
 # Every name comes from meshctl (src/gateway/layout.ts, and chain_prefix from roles/firewall/defaults.yml); none is
 # written here. Tunnel configs are TUNNEL_DIR/TUNNEL_PREFIX*.conf, run by TUNNEL_TEMPLATE<config stem>.service;
-# meshctl's own units are UNIT_PREFIX*.service; its iptables chains are CHAIN_PREFIX-*.
+# meshctl's own units are UNIT_PREFIX*.service; its iptables chains are CHAIN_PREFIX-*; FRR_UNIT is FRR's unit
+# (routing: bgp).
 #
 # Runs as root under any POSIX sh. It never writes, creates, starts, stops or reloads anything. A missing or
 # failing tool is reported in the output, never fatal: the probe always ends with an `end` record and exit 0, so
@@ -24,6 +25,10 @@
 #   openvpn OpenVPN 2.6.14 x86_64-…             first line of `openvpn --version`
 #   openvpn-missing
 #   server-template yes|no                      the TUNNEL_TEMPLATE.service unit file exists
+#   frr VERSION-LINE | frr-missing              first line of `/usr/lib/frr/bgpd --version` (FRR's daemons)
+#   frr-reload yes|no                           /usr/lib/frr/frr-reload.py exists (what `systemctl reload frr` runs)
+#   frr-config PATH pristine|changed            a PATH asked for that is a configuration file of the frr package:
+#                                               still as the package shipped it, or changed (dpkg or rpm says)
 #   file PATH SHA256 MODE OWNER                 a regular file (MODE in octal, as stat %a prints it)
 #   file-absent PATH
 #   file-other PATH                             exists but is not a regular file (a directory, a socket, …)
@@ -60,8 +65,8 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}
 LC_ALL=C
 export PATH LC_ALL
 
-if [ "$#" -lt 8 ] || [ "$8" != -- ]; then
-  echo "meshctl-probe: expected MANIFEST TUNNEL_DIR TUNNEL_PREFIX TUNNEL_TEMPLATE UNIT_PREFIX FIREWALL_UNIT CHAIN_PREFIX -- [PATH ...]" >&2
+if [ "$#" -lt 9 ] || [ "$9" != -- ]; then
+  echo "meshctl-probe: expected MANIFEST TUNNEL_DIR TUNNEL_PREFIX TUNNEL_TEMPLATE UNIT_PREFIX FIREWALL_UNIT CHAIN_PREFIX FRR_UNIT -- [PATH ...]" >&2
   exit 2
 fi
 MANIFEST=$1
@@ -71,9 +76,10 @@ TUNNEL_TEMPLATE=$4
 UNIT_PREFIX=$5
 FIREWALL_UNIT=$6
 CHAIN_PREFIX=$7
-shift 8
+FRR_UNIT=$8
+shift 9
 for setting in "$MANIFEST" "$TUNNEL_DIR" "$TUNNEL_PREFIX" "$TUNNEL_TEMPLATE" "$UNIT_PREFIX" "$FIREWALL_UNIT" \
-  "$CHAIN_PREFIX"; do
+  "$CHAIN_PREFIX" "$FRR_UNIT"; do
   if [ -z "$setting" ]; then
     echo "meshctl-probe: an empty setting among its arguments" >&2
     exit 2
@@ -147,6 +153,37 @@ for dir in /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system
   if [ -f "$dir/${TUNNEL_TEMPLATE}.service" ]; then template=yes; fi
 done
 record server-template "$template"
+
+# --- FRR (routing: bgp) ---------------------------------------------------------------------------------------
+if [ -x /usr/lib/frr/bgpd ]; then
+  record frr "$(/usr/lib/frr/bgpd --version 2>/dev/null | head -n 1 | one_line)"
+else
+  record frr-missing
+fi
+if [ -f /usr/lib/frr/frr-reload.py ]; then record frr-reload yes; else record frr-reload no; fi
+# Whether a configuration file of the package is as it shipped: dpkg keeps each conffile's md5, rpm -V names the
+# changed ones. Only paths asked for are looked at (a bgp gateway asks for /etc/frr/frr.conf and daemons).
+if have dpkg-query && conffiles=$(dpkg-query -W -f='${Conffiles}\n' frr 2>/dev/null) && [ -n "$conffiles" ]; then
+  for path in "$@"; do
+    shipped=$(printf '%s\n' "$conffiles" | while read -r name sum _rest; do
+      if [ "$name" = "$path" ]; then printf '%s' "$sum"; fi
+    done)
+    [ -n "$shipped" ] && [ -f "$path" ] || continue
+    current=$(md5sum <"$path" 2>/dev/null) || continue
+    if [ "${current%% *}" = "$shipped" ]; then record frr-config "$path" pristine; else record frr-config "$path" changed; fi
+  done
+elif have rpm && configs=$(rpm -qc frr 2>/dev/null); then
+  verified=$(rpm -V frr 2>/dev/null)
+  for path in "$@"; do
+    printf '%s\n' "$configs" | grep -qxF -- "$path" && [ -f "$path" ] || continue
+    # `S.5....T.  c /etc/frr/frr.conf`: a 5 in the third column means the content changed
+    if printf '%s\n' "$verified" | grep -F -- " $path" | grep -q '^..5'; then
+      record frr-config "$path" changed
+    else
+      record frr-config "$path" pristine
+    fi
+  done
+fi
 
 # --- files --------------------------------------------------------------------------------------------------
 # The paths asked for, every path in the manifest, every tunnel config present: one per line, deduplicated.
@@ -282,6 +319,7 @@ candidate_units() {
       while read -r unit _rest; do printf '%s\n' "$unit"; done
   fi
   printf '%s\n' "$FIREWALL_UNIT"
+  printf '%s\n' "$FRR_UNIT"
 }
 
 # Only tunnel units and meshctl's own, spelt with unit-name characters, reach systemctl. The quoted parts of the
@@ -290,7 +328,7 @@ managed_units() {
   while IFS= read -r unit; do
     case $unit in
     *[!A-Za-z0-9@_.-]*) ;;
-    "$TUNNEL_TEMPLATE$TUNNEL_PREFIX"?*.service | "$UNIT_PREFIX"?*.service) printf '%s\n' "$unit" ;;
+    "$TUNNEL_TEMPLATE$TUNNEL_PREFIX"?*.service | "$UNIT_PREFIX"?*.service | "$FRR_UNIT") printf '%s\n' "$unit" ;;
     esac
   done
 }

@@ -1,6 +1,7 @@
 import {
   CHAIN_PREFIX_PATTERN,
   FIREWALL_UNIT,
+  FRR_UNIT,
   MANIFEST_PATH,
   OPENVPN_SERVER_DIR,
   OWN_UNIT_PREFIX,
@@ -34,6 +35,7 @@ export function probeSettings(firewall: FirewallLayout): string[] {
     OWN_UNIT_PREFIX,
     FIREWALL_UNIT,
     firewall.chainPrefix,
+    FRR_UNIT,
   ];
 }
 

@@ -53,6 +53,18 @@ export type SystemdFacts =
   | { state: 'missing' }
   | { state: 'unknown' };
 
+export interface FrrFacts {
+  /** e.g. `8.4.4`; null when FRR is not installed (no /usr/lib/frr/bgpd). */
+  version: string | null;
+  /** frr-reload.py exists: `systemctl reload frr` can load a changed frr.conf without restarting anything. */
+  reload: boolean;
+  /**
+   * Package configuration files asked for, by path: `pristine` as the package shipped it, `changed` otherwise.
+   * A path not listed is not one of the package's files (or FRR is not installed).
+   */
+  config: Record<string, 'pristine' | 'changed'>;
+}
+
 export interface FirewallFacts {
   /** iptables could be read (it exists and `iptables -S` succeeded). */
   readable: boolean;
@@ -70,6 +82,8 @@ export interface Facts {
   openvpnVersion: string | null;
   /** The `openvpn-server@.service` template unit exists (OpenVPN ≥ 2.4 packages ship it). */
   hasServerTemplate: boolean;
+  /** FRR (routing: bgp), as the probe found it. */
+  frr: FrrFacts;
   /**
    * systemd: `running` (PID 1, with its version number, e.g. 252), `not-booted` (systemctl exists but systemd is
    * not PID 1: a container or chroot without it), `missing` (no systemctl), or `unknown` (the probe said nothing).

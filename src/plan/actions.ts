@@ -21,9 +21,11 @@ export function actionSymbol(action: Action): ChangeSymbol {
     case 'daemon-reload':
     case 'reload-firewall':
     case 'reload-routes':
+    case 'reload-frr':
     case 'restart-unit':
       return '↻';
     case 'verify-tunnel':
+    case 'verify-bgp':
       return '✓';
   }
 }
@@ -45,6 +47,8 @@ export function actionSubject(action: Action): string {
       return 'systemd';
     case 'reload-firewall':
     case 'reload-routes':
+    case 'reload-frr':
+    case 'verify-bgp':
     case 'enable-unit':
     case 'start-unit':
     case 'restart-unit':
@@ -81,11 +85,13 @@ function category(action: Action): Category | null {
     case 'start-unit':
     case 'reload-firewall':
     case 'reload-routes':
+    case 'reload-frr':
     case 'apply-sysctl':
       return 'change';
     case 'restart-unit':
     case 'daemon-reload':
     case 'verify-tunnel':
+    case 'verify-bgp':
     case 'write-manifest':
       return null;
   }

@@ -8,6 +8,8 @@ export type HostPlanErrorKind =
   | 'unsupported-os'
   | 'no-systemd'
   | 'old-openvpn'
+  | 'old-frr'
+  | 'foreign-frr-config'
   | 'preflight'
   | 'no-facts'
   | 'unknown-lan';

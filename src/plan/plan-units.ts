@@ -1,5 +1,5 @@
 import type { Facts, UnitFact } from '../facts/types.js';
-import { FIREWALL_UNIT, ROUTES_UNIT } from '../gateway/layout.js';
+import { FIREWALL_UNIT, FRR_UNIT, gatewayPaths, ROUTES_UNIT } from '../gateway/layout.js';
 import type { DesiredState, DesiredUnit } from '../types.js';
 import { changedPath, changesNotifying, type FileChange } from './file-changes.js';
 import { shortUnit } from './labels.js';
@@ -22,6 +22,7 @@ export function planUnits(
   const firewallRunning = firewallFact !== undefined && isRunning(firewallFact);
   // units without a tunnel (the firewall) first: the rules that admit a tunnel are loaded before it starts
   const ordered = [...desired.units.filter((u) => !u.tunnel), ...desired.units.filter((u) => u.tunnel)];
+  let frrRestarts = false;
   for (const unit of ordered) {
     const fact = unitState(facts, unit.name);
     const short = shortUnit(unit.name);
@@ -41,7 +42,9 @@ export function planUnits(
       continue;
     }
     let action: UnitAction | null = null;
-    if (!fact || !isRunning(fact)) {
+    if (unit.name === FRR_UNIT) {
+      action = planFrr(facts, fact, changes, phases, noops);
+    } else if (!fact || !isRunning(fact)) {
       const state = !fact
         ? 'in an unknown state'
         : fact.load === 'not-found'
@@ -76,6 +79,7 @@ export function planUnits(
     }
     if (!action) continue;
     phases.start.push(action);
+    if (unit.name === FRR_UNIT) frrRestarts = true;
     if (unit.tunnel) {
       phases.verify.push({
         kind: 'verify-tunnel',
@@ -86,6 +90,82 @@ export function planUnits(
       });
     }
   }
+  planBgpVerify(desired, phases, frrRestarts);
+}
+
+/**
+ * FRR (routing: bgp). A changed frr.conf is loaded in place (frr-reload: sessions stay up, bgpd keeps running);
+ * a changed `daemons` file (which daemons run: the first bgp apply) needs a restart. An FRR this run installs is
+ * already running the package's defaults (apt starts it), so it is restarted, not merely started.
+ */
+function planFrr(
+  facts: Facts,
+  fact: UnitFact | undefined,
+  changes: FileChange[],
+  phases: PhasedActions,
+  noops: Noop[],
+): UnitAction | null {
+  const short = shortUnit(FRR_UNIT);
+  const changed = changesNotifying(changes, FRR_UNIT);
+  const daemons = changed.some((c) => c.file.path === gatewayPaths.frrDaemons);
+  if (facts.frr.version === null) {
+    return {
+      kind: 'restart-unit',
+      unit: FRR_UNIT,
+      reason: `${short} is installed by this run: start it on meshctl's configuration`,
+    };
+  }
+  if (!fact || !isRunning(fact)) {
+    const state = !fact ? 'in an unknown state' : `${fact.active} (${fact.sub})`;
+    return { kind: daemons ? 'restart-unit' : 'start-unit', unit: FRR_UNIT, reason: `${short} is ${state}` };
+  }
+  if (daemons) {
+    return {
+      kind: 'restart-unit',
+      unit: FRR_UNIT,
+      reason: `${gatewayPaths.frrDaemons} changed: the daemons FRR runs change, which takes a restart`,
+    };
+  }
+  if (changed.length > 0) {
+    const files = changed.map(changedPath).join(', ');
+    const installing = phases.install.some((a) => a.kind === 'install-package' && a.package === 'frr');
+    if (!facts.frr.reload && !installing) {
+      return {
+        kind: 'restart-unit',
+        unit: FRR_UNIT,
+        reason: `${files} changed (no frr-reload here: restart)`,
+      };
+    }
+    phases.system.push({
+      kind: 'reload-frr',
+      unit: FRR_UNIT,
+      reason: `${files} changed: load it in place (frr-reload), without restarting bgpd or dropping sessions`,
+    });
+    return null;
+  }
+  noops.push({ subject: FRR_UNIT, reason: `${short} running, no config change` });
+  return null;
+}
+
+/**
+ * The BGP sessions apply checks afterwards (SPEC §7 "verification after apply"): every session when FRR (re)starts
+ * or reloads, otherwise those of the tunnels that (re)start. Each must be Established with the peer's own subnets
+ * received.
+ */
+export function planBgpVerify(desired: DesiredState, phases: PhasedActions, frrTouched: boolean): void {
+  if (!desired.bgp) return;
+  const touched = new Set(phases.verify.flatMap((a) => (a.kind === 'verify-tunnel' ? [a.peer] : [])));
+  const reloads = phases.system.some((a) => a.kind === 'reload-frr');
+  const neighbors = desired.bgp.neighbors
+    .filter((n) => frrTouched || reloads || touched.has(n.peer))
+    .map((n) => ({ peer: n.peer, address: n.address, expects: n.expects }));
+  if (neighbors.length === 0) return;
+  phases.verify.push({
+    kind: 'verify-bgp',
+    unit: FRR_UNIT,
+    neighbors,
+    reason: `wait until ${neighbors.length === 1 ? `the session with ${neighbors[0]!.peer} is` : `the ${neighbors.length} sessions are`} Established, each with its peer's subnets received`,
+  });
 }
 
 /**

@@ -10,6 +10,8 @@ import { planFiles, planStale } from './plan-files.js';
 import { planSystem } from './plan-system.js';
 import { planUnits } from './plan-units.js';
 import {
+  checkFrr,
+  checkFrrConfig,
   checkManifestEntries,
   checkOpenvpn,
   checkOwnership,
@@ -146,6 +148,7 @@ function planHost(
   checkOwnership(desired, facts);
   checkManifestEntries(desired, facts);
   checkSystemd(desired, facts);
+  checkFrrConfig(desired, facts);
   // before anything is planned: a gateway whose mesh would be broken from the start is refused whole
   const preflightNotes = preflight(lan, desired, facts);
 
@@ -161,6 +164,8 @@ function planHost(
   } else {
     const install = checkOpenvpn(desired, facts, noops, notes);
     if (install) phases.install.push(install);
+    const frr = checkFrr(desired, facts, noops, notes);
+    if (frr) phases.install.push(frr);
   }
 
   planStale(desired, facts, phases, noops);
@@ -200,6 +205,7 @@ function planHost(
     release: releaseName(facts),
     openvpn: facts.openvpnVersion,
     systemd: facts.systemd.state === 'running' ? facts.systemd.version : null,
+    ...(desired.bgp ? { frr: facts.frr.version } : {}),
   };
   return {
     gateway: desired.gateway,

@@ -1,6 +1,12 @@
 import { foreignEntriesProblem, foreignManifestEntries, MANIFEST_FIX } from '../facts/manifest.js';
 import type { Facts } from '../facts/types.js';
-import { MANIFEST_PATH, TUNNEL_UNIT_TEMPLATE } from '../gateway/layout.js';
+import {
+  FRR_PACKAGES,
+  FRR_RELOAD_SCRIPT,
+  gatewayPaths,
+  MANIFEST_PATH,
+  TUNNEL_UNIT_TEMPLATE,
+} from '../gateway/layout.js';
 import type { DesiredState } from '../types.js';
 import { HostPlanError } from './errors.js';
 import type { InstallPackageAction, Noop } from './types.js';
@@ -111,6 +117,7 @@ export function checkOpenvpn(
     return {
       kind: 'install-package',
       package: 'openvpn',
+      packages: ['openvpn'],
       manager,
       reason: `OpenVPN is not installed; ${osName(facts)} installs it with ${manager}`,
     };
@@ -138,4 +145,95 @@ export function checkOpenvpn(
     );
   }
   return null;
+}
+
+/** FRR releases the rendered frr.conf is written for (Debian 11's 7.5 to 10.x). */
+const MINIMUM_FRR: [number, number] = [7, 5];
+
+/**
+ * With `routing: bgp`: install FRR when missing (and, on Debian, frr-reload's package: without it a changed
+ * frr.conf could only be loaded by restarting FRR); refuse an FRR too old for the rendered configuration.
+ */
+export function checkFrr(
+  desired: DesiredState,
+  facts: Facts,
+  noops: Noop[],
+  notes: string[],
+): InstallPackageAction | null {
+  if (!desired.bgp) return null;
+  const { name, sshHost } = desired.gateway;
+  const version = facts.frr.version;
+  const manager = facts.packageManager;
+  if (version === null || (!facts.frr.reload && manager === 'apt-get')) {
+    if (!manager) {
+      throw new HostPlanError(
+        name,
+        'unsupported-os',
+        `${name} (${sshHost}): routing: bgp needs FRR, which is not installed, and ${osName(facts)} has none of ` +
+          'apt-get, dnf or yum, so meshctl cannot install it. Fix: install FRR 7.5 or later (bgpd, bfdd and ' +
+          'frr-reload.py) by hand, then re-run',
+      );
+    }
+    const packages = version === null ? [...FRR_PACKAGES[manager]] : ['frr-pythontools'];
+    return {
+      kind: 'install-package',
+      package: 'frr',
+      packages,
+      manager,
+      reason:
+        version === null
+          ? `routing: bgp needs FRR, which is not installed; ${osName(facts)} installs ${packages.join(' and ')} with ${manager}`
+          : `FRR ${version} is installed without frr-reload.py: ${manager} installs frr-pythontools, so a changed frr.conf is loaded in place`,
+    };
+  }
+  const match = /^(\d+)\.(\d+)/.exec(version);
+  if (match) {
+    const [major, minor] = [Number(match[1]), Number(match[2])];
+    if (major < MINIMUM_FRR[0] || (major === MINIMUM_FRR[0] && minor < MINIMUM_FRR[1])) {
+      throw new HostPlanError(
+        name,
+        'old-frr',
+        `${name} (${sshHost}): FRR ${version} is installed, but meshctl's frr.conf needs 7.5 or later (BFD peers ` +
+          "in bfdd, route-maps on every session). Fix: upgrade FRR on the gateway (a newer OS release or FRR's " +
+          'own package repository), then re-run',
+      );
+    }
+  } else notes.push(`the installed FRR reports no version number (${version}): 7.5 or later is assumed`);
+  if (!facts.frr.reload) {
+    notes.push(
+      `FRR ${version} has no ${FRR_RELOAD_SCRIPT}: a changed frr.conf is loaded by restarting FRR (its sessions drop for a moment)`,
+    );
+  }
+  noops.push({ subject: 'frr', reason: `FRR ${version} already installed` });
+  return null;
+}
+
+/**
+ * With `routing: bgp` meshctl owns FRR's frr.conf and daemons (SPEC §3). A gateway where either holds someone
+ * else's configuration (neither the package's default nor meshctl's) is refused, untouched: overwriting it would
+ * silently end whatever routing the operator runs there.
+ */
+export function checkFrrConfig(desired: DesiredState, facts: Facts): void {
+  if (!desired.bgp) return;
+  const { name, sshHost } = desired.gateway;
+  const foreign: string[] = [];
+  for (const path of [gatewayPaths.frrConf, gatewayPaths.frrDaemons]) {
+    const present = facts.files[path];
+    // absent (FRR not installed yet), meshctl's (in its manifest), or already the content meshctl wants
+    if (!present || facts.manifest?.files[path] !== undefined) continue;
+    if (present.sha256 === desired.manifest.files[path]) continue;
+    if (facts.frr.config[path] === 'pristine') continue;
+    foreign.push(path);
+  }
+  if (foreign.length === 0) return;
+  const what = foreign.length === 1 ? `${foreign[0]} is` : `${foreign.join(' and ')} are`;
+  throw new HostPlanError(
+    name,
+    'foreign-frr-config',
+    `${name} (${sshHost}): ${what} neither FRR's package default nor meshctl's: this gateway's FRR runs ` +
+      "someone else's configuration, which routing: bgp would replace; nothing on this gateway is touched. Fix: " +
+      'if that FRR configuration is no longer needed, move it aside (e.g. ' +
+      `\`mv ${foreign[0]} ${foreign[0]}.before-meshctl\`) and re-run; if it is, keep this gateway out of a bgp ` +
+      'mesh (meshctl needs FRR on the gateway to itself)',
+  );
 }

@@ -17,8 +17,24 @@ interface ActionBase {
 
 export interface InstallPackageAction extends ActionBase {
   kind: 'install-package';
-  package: 'openvpn';
+  /** What is installed, as diff names it: `openvpn`, `frr`. */
+  package: 'openvpn' | 'frr';
+  /** The package names given to the package manager, in one command. */
+  packages: string[];
   manager: PackageManager;
+}
+
+/** FRR loads a changed frr.conf in place (`systemctl reload`, frr-reload): no daemon restarts, sessions stay up. */
+export interface ReloadFrrAction extends ActionBase {
+  kind: 'reload-frr';
+  unit: string;
+}
+
+/** After apply: these BGP sessions must be Established, each with the peer's own subnets received. */
+export interface VerifyBgpAction extends ActionBase {
+  kind: 'verify-bgp';
+  unit: string;
+  neighbors: { peer: string; address: string; expects: string[] }[];
 }
 
 export interface WriteFileAction extends ActionBase {
@@ -107,8 +123,10 @@ export type Action =
   | ApplySysctlAction
   | ReloadFirewallAction
   | ReloadRoutesAction
+  | ReloadFrrAction
   | UnitAction
   | VerifyTunnelAction
+  | VerifyBgpAction
   | WriteManifestAction
   | RemoveFirewallAction
   | RemoveManifestAction;
@@ -138,6 +156,8 @@ export interface GatewaySystem {
   openvpn: string | null;
   /** systemd's version number, when known. */
   systemd: number | null;
+  /** FRR's version with routing: bgp (null: not installed yet); absent with static routing. */
+  frr?: string | null;
 }
 
 export interface HostPlan {

@@ -6,17 +6,17 @@ import {
   FIREWALL_UNIT,
   FRR_UNIT,
   gatewayPaths,
-  TUNNEL_DEVICE_PREFIX,
   MODES,
   ROUTE_PROTOCOL,
   ROUTES_UNIT,
+  TUNNEL_DEVICE_PREFIX,
   tunnelUnitOf,
 } from '../gateway/layout.js';
 import { intToIp, netmask, parseCidr } from '../mesh/ipv4.js';
 import type { BgpPolicy } from '../topology/bgp.js';
 import type {
-  DesiredFile,
   DesiredBgp,
+  DesiredFile,
   DesiredState,
   DesiredUnit,
   FirewallLayout,
@@ -338,7 +338,12 @@ function systemFiles(
     bgp: policy !== undefined,
   };
   const rules = policy
-    ? renderTemplate(roles, 'firewall', 'iptables-bgp.rules.liquid', bgpFirewallVars(mesh, lan, tunnels, policy, vars))
+    ? renderTemplate(
+        roles,
+        'firewall',
+        'iptables-bgp.rules.liquid',
+        bgpFirewallVars(mesh, lan, tunnels, policy, vars),
+      )
     : renderTemplate(roles, 'firewall', 'iptables.rules.liquid', vars);
   // the unit applies the sysctl file and loads the firewall: a change to any of them re-runs it
   const notify = [FIREWALL_UNIT];

@@ -182,6 +182,7 @@ export function buildFacts(lan: string, spec: FactsSpec, desired: DesiredSpec): 
     packageManager: 'apt-get',
     openvpnVersion: null,
     hasServerTemplate: false,
+    frr: { version: null, reload: false, config: {} },
     files: {},
     units: {},
     manifest: null,

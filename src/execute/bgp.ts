@@ -1,0 +1,101 @@
+import type { Connection } from '../connection/types.js';
+import { RemoteCommandError } from '../errors.js';
+
+/**
+ * Is a BGP session up (routing: bgp)? Read from FRR itself: `show bgp ipv4 unicast summary json`, whose shape is
+ * the same from FRR 7.5 to 10.x (a `peers` object keyed by neighbour address, with `state` and `pfxRcd`, the
+ * prefixes accepted from it). A session counts as up when it is Established and has brought at least as many
+ * prefixes as the peer originates itself.
+ */
+
+export interface BgpNeighborCheck {
+  peer: string;
+  address: string;
+  /** What the peer originates. */
+  expects: string[];
+}
+
+export interface BgpSessionState {
+  /** `Established`, `Active`, `Connect`, `Idle`, … */
+  state: string;
+  /** Prefixes accepted from the neighbour (after the inbound filter). */
+  received: number;
+}
+
+/** The one read-only command: FRR's session table as JSON. */
+export const BGP_SUMMARY_COMMAND = ['vtysh', '-c', 'show bgp ipv4 unicast summary json'];
+
+/** Neighbour address → state, from `show bgp ipv4 unicast summary json` (or the whole `show bgp summary json`). */
+export function parseBgpSummary(stdout: string): Map<string, BgpSessionState> {
+  let data: unknown;
+  try {
+    data = JSON.parse(stdout);
+  } catch {
+    throw new Error(`FRR's session table is not JSON: ${JSON.stringify(stdout.slice(0, 80))}`);
+  }
+  const table = (record: unknown): Record<string, unknown> | null =>
+    typeof record === 'object' && record !== null ? (record as Record<string, unknown>) : null;
+  const root = table(data) ?? {};
+  // bgpd not running, or no session yet: FRR prints {} (or a note); `show bgp summary json` nests per family
+  const unicast = table(root.ipv4Unicast) ?? root;
+  const peers = table(unicast.peers) ?? {};
+  const result = new Map<string, BgpSessionState>();
+  for (const [address, value] of Object.entries(peers)) {
+    const peer = table(value) ?? {};
+    result.set(address, {
+      state: typeof peer.state === 'string' ? peer.state : 'unknown',
+      received: typeof peer.pfxRcd === 'number' ? peer.pfxRcd : 0,
+    });
+  }
+  return result;
+}
+
+/** Up: Established with at least the peer's own subnets received. */
+export function sessionUp(check: BgpNeighborCheck, state: BgpSessionState | undefined): boolean {
+  return state?.state === 'Established' && state.received >= check.expects.length;
+}
+
+/** `Active`, `Established, 0 of 1 prefixes`, `not configured`: for a message. */
+export function describeSession(check: BgpNeighborCheck, state: BgpSessionState | undefined): string {
+  if (!state) return 'not configured in FRR';
+  if (state.state !== 'Established') return state.state;
+  return `Established, ${state.received} of ${check.expects.length} prefixes received`;
+}
+
+/**
+ * Polls FRR on the gateway until every session in `checks` is up or `timeoutMs` passes; returns the last states
+ * seen. A command that fails (vtysh missing, FRR not answering) is retried until the deadline, then thrown.
+ */
+export async function waitForBgp(
+  conn: Connection,
+  checks: BgpNeighborCheck[],
+  timeoutMs: number,
+  onProgress: (up: number, total: number) => void = () => {},
+  intervalMs = 250,
+): Promise<Map<string, BgpSessionState>> {
+  const deadline = Date.now() + timeoutMs;
+  let last = new Map<string, BgpSessionState>();
+  let lastError: RemoteCommandError | null = null;
+  for (;;) {
+    const result = await conn.exec(BGP_SUMMARY_COMMAND, { timeoutMs: 30_000 });
+    if (result.code === 0) {
+      lastError = null;
+      try {
+        last = parseBgpSummary(result.stdout);
+      } catch {
+        // FRR starting up prints a note instead of JSON: try again
+        last = new Map();
+      }
+      const up = checks.filter((c) => sessionUp(c, last.get(c.address))).length;
+      onProgress(up, checks.length);
+      if (up === checks.length) return last;
+    } else {
+      lastError = new RemoteCommandError(conn.name, BGP_SUMMARY_COMMAND, result.code, result.stderr);
+    }
+    if (Date.now() + intervalMs > deadline) {
+      if (lastError) throw lastError;
+      return last;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
