@@ -56,6 +56,7 @@ describe('probe.sh run by the local /bin/sh', function () {
       OWN_UNIT_PREFIX,
       FIREWALL_UNIT,
       'ACME_1',
+      'frr.service',
       '--',
       '/etc/a b',
       "/etc/it's",

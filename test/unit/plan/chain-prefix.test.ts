@@ -107,14 +107,14 @@ describe('plan: an overridden chain_prefix', () => {
     }
   });
 
-  it('the probe command carries the prefix, as the argument before the paths', () => {
+  it('the probe command carries the prefix, among the layout arguments before the paths', () => {
     const state = states.get('branch')!;
     const argv = probeCommand(
       state.files.map((f) => f.path),
       state.firewall,
     );
     const dashes = argv.indexOf('--');
-    assert.equal(argv[dashes - 1], 'ACME_1');
+    assert.equal(argv[dashes - 2], 'ACME_1');
     assert.ok(!argv.includes('MESHCTL'));
   });
 
