@@ -1,6 +1,7 @@
 import { InventoryError } from '../errors.js';
 import { diagnosticsToJson, formatDiagnostic } from '../inventory/format.js';
 import { loadInventory } from '../inventory/load.js';
+import { formatRouting } from '../inventory/routing-view.js';
 import { allocateMesh } from '../mesh/allocate.js';
 import { allocationRows, formatAllocation, formatPaths } from '../mesh/table.js';
 import type { Output } from '../output.js';
@@ -27,7 +28,12 @@ export async function run(options: GlobalOptions, out: Output): Promise<number> 
       `${options.inventory}: valid — mesh "${mesh.name}", ${inventory.lans.length} LANs${gateways}, ${mesh.pairs.length} tunnels (${perGateway} per gateway)`,
     ),
   );
-  if (options.verbose) out.info(`\n${formatAllocation(mesh)}\n\n${formatPaths(mesh)}`);
+  if (options.verbose) {
+    out.info(`\n${formatAllocation(mesh)}\n\n${formatPaths(mesh)}`);
+    // routing: bgp only: a static mesh's output stays as it was
+    const routing = formatRouting(inventory);
+    if (routing !== undefined) out.info(`\n${routing}`);
+  }
   out.result('validate', {
     ok: true,
     mesh: mesh.name,

@@ -1,7 +1,8 @@
 import { highestPairIndex, maxIdForTransit, maxPairIndexForTransit, pairIndex } from '../mesh/allocate.js';
 import { cidrSize, contains, overlaps, parseCidr } from '../mesh/ipv4.js';
 import { topologyProblems } from '../topology/topology.js';
-import type { GatewayDraft, LanDraft } from './lan-file.js';
+import { gatewayAsn, PRIVATE_ASN_MAX, PRIVATE_ASN_MIN } from './bgp.js';
+import type { BackupSubnetDraft, GatewayDraft, LanDraft } from './lan-file.js';
 import type { MeshDraft } from './mesh-file.js';
 
 /**
@@ -23,9 +24,11 @@ export function crossCheck(mesh: MeshDraft, lans: LanDraft[]): void {
   checkNames(lans);
   checkSubnetOverlaps(lans);
   checkGatewaySubnets(lans);
+  checkBackupSubnets(mesh, lans);
   checkTransit(mesh, lans);
   checkPorts(mesh, lans);
   checkEndpoints(lans);
+  checkAsns(mesh, lans);
   checkTopology(lans);
   warnDocker(mesh, lans);
   warnLargeMesh(mesh, lans);
@@ -139,7 +142,7 @@ function checkGatewaySubnets(lans: LanDraft[]): void {
           b.subnet.field,
           b.subnet.text,
           `${b.subnet.text} of gateway "${b.gateway.name}" overlaps ${a.subnet.text} of gateway "${a.gateway.name}" (${lan.findings.where(a.subnet.field)})`,
-          'give each gateway its own part of the LAN: peers route each subnet to the one gateway that owns it',
+          `give each gateway its own part of the LAN: peers route each subnet to the one gateway that owns it${a.subnet.text === b.subnet.text ? `; to serve it as a backup instead (routing: bgp), write { cidr: ${b.subnet.text}, backup: true }` : ''}`,
         );
       }
     }
@@ -155,6 +158,116 @@ function checkGatewaySubnets(lans: LanDraft[]): void {
         );
       }
     }
+  }
+}
+
+/**
+ * `{ cidr: X, backup: true }` in a `gateways:` entry (SPEC §7, bgp only): the gateway also advertises X, with a
+ * longer AS path, so peers fail over to it when X's owner is gone. X must be exactly a subnet another gateway of
+ * the same LAN owns: BGP advertises exact prefixes, and a backup of addresses nobody owns would be the only route.
+ */
+function checkBackupSubnets(mesh: MeshDraft, lans: LanDraft[]): void {
+  for (const lan of lans) {
+    for (const gateway of lan.gateways) {
+      const seen = new Map<string, BackupSubnetDraft>();
+      for (const backup of gateway.backupSubnets) {
+        const first = seen.get(backup.text);
+        if (first) {
+          lan.findings.error(
+            backup.field,
+            backup.text,
+            `${backup.text} is listed twice as a backup subnet of gateway "${gateway.name}" (first at ${lan.findings.where(first.field)})`,
+            'list each backup subnet once: remove this entry',
+          );
+          continue;
+        }
+        seen.set(backup.text, backup);
+        if (mesh.routing === 'static') {
+          lan.findings.error(
+            backup.backupField,
+            true,
+            `backup: true needs routing: bgp in mesh.yml, but routing is static (${mesh.findings.lines?.has('routing') ? mesh.findings.where('routing') : `the default: ${mesh.findings.file} has no routing: key`}): with static routing every subnet is routed to the one gateway that owns it, so there is no way to fail over to a backup`,
+            `set routing: bgp in mesh.yml, or remove this backup entry (${backup.text} stays served by its owner)`,
+          );
+        }
+        checkBackupOwner(lan, gateway, backup);
+      }
+    }
+  }
+}
+
+function checkBackupOwner(lan: LanDraft, gateway: GatewayDraft, backup: BackupSubnetDraft): void {
+  const own = (gateway.subnets ?? []).find((s) => s.text === backup.text);
+  if (own) {
+    lan.findings.error(
+      backup.field,
+      backup.text,
+      `gateway "${gateway.name}" lists ${backup.text} both as its own subnet (${lan.findings.where(own.field)}) and as a backup`,
+      'a gateway cannot back up its own subnet: remove the backup entry, or the plain one if another gateway owns it',
+    );
+    return;
+  }
+  const others = lan.gateways.filter((g) => g !== gateway);
+  if (others.some((g) => (g.subnets ?? []).some((s) => s.text === backup.text))) return;
+  const owned = others.flatMap((g) => (g.subnets ?? []).map((subnet) => ({ gateway: g, subnet })));
+  const near = owned.find((o) => overlaps(o.subnet.cidr, backup.cidr));
+  const choices = owned.map((o) => `${o.subnet.text} of "${o.gateway.name}"`).join(', ');
+  const use =
+    owned.length > 0
+      ? `a backup repeats another gateway's own subnet exactly: use ${near ? near.subnet.text : `one of ${choices}`}`
+      : 'a backup needs another gateway of the same LAN that owns the subnet: add that gateway under gateways:';
+  // the entry could be this gateway's own only where it is the LAN's and no sibling has it
+  const canOwn = !near && lan.subnets.some((s) => contains(s.cidr, backup.cidr));
+  lan.findings.error(
+    backup.field,
+    backup.text,
+    near
+      ? `${backup.text} is marked backup, but it is not exactly a subnet of another gateway of LAN "${lan.name}": it overlaps ${near.subnet.text} of gateway "${near.gateway.name}" (${lan.findings.where(near.subnet.field)}), and BGP advertises exact prefixes`
+      : `${backup.text} is marked backup, but no other gateway of LAN "${lan.name}" owns it, so there is nothing to back up`,
+    `${use}${canOwn ? ", or drop backup: true to make it this gateway's own" : ''}`,
+  );
+}
+
+/**
+ * routing: bgp gives each gateway the ASN asn_base + id (SPEC §7), over every gateway of every LAN; all of them
+ * must be private 4-byte ASNs (RFC 6996), or FRR would speak for an AS someone else may own on the Internet.
+ */
+function checkAsns(mesh: MeshDraft, lans: LanDraft[]): void {
+  const { bgp } = mesh;
+  if (mesh.routing !== 'bgp' || !bgp) return;
+  const placed = placedGateways(lans).filter((p) => p.gateway.id !== undefined);
+  if (placed.length === 0) return;
+  const byId = [...placed].sort((a, b) => a.gateway.id! - b.gateway.id!);
+  const lowest = byId[0]!;
+  const highest = byId[byId.length - 1]!;
+  const [minId, maxId] = [lowest.gateway.id!, highest.gateway.id!];
+  const range = `${PRIVATE_ASN_MIN}..${PRIVATE_ASN_MAX}`;
+  const fits = { from: PRIVATE_ASN_MIN - minId, to: PRIVATE_ASN_MAX - maxId };
+  const base = fits.from <= fits.to ? `use an asn_base from ${fits.from} to ${fits.to}` : undefined;
+  const over = byId.filter((p) => gatewayAsn(bgp, p.gateway.id!) > PRIVATE_ASN_MAX);
+  const under = byId.filter((p) => gatewayAsn(bgp, p.gateway.id!) < PRIVATE_ASN_MIN);
+  const more = (n: number, what: string) => (n > 1 ? `; ${n - 1} more gateway(s) ${what} too` : '');
+  const where = (p: Placed) => `${ownerText(p)}, ${p.lan.findings.where(idField(p))}`;
+  if (over.length > 0) {
+    const largestId = PRIVATE_ASN_MAX - bgp.asnBase;
+    mesh.findings.error(
+      'bgp.asn_base',
+      bgp.asnBase,
+      `bgp.asn_base ${bgp.asnBase} + id ${maxId} (${where(highest)}) = ${gatewayAsn(bgp, maxId)}, past ${PRIVATE_ASN_MAX}, the last private 4-byte ASN (RFC 6996)${more(over.length, 'overflow')}`,
+      base
+        ? `lower asn_base to at most ${fits.to} (the highest gateway id is ${maxId})${largestId >= minId ? `, or keep every gateway id at most ${largestId}` : ''}`
+        : `the ids ${minId}..${maxId} span more than the private ASNs ${range}: renumber the gateways closer together`,
+    );
+  }
+  if (under.length > 0) {
+    mesh.findings.error(
+      'bgp.asn_base',
+      bgp.asnBase,
+      `bgp.asn_base ${bgp.asnBase} + id ${minId} (${where(lowest)}) = ${gatewayAsn(bgp, minId)}, not a private 4-byte ASN (${range}, RFC 6996)${more(under.length, 'fall below it')}`,
+      base
+        ? `${base} (every gateway's ASN is asn_base + its id), e.g. asn_base: ${Math.min(PRIVATE_ASN_MIN, fits.to)}`
+        : `the ids ${minId}..${maxId} span more than the private ASNs ${range}: renumber the gateways closer together`,
+    );
   }
 }
 
@@ -179,7 +292,36 @@ function checkTopology(lans: LanDraft[]): void {
   }
 }
 
+/**
+ * Backup subnets that lie outside their own LAN's subnets (so are no other gateway's subnet either, which
+ * checkBackupSubnets reports): the other checks of addresses look at a LAN's subnets only, and a valid backup is
+ * inside them by construction, so only these can still collide with another LAN or the transit.
+ */
+function strayBackups(lan: LanDraft): { gateway: GatewayDraft; subnet: BackupSubnetDraft }[] {
+  return lan.gateways.flatMap((gateway) =>
+    gateway.backupSubnets
+      .filter((b) => !lan.subnets.some((s) => contains(s.cidr, b.cidr)))
+      .map((subnet) => ({ gateway, subnet })),
+  );
+}
+
 function checkSubnetOverlaps(lans: LanDraft[]): void {
+  for (const lan of lans) {
+    for (const { gateway, subnet } of strayBackups(lan)) {
+      for (const other of lans) {
+        if (other === lan) continue;
+        for (const theirs of other.subnets) {
+          if (!overlaps(subnet.cidr, theirs.cidr)) continue;
+          lan.findings.error(
+            subnet.field,
+            subnet.text,
+            `${subnet.text}, a backup subnet of gateway "${gateway.name}" of LAN "${lan.name}", overlaps ${theirs.text} of LAN "${other.name}" (${other.findings.where(theirs.field)})`,
+            "a backup repeats a subnet of another gateway of the same LAN: use one of this LAN's own subnets",
+          );
+        }
+      }
+    }
+  }
   const all = lans.flatMap((lan) => lan.subnets.map((subnet) => ({ lan, subnet })));
   for (let j = 0; j < all.length; j++) {
     for (let i = 0; i < j; i++) {
@@ -218,6 +360,15 @@ function checkTransit(mesh: MeshDraft, lans: LanDraft[]): void {
         transit,
         `transit ${transit} overlaps ${subnet.text} of LAN "${lan.name}" (${lan.findings.where(subnet.field)})`,
         'pick a transit network that no LAN uses, e.g. 172.19.0.0/16 or another unused private range',
+      );
+    }
+    for (const { gateway, subnet } of strayBackups(lan)) {
+      if (!overlaps(transitCidr, subnet.cidr)) continue;
+      lan.findings.error(
+        subnet.field,
+        subnet.text,
+        `${subnet.text}, a backup subnet of gateway "${gateway.name}", overlaps the transit network ${transit} (${mesh.findings.where('transit')})`,
+        "a backup repeats a subnet of another gateway of the same LAN: use one of this LAN's own subnets",
       );
     }
   }

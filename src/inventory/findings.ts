@@ -6,6 +6,8 @@ import type { LineIndex } from './line-index.js';
  * the loader fails once at the end. The line comes from the file's LineIndex, so callers only name the field.
  */
 export class FileFindings {
+  private errors = 0;
+
   constructor(
     /** The file as the operator sees it, e.g. `inventory/lans/branch.yml`. */
     readonly file: string,
@@ -13,6 +15,11 @@ export class FileFindings {
     /** Set once the file is parsed; before that, findings carry the line they are given, if any. */
     public lines?: LineIndex,
   ) {}
+
+  /** How many errors were reported about this file so far: a block is usable only if reading it added none. */
+  errorCount(): number {
+    return this.errors;
+  }
 
   error(field: string, value: unknown, message: string, fix: string): void {
     this.add('error', field, value, message, fix);
@@ -41,6 +48,7 @@ export class FileFindings {
     fix: string,
     knownLine?: number,
   ): void {
+    if (severity === 'error') this.errors++;
     const diagnostic: Diagnostic = { severity, file: this.file, field, message, fix };
     const line = knownLine ?? this.lines?.lineOf(field);
     if (line !== undefined) diagnostic.line = line;

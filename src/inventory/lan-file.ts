@@ -1,7 +1,16 @@
 import type { Cidr } from '../mesh/ipv4.js';
 import type { CloudIds, SshSettings } from '../types.js';
 import { checkCidr } from './cidrs.js';
-import { checkUnknownKeys, isMapping, readInteger, readList, readMapping, readString } from './fields.js';
+import {
+  checkUnknownKeys,
+  isMapping,
+  readBoolean,
+  readInteger,
+  readList,
+  readMapping,
+  readString,
+  wrongType,
+} from './fields.js';
 import type { FileFindings } from './findings.js';
 import { hostProblem } from './hosts.js';
 import { childPath, itemPath } from './line-index.js';
@@ -13,11 +22,20 @@ export const GATEWAY_KEYS = ['endpoint', 'ssh_host', 'ssh', 'cloud'] as const;
 /** An entry of `gateways:` (a LAN served by several gateways, one per availability zone). */
 export const GATEWAYS_ENTRY_KEYS = ['name', 'id', 'endpoint', 'ssh_host', 'ssh', 'subnets', 'cloud'] as const;
 export const CLOUD_PROVIDERS = ['aws', 'gcp', 'azure'] as const;
+/** A subnet of a `gateways:` entry written as a mapping: `{ cidr: 10.5.0.0/20, backup: true }`. */
+export const SUBNET_ENTRY_KEYS = ['cidr', 'backup'] as const;
 
 export interface SubnetDraft {
   text: string;
   cidr: Cidr;
+  /** Where the CIDR is written: `subnets[0]`, or `gateways[1].subnets[0].cidr` for the mapping form. */
   field: string;
+}
+
+/** A subnet a gateway serves as a backup (`backup: true`): another gateway of its LAN owns it. */
+export interface BackupSubnetDraft extends SubnetDraft {
+  /** Where `backup: true` is written, e.g. `gateways[1].subnets[0].backup`. */
+  backupField: string;
 }
 
 /** One gateway of a LAN: the `gateway:` section (named and numbered like the LAN) or an entry of `gateways:`. */
@@ -31,6 +49,8 @@ export interface GatewayDraft {
   ssh: SshSettings;
   /** Its own part of the LAN (`gateways:` entries); undefined: all of the LAN's subnets. */
   subnets?: SubnetDraft[];
+  /** Subnets of other gateways of its LAN it serves as a backup (`gateways:` entries only, routing: bgp). */
+  backupSubnets: BackupSubnetDraft[];
   cloud?: CloudIds;
 }
 
@@ -141,6 +161,10 @@ export function readLanFile(
   }
   subnets?.forEach((value, i) => {
     const field = itemPath('subnets', i);
+    if (isMapping(value)) {
+      refuseSubnetMapping(value, field, several, findings);
+      return;
+    }
     const cidr = checkCidr(value, field, findings, 'subnet');
     if (cidr) draft.subnets.push({ text: value as string, cidr, field });
   });
@@ -169,7 +193,7 @@ export function readLanFile(
       'add a gateway: section with endpoint: ADDRESS-OR-DNS-NAME that the other gateways can reach (or gateways: for a LAN with several)',
     );
   }
-  const single: GatewayDraft = { field: 'gateway', name: draft.name, ssh: { ...meshSsh } };
+  const single: GatewayDraft = { field: 'gateway', name: draft.name, ssh: { ...meshSsh }, backupSubnets: [] };
   if (draft.id !== undefined) single.id = draft.id;
   draft.gateways.push(single);
   if (gateway) readGateway(gateway, single, draft, context);
@@ -271,7 +295,7 @@ function readGateways(
       return;
     }
     checkUnknownKeys(entry, field, GATEWAYS_ENTRY_KEYS, findings);
-    const gateway: GatewayDraft = { field, ssh: { ...meshSsh } };
+    const gateway: GatewayDraft = { field, ssh: { ...meshSsh }, backupSubnets: [] };
     const name = readString(entry, 'name', field, findings, {
       required: true,
       missingFix: `add name: ${draft.name}-a (unique among LAN and gateway names)`,
@@ -307,14 +331,75 @@ function readGateways(
     if (subnets) {
       gateway.subnets = [];
       subnets.forEach((value, j) => {
-        const subField = itemPath(childPath(field, 'subnets'), j);
-        const cidr = checkCidr(value, subField, findings, 'subnet');
-        if (cidr) gateway.subnets!.push({ text: value as string, cidr, field: subField });
+        readGatewaySubnet(value, itemPath(childPath(field, 'subnets'), j), gateway, findings);
       });
     }
     readGateway(entry, gateway, draft, context);
     draft.gateways.push(gateway);
   });
+}
+
+/**
+ * One entry of a `gateways:` entry's subnets: a CIDR, or `{ cidr: CIDR, backup: true }` for a subnet another
+ * gateway of the LAN owns and this one serves as a backup (`{ cidr: CIDR }` or `backup: false` is the plain CIDR).
+ * Whether the backup is allowed (routing: bgp, an owner in the LAN) is for the cross-checks.
+ */
+function readGatewaySubnet(
+  value: unknown,
+  field: string,
+  gateway: GatewayDraft,
+  findings: FileFindings,
+): void {
+  if (!isMapping(value)) {
+    const cidr = checkCidr(value, field, findings, 'subnet');
+    if (cidr) gateway.subnets!.push({ text: value as string, cidr, field });
+    return;
+  }
+  checkUnknownKeys(value, field, SUBNET_ENTRY_KEYS, findings);
+  const cidrField = childPath(field, 'cidr');
+  if (value.cidr === undefined) {
+    findings.error(
+      cidrField,
+      undefined,
+      `required key ${cidrField} is missing`,
+      "write the subnet as a CIDR, or as { cidr: 10.5.16.0/20, backup: true } for a backup of another gateway's subnet",
+    );
+  }
+  const cidr = value.cidr === undefined ? undefined : checkCidr(value.cidr, cidrField, findings, 'subnet');
+  const backup = readBoolean(value, 'backup', field, findings);
+  if (!cidr) return;
+  const subnet = { text: value.cidr as string, cidr, field: cidrField };
+  if (backup === true) gateway.backupSubnets.push({ ...subnet, backupField: childPath(field, 'backup') });
+  else if (backup !== undefined || value.backup === undefined) gateway.subnets!.push(subnet);
+}
+
+/** A mapping in a LAN's own `subnets:` list: only the subnets of a `gateways:` entry may be written that way. */
+function refuseSubnetMapping(
+  value: Record<string, unknown>,
+  field: string,
+  several: boolean,
+  findings: FileFindings,
+): void {
+  const plain = typeof value.cidr === 'string' ? value.cidr : '10.1.0.0/16';
+  if (value.backup !== undefined) {
+    findings.error(
+      childPath(field, 'backup'),
+      value.backup,
+      several
+        ? "backup is only allowed in a gateway's own subnets (an entry of gateways:), not in the LAN's subnets"
+        : 'backup is only allowed in a LAN with several gateways (gateways:): this LAN has one gateway, which serves every subnet',
+      several
+        ? `list ${plain} plainly here, and write { cidr: ${plain}, backup: true } in the subnets of the gateways: entry that backs it up`
+        : `write ${plain} plainly (subnets: [${plain}]); for a backup, list the LAN's gateways under gateways: (one per zone) and mark the backup there`,
+    );
+    return;
+  }
+  findings.error(
+    field,
+    value,
+    wrongType(value, 'a network in CIDR form'),
+    `write it as ADDRESS/PREFIX, e.g. ${plain} (the { cidr: … } form is only for the subnets of a gateways: entry)`,
+  );
 }
 
 function readGateway(

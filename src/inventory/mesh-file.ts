@@ -1,5 +1,6 @@
 import type { Cidr } from '../mesh/ipv4.js';
 import type { BgpSettings, OpenVpnSettings, RoutingMode, SshSettings } from '../types.js';
+import { readBgp, readRouting } from './bgp.js';
 import { checkCidr } from './cidrs.js';
 import {
   checkInteger,
@@ -24,6 +25,8 @@ export const MESH_KEYS = [
   'pki_dir',
   'ssh',
   'openvpn',
+  'routing',
+  'bgp',
 ] as const;
 export const OPENVPN_KEYS = ['keepalive', 'extra'] as const;
 
@@ -46,8 +49,10 @@ export interface MeshDraft {
   pkiDir: string;
   ssh: SshSettings;
   openvpn: OpenVpnSettings;
-  routing: RoutingMode;
-  bgp: BgpSettings;
+  /** Undefined when mesh.yml could not be read or its routing: was refused: rules that depend on it are skipped. */
+  routing?: RoutingMode;
+  /** Defaults filled in; undefined when a key of bgp: was refused. */
+  bgp?: BgpSettings;
 }
 
 /** `bgp:` when mesh.yml leaves it out (SPEC §1): private 4-byte ASNs from 4200000000, BFD 300 ms × 3. */
@@ -67,7 +72,6 @@ export function defaultMeshDraft(findings: FileFindings, context: PathContext): 
     pkiDir: expandPath('pki', context),
     ssh: defaultSshSettings(context),
     openvpn: { keepalive: [...DEFAULT_KEEPALIVE], extra: [] },
-    routing: 'static',
     bgp: { asnBase: DEFAULT_BGP.asnBase, bfd: { ...DEFAULT_BGP.bfd } },
   };
 }
@@ -137,6 +141,18 @@ export function readMeshFile(data: unknown, findings: FileFindings, context: Pat
 
   const openvpn = readMapping(data, 'openvpn', '', findings);
   if (openvpn) readOpenVpn(openvpn, findings, draft.openvpn);
+
+  const routing = readRouting(data, findings);
+  if (routing !== undefined) draft.routing = routing;
+  draft.bgp = readBgp(data, findings, DEFAULT_BGP);
+  if (routing === 'static' && data.bgp !== undefined) {
+    findings.warning(
+      'bgp',
+      undefined,
+      `the block is ignored: ${data.routing === undefined ? 'there is no routing: key, so routing is static (the default)' : 'routing is static'}, and only routing: bgp uses it`,
+      'set routing: bgp to run BGP between the gateways, or remove the bgp: block',
+    );
+  }
   return draft;
 }
 

@@ -39,6 +39,24 @@ describe('scaffoldInventory', () => {
     assert.equal(inventory?.lans.length, lans.length);
   });
 
+  it('shows routing: static and a commented-out bgp: block that validates, once uncommented, to the defaults', () => {
+    const target = path.join(work, 'inventory');
+    scaffoldInventory(target);
+    const meshFile = path.join(target, 'mesh.yml');
+    const text = readFileSync(meshFile, 'utf8');
+    assert.match(text, /^routing: static$/m);
+    assert.match(text, /^# bgp:$/m);
+    const bgp = text
+      .replace(/^routing: static$/m, 'routing: bgp')
+      .replace(/^# (bgp:| {2}.*)$/gm, (_, line: string) => line);
+    assert.match(bgp, /^bgp:\n {2}asn_base: 4200000000\n {2}bfd:\n {4}interval_ms: 300\n {4}multiplier: 3$/m);
+    writeFileSync(meshFile, bgp);
+    const { inventory, diagnostics } = loadInventory(target);
+    assert.deepEqual(diagnostics, []);
+    assert.equal(inventory?.mesh.routing, 'bgp');
+    assert.deepEqual(inventory?.mesh.bgp, { asnBase: 4200000000, bfd: { intervalMs: 300, multiplier: 3 } });
+  });
+
   it('scaffolds into an existing empty directory', () => {
     assert.ok(scaffoldInventory(work).length >= 5);
     assert.ok(existsSync(path.join(work, 'mesh.yml')));
