@@ -3,7 +3,9 @@
  * validate (load + checks), plan (allocation), PKI creation (key generation, reported separately), a second PKI
  * pass (reuse), and render of every gateway's files. Prints seconds per stage and peak memory.
  *
- *   npm run bench            (or: node dist/bench/render.js [LANS])
+ *   npm run bench            (or: node dist/bench/render.js [LANS] [static|bgp])
+ *
+ * With `bgp` the mesh uses `routing: bgp` (SPEC §7): every gateway's frr.conf is rendered too.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,7 @@ import { loadRoles } from '../src/render/roles.js';
 import { meshctlVersion } from '../src/version.js';
 
 const lanCount = Number(process.argv[2] ?? 150);
+const routing = process.argv[3] === 'bgp' ? 'bgp' : 'static';
 const dir = mkdtempSync(join(tmpdir(), 'meshctl-bench-'));
 
 function time<T>(label: string, fn: () => T): T {
@@ -45,7 +48,7 @@ function report(label: string, start: bigint): void {
 
 try {
   mkdirSync(join(dir, 'lans'), { recursive: true });
-  writeFileSync(join(dir, 'mesh.yml'), 'name: bench\ntransit: 172.19.0.0/16\nport_base: 20000\n');
+  writeFileSync(join(dir, 'mesh.yml'), `name: bench\ntransit: 172.19.0.0/16\nport_base: 20000\nrouting: ${routing}\n`);
   for (let id = 1; id <= lanCount; id++) {
     // ids 1..150 → 10.<id>.0.0/16, every LAN a different size would only change the text, not the work
     writeFileSync(
@@ -54,7 +57,7 @@ try {
     );
   }
   console.log(
-    `meshctl ${meshctlVersion()} offline benchmark: ${lanCount} LANs, ${(lanCount * (lanCount - 1)) / 2} tunnels`,
+    `meshctl ${meshctlVersion()} offline benchmark: ${lanCount} LANs, ${(lanCount * (lanCount - 1)) / 2} tunnels, routing ${routing}`,
   );
   const total = process.hrtime.bigint();
   const loaded = time('validate (load + all checks)', () => loadInventory(dir));

@@ -158,7 +158,8 @@ export function formatPlans(
 /** `debian 12 (bookworm), OpenVPN 2.6.14, systemd 252`. */
 export function systemText(system: GatewaySystem): string {
   const openvpn = system.openvpn ? `OpenVPN ${system.openvpn}` : 'OpenVPN not installed';
-  return [system.release, openvpn, ...(system.systemd ? [`systemd ${system.systemd}`] : [])].join(', ');
+  const frr = system.frr === undefined ? [] : [system.frr ? `FRR ${system.frr}` : 'FRR not installed'];
+  return [system.release, openvpn, ...frr, ...(system.systemd ? [`systemd ${system.systemd}`] : [])].join(', ');
 }
 
 export function planToJson(plan: HostPlan): Record<string, unknown> {
