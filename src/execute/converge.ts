@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import { RemoteCommandError } from '../errors.js';
 import {
   FIREWALL_UNIT,
+  FRR_UNIT,
   gatewayPaths,
   MODES,
   TUNNEL_UNIT_TEMPLATE,
@@ -375,14 +376,28 @@ async function keepPreviousRulesAccepted(run: GatewayRun): Promise<boolean> {
  */
 function actualManifest(run: GatewayRun): Manifest {
   const unconfirmedUnits = new Set(run.tunnels.filter((t) => unconfirmed(t.outcome)).map((t) => t.unit));
+  // BGP sessions this run had to check and did not see up: FRR's files are not vouched for either
+  if (run.verifyBgp && !run.bgpConfirmed) unconfirmedUnits.add(FRR_UNIT);
   const notifies = new Map(run.desired.files.map((f) => [f.path, f.notifies]));
+  // a file an earlier run landed without confirming it (its content is the desired one, its manifest entry is
+  // not) stays unconfirmed until a run confirms what reads it, although this run did not write it again
+  const recorded = run.facts?.manifest?.files ?? {};
+  const pending = Object.entries(run.desired.manifest.files)
+    .filter(
+      ([path, sha]) =>
+        !run.landed.includes(path) &&
+        recorded[path] !== undefined &&
+        recorded[path] !== sha &&
+        run.facts?.files[path]?.sha256 === sha,
+    )
+    .map(([path]) => path);
   const files = confirmedManifestFiles({
     desired: run.desired.manifest.files,
     before: Object.fromEntries(
       Object.entries(run.facts?.files ?? {}).map(([p, f]) => [p, f?.sha256 ?? null]),
     ),
     restored: run.restored,
-    written: run.landed.map((path) => ({ path, notifies: notifies.get(path) ?? [] })),
+    written: [...run.landed, ...pending].map((path) => ({ path, notifies: notifies.get(path) ?? [] })),
     unconfirmedUnits,
   });
   return { ...run.desired.manifest, files };

@@ -32,6 +32,8 @@ export interface GatewayRun {
   verify: VerifyTunnelAction[];
   /** With routing: bgp, the sessions to check once the tunnels are decided. */
   verifyBgp?: VerifyBgpAction;
+  /** Every session of `verifyBgp` was checked and seen up: only then does the manifest vouch for FRR's files. */
+  bgpConfirmed: boolean;
   /** What verification saw at this end; rollback is decided per pair from both ends. */
   checks: EndCheck[];
   /** One outcome per tunnel this run touched, decided once both ends were checked. */
@@ -52,6 +54,7 @@ export function newRun(desired: DesiredState): GatewayRun {
     startFailed: new Set(),
     restored: [],
     verify: [],
+    bgpConfirmed: false,
     checks: [],
     tunnels: [],
     startedAt: Date.now(),

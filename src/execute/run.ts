@@ -4,10 +4,10 @@ import { peerOfTunnelUnit } from '../gateway/layout.js';
 import type { Output } from '../output.js';
 import { HostPlanError, planHosts } from '../plan/index.js';
 import type { DesiredState } from '../types.js';
+import { describeSession, sessionUp, waitForBgp } from './bgp.js';
 import { convergeSteps, finish, rollbackTunnels, startStopped, startTunnels } from './converge.js';
 import { closeAll, connectGateway, fail, type GatewayRun, gatherFacts, newRun } from './gateway.js';
 import { type EndCheck, pairVerdict, type Stage, type TunnelOutcome, verdictError } from './outcomes.js';
-import { describeSession, sessionUp, waitForBgp } from './bgp.js';
 import { waitForTunnels } from './tunnels.js';
 
 /**
@@ -305,6 +305,8 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
                 '; the tunnels are up: check FRR on both ends (`vtysh -c "show bgp summary"`)',
             );
           }
+          // a session with a peer that failed was not checked: FRR's files wait for the run that checks it
+          run.bgpConfirmed = checks.length === action.neighbors.length;
           setTitle(`${run.name}: ${checks.length}/${checks.length} BGP sessions up`);
         },
       ),

@@ -25,8 +25,9 @@
 #   openvpn OpenVPN 2.6.14 x86_64-…             first line of `openvpn --version`
 #   openvpn-missing
 #   server-template yes|no                      the TUNNEL_TEMPLATE.service unit file exists
-#   frr VERSION-LINE | frr-missing              first line of `/usr/lib/frr/bgpd --version` (FRR's daemons)
-#   frr-reload yes|no                           /usr/lib/frr/frr-reload.py exists (what `systemctl reload frr` runs)
+#   frr VERSION-LINE | frr-missing              first line of `bgpd --version`, bgpd of /usr/lib/frr (Debian) or
+#                                               /usr/libexec/frr (RHEL family)
+#   frr-reload yes|no                           frr-reload.py exists there (what `systemctl reload frr` runs)
 #   frr-config PATH pristine|changed            a PATH asked for that is a configuration file of the frr package:
 #                                               still as the package shipped it, or changed (dpkg or rpm says)
 #   file PATH SHA256 MODE OWNER                 a regular file (MODE in octal, as stat %a prints it)
@@ -155,12 +156,19 @@ done
 record server-template "$template"
 
 # --- FRR (routing: bgp) ---------------------------------------------------------------------------------------
-if [ -x /usr/lib/frr/bgpd ]; then
-  record frr "$(/usr/lib/frr/bgpd --version 2>/dev/null | head -n 1 | one_line)"
+# FRR's daemons and frr-reload.py live in /usr/lib/frr on Debian and Ubuntu, in /usr/libexec/frr on the RHEL family.
+frr_bgpd=
+frr_reload=no
+for dir in /usr/lib/frr /usr/libexec/frr; do
+  if [ -z "$frr_bgpd" ] && [ -x "$dir/bgpd" ]; then frr_bgpd=$dir/bgpd; fi
+  if [ -f "$dir/frr-reload.py" ]; then frr_reload=yes; fi
+done
+if [ -n "$frr_bgpd" ]; then
+  record frr "$("$frr_bgpd" --version 2>/dev/null | head -n 1 | one_line)"
 else
   record frr-missing
 fi
-if [ -f /usr/lib/frr/frr-reload.py ]; then record frr-reload yes; else record frr-reload no; fi
+record frr-reload "$frr_reload"
 # Whether a configuration file of the package is as it shipped: dpkg keeps each conffile's md5, rpm -V names the
 # changed ones. Only paths asked for are looked at (a bgp gateway asks for /etc/frr/frr.conf and daemons).
 if have dpkg-query && conffiles=$(dpkg-query -W -f='${Conffiles}\n' frr 2>/dev/null) && [ -n "$conffiles" ]; then

@@ -7,12 +7,14 @@ import type {
   ExecResult,
 } from '../../src/connection/types.js';
 import { ConnectError } from '../../src/errors.js';
+import { BGP_SUMMARY_COMMAND } from '../../src/execute/bgp.js';
 import { backupPath, SCRIPT_MARKER } from '../../src/execute/bundle.js';
 import { WAIT_SCRIPT } from '../../src/execute/tunnels.js';
 import { FETCH_OLD_SCRIPT } from '../../src/facts/old-contents.js';
 import { PROBE_SCRIPT } from '../../src/facts/probe.js';
 import {
   FIREWALL_UNIT,
+  FRR_UNIT,
   gatewayPaths,
   isTunnelUnit,
   OWN_UNIT_PREFIX,
@@ -31,7 +33,73 @@ import { sha256 } from './hash.js';
  * A command it does not recognise fails the test (exit 127 and a message): a new remote command must be taught
  * here, so these tests never silently stop covering what the engine sends. `faults` let a test make any command
  * fail, hang (a timeout) or change the gateway first.
+ *
+ * FRR (routing: bgp) is modelled too: the frr package (installed with its default frr.conf and daemons, and
+ * started, as apt does), frr-pythontools (frr-reload.py: what `systemctl reload frr` needs), frr.service (a reload
+ * loads frr.conf again and keeps its PID; which daemons run is read at start only), and FRR's session table
+ * (`vtysh -c 'show bgp ipv4 unicast summary json'`): see `bgpSessions`.
  */
+
+/** What the frr package ships as /etc/frr/frr.conf and /etc/frr/daemons: "pristine" to the probe. */
+export const FRR_PACKAGE_FILES: Readonly<Record<string, string>> = {
+  [gatewayPaths.frrConf]:
+    'frr version 8.4.4\nfrr defaults traditional\nhostname frr\nlog syslog informational\nservice integrated-vtysh-config\n!\n',
+  [gatewayPaths.frrDaemons]:
+    'bgpd=no\nospfd=no\nospf6d=no\nripd=no\nripngd=no\nisisd=no\npimd=no\nldpd=no\nnhrpd=no\neigrpd=no\n' +
+    'babeld=no\nsharpd=no\npbrd=no\nbfdd=no\nfabricd=no\nvrrpd=no\npathd=no\n\nvtysh_enable=yes\n',
+};
+
+/** The FRR release the memory gateway installs. */
+export const MEMORY_FRR_VERSION = '8.4.4';
+
+/** What a running FRR loaded: frr.conf at start or at the last reload, daemons at start. */
+interface FrrLoaded {
+  conf: string;
+  daemons: string;
+}
+
+/** The parts of an frr.conf the session model reads. */
+interface FrrConfig {
+  asn: number | null;
+  neighbors: Map<string, { remoteAs: number; in?: string }>;
+  networks: string[];
+  /** route-map → the prefix-list it matches. */
+  routeMaps: Map<string, string>;
+  prefixLists: Map<string, string[]>;
+}
+
+/** Reads what the session model needs from an frr.conf: the AS, neighbours, `network` lines, filters. */
+export function parseFrrConf(text: string): FrrConfig {
+  const config: FrrConfig = {
+    asn: null,
+    neighbors: new Map(),
+    networks: [],
+    routeMaps: new Map(),
+    prefixLists: new Map(),
+  };
+  let routeMap: string | null = null;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    const words = line.split(/\s+/);
+    if (words[0] === 'router' && words[1] === 'bgp') config.asn = Number(words[2]);
+    else if (words[0] === 'neighbor' && words[2] === 'remote-as') {
+      config.neighbors.set(words[1]!, { remoteAs: Number(words[3]) });
+    } else if (words[0] === 'neighbor' && words[2] === 'route-map' && words[4] === 'in') {
+      const n = config.neighbors.get(words[1]!);
+      if (n) n.in = words[3]!;
+    } else if (words[0] === 'network') config.networks.push(words[1]!);
+    else if (words[0] === 'route-map') routeMap = words[1]!;
+    else if (routeMap && line.startsWith('match ip address prefix-list ')) {
+      config.routeMaps.set(routeMap, words[4]!);
+    } else if (line.startsWith('ip prefix-list ') && words[5] === 'permit' && words.length === 7) {
+      // exact prefixes only (`le`/`ge` would make more words): what meshctl renders
+      const list = config.prefixLists.get(words[2]!) ?? [];
+      list.push(words[6]!);
+      config.prefixLists.set(words[2]!, list);
+    } else if (line === 'exit') routeMap = null;
+  }
+  return config;
+}
 
 export interface MemoryFile {
   content: Buffer;
@@ -134,6 +202,12 @@ export class MemoryGateway {
   rpFilter: Record<string, number> = { all: 0, default: 0, eth0: 0 };
   /** Tunnel configs OpenVPN refuses to start (e.g. a directive this version does not know). */
   refuses: (config: string) => boolean = () => false;
+  /** FRR's version (`bgpd --version`); null: the frr package is not installed. */
+  frrVersion: string | null = null;
+  /** frr-reload.py is installed (frr-pythontools on Debian; part of frr on the RHEL family). */
+  frrReload = false;
+  /** What the running frr.service loaded; null while it does not run. */
+  private frrLoaded: FrrLoaded | null = null;
   private nextPid = 100;
 
   constructor(
@@ -250,7 +324,15 @@ export class MemoryGateway {
       if (/^net\.ipv4\.ip_forward\s*=\s*1\s*$/m.test(text)) this.ipForward = true;
       return ok('net.ipv4.ip_forward = 1\n');
     }
-    if (argv[0] === 'dnf' || argv[0] === 'yum') return this.install(argv[argv.length - 1]!);
+    if (argv[0] === 'dnf' || argv[0] === 'yum') {
+      return argv[1] === 'install'
+        ? this.install(
+            argv.slice(2).filter((a) => !a.startsWith('-')),
+            false,
+          )
+        : failed(1, '');
+    }
+    if (argv[0] === 'vtysh') return this.vtysh(argv.slice(1));
     return failed(127, `memory gateway ${this.name}: unknown command ${JSON.stringify(argv.slice(0, 3))}`);
   }
 
@@ -267,7 +349,7 @@ export class MemoryGateway {
     }
     switch (name) {
       case 'meshctl-install':
-        return this.install(args[0]!);
+        return this.install(args, true);
       case 'meshctl-firewall':
         if (this.files.has(args[0]!)) this.firewall = null;
         return ok();
@@ -312,10 +394,115 @@ export class MemoryGateway {
     return ok(`${lines.join('\n')}\n`);
   }
 
-  private install(pkg: string): ExecResult {
-    if (pkg !== 'openvpn') return failed(100, `E: Unable to locate package ${pkg}`);
-    this.openvpnVersion = '2.6.14';
-    return ok(`Setting up openvpn (2.6.14) ...\n`);
+  /**
+   * One package-manager run. apt (`apt`): frr-pythontools is a package of its own, and a freshly installed frr
+   * is enabled and started on the package's defaults; dnf/yum: frr includes frr-reload.py and is left stopped.
+   * A configuration file already there is kept (--force-confold; rpm's noreplace).
+   */
+  private install(packages: string[], apt: boolean): ExecResult {
+    const known = apt ? ['openvpn', 'frr', 'frr-pythontools'] : ['openvpn', 'frr'];
+    const unknown = packages.filter((p) => !known.includes(p));
+    if (unknown.length > 0 || packages.length === 0) {
+      return failed(100, `E: Unable to locate package ${unknown[0] ?? '(none given)'}`);
+    }
+    const said: string[] = [];
+    if (packages.includes('openvpn')) {
+      this.openvpnVersion = '2.6.14';
+      said.push('Setting up openvpn (2.6.14) ...');
+    }
+    if (packages.includes('frr-pythontools') && this.frrVersion === null && !packages.includes('frr')) {
+      return failed(100, 'E: frr-pythontools depends on frr, which is not going to be installed');
+    }
+    if (packages.includes('frr') && this.frrVersion === null) {
+      this.frrVersion = MEMORY_FRR_VERSION;
+      for (const [path, content] of Object.entries(FRR_PACKAGE_FILES)) {
+        if (!this.files.has(path))
+          this.files.set(path, { content: Buffer.from(content), mode: 0o640, owner: 'frr' });
+      }
+      if (!apt) this.frrReload = true;
+      said.push(`Setting up frr (${MEMORY_FRR_VERSION}) ...`);
+      if (apt) {
+        this.unit(FRR_UNIT).enabled = true;
+        this.start(FRR_UNIT);
+      }
+    }
+    if (packages.includes('frr-pythontools')) {
+      this.frrReload = true;
+      said.push(`Setting up frr-pythontools (${MEMORY_FRR_VERSION}) ...`);
+    }
+    return ok(`${said.join('\n')}\n`);
+  }
+
+  // --- FRR ---------------------------------------------------------------------------------------------------
+
+  /** bgpd runs: frr.service is active and the daemons file it started with says bgpd=yes. */
+  bgpdRunning(): boolean {
+    return this.frrLoaded !== null && this.reachable && /^bgpd=yes$/m.test(this.frrLoaded.daemons);
+  }
+
+  /** The frr.conf the running FRR holds, parsed; null while bgpd does not run. */
+  private frrConfig(): FrrConfig | null {
+    return this.bgpdRunning() ? parseFrrConf(this.frrLoaded!.conf) : null;
+  }
+
+  /**
+   * FRR's session table, per neighbour address of the running frr.conf. A session is Established when the tunnel
+   * that carries it (the running tunnel whose peer transit address is the neighbour) is up, no cut is on the pair
+   * (`MemoryNetwork.bgpCut`), and the peer's running bgpd names this end's transit address as a neighbour, each
+   * side with the other's AS. pfxRcd: the peer's `network` lines that this end's inbound prefix-list for that
+   * neighbour permits (via its route-map; none without one).
+   */
+  bgpSessions(): Map<string, { state: string; remoteAs: number; pfxRcd: number }> {
+    const here = this.frrConfig();
+    const sessions = new Map<string, { state: string; remoteAs: number; pfxRcd: number }>();
+    if (!here) return sessions;
+    const tunnels = this.peerAddresses();
+    for (const [address, neighbor] of here.neighbors) {
+      const state = { state: 'Active', remoteAs: neighbor.remoteAs, pfxRcd: 0 };
+      sessions.set(address, state);
+      const unit = tunnels.get(address);
+      if (!unit || !this.tunnelUp(unit)) continue;
+      const peerName = TUNNEL_UNIT.exec(unit)![1]!.slice('mesh-'.length);
+      const peer = this.network.byName(peerName)!;
+      if (this.network.bgpCut.has(MemoryNetwork.pairKey(this.name, peerName))) continue;
+      const localAddress = this.loadedConfig(unit)!.get('ifconfig')!.split(' ')[0]!;
+      const there = peer.frrConfig();
+      const back = there?.neighbors.get(localAddress);
+      if (!there || !back || there.asn !== neighbor.remoteAs || back.remoteAs !== here.asn) continue;
+      state.state = 'Established';
+      const list = neighbor.in ? here.prefixLists.get(here.routeMaps.get(neighbor.in) ?? '') : undefined;
+      state.pfxRcd = there.networks.filter((n) => list?.includes(n)).length;
+    }
+    return sessions;
+  }
+
+  /** `vtysh -c 'show bgp ipv4 unicast summary json'`, in FRR's shape: `{routerId, as, peers: {address: …}}`. */
+  private vtysh(args: string[]): ExecResult {
+    if (args.join(' ') !== BGP_SUMMARY_COMMAND.slice(1).join(' ')) {
+      return failed(127, `memory gateway ${this.name}: vtysh ${JSON.stringify(args)} is not modelled`);
+    }
+    if (this.units.get(FRR_UNIT)?.active !== 'active') {
+      return failed(1, 'Exiting: failed to connect to any daemons.\n');
+    }
+    if (!this.bgpdRunning()) return failed(1, 'bgpd is not running\n');
+    const config = this.frrConfig()!;
+    if (config.asn === null) return ok('{}\n');
+    const peers = Object.fromEntries(
+      [...this.bgpSessions()].map(([address, s]) => [
+        address,
+        {
+          remoteAs: s.remoteAs,
+          version: 4,
+          state: s.state,
+          peerState: s.state === 'Established' ? 'OK' : 'Policy',
+          pfxRcd: s.pfxRcd,
+          pfxSnt: config.networks.length,
+        },
+      ]),
+    );
+    return ok(
+      `${JSON.stringify({ routerId: '0.0.0.0', as: config.asn, vrfName: 'default', peers }, null, 2)}\n`,
+    );
   }
 
   // --- systemctl -----------------------------------------------------------------------------------------------
@@ -323,6 +510,7 @@ export class MemoryGateway {
   private unitLoaded(unit: string): boolean {
     // meshctl's own units exist once their unit file does; tunnel units come with OpenVPN's template unit
     if (unit.startsWith(OWN_UNIT_PREFIX)) return this.files.has(`${SYSTEMD_DIR}/${unit}`);
+    if (unit === FRR_UNIT) return this.frrVersion !== null;
     return isTunnelUnit(unit) && this.openvpnVersion !== null;
   }
 
@@ -350,10 +538,18 @@ export class MemoryGateway {
         return `Job for ${unit} failed because the control process exited with error code.`;
       }
       this.loadedText.set(unit, config);
+    } else if (unit === FRR_UNIT) {
+      this.frrLoaded = {
+        conf: this.text(gatewayPaths.frrConf) ?? '',
+        daemons: this.text(gatewayPaths.frrDaemons) ?? '',
+      };
     }
     state.loaded = new Map([...this.files].map(([p, f]) => [p, sha256(f.content)]));
     // oneshot units of meshctl's own (firewall, routes) keep no process
-    Object.assign(state, { active: 'active', pid: isTunnelUnit(unit) ? this.nextPid++ : 0 });
+    Object.assign(state, {
+      active: 'active',
+      pid: isTunnelUnit(unit) || unit === FRR_UNIT ? this.nextPid++ : 0,
+    });
     return null;
   }
 
@@ -361,6 +557,7 @@ export class MemoryGateway {
     const state = this.units.get(unit);
     if (!state) return;
     if (unit === FIREWALL_UNIT && state.active === 'active') this.firewall = null;
+    if (unit === FRR_UNIT) this.frrLoaded = null;
     Object.assign(state, { active: 'inactive', pid: 0 });
   }
 
@@ -376,7 +573,10 @@ export class MemoryGateway {
         const error = this.start(unit);
         if (error) errors.push(error);
       } else if (verb === 'stop') this.stop(unit);
-      else if (verb === 'restart' || verb === 'reload-or-restart') {
+      else if (verb === 'reload' && unit === FRR_UNIT) {
+        const error = this.reloadFrr();
+        if (error) errors.push(error);
+      } else if (verb === 'restart' || verb === 'reload-or-restart') {
         if (
           unit === FIREWALL_UNIT &&
           verb === 'reload-or-restart' &&
@@ -393,6 +593,23 @@ export class MemoryGateway {
     return errors.length > 0 ? failed(1, `${errors.join('\n')}\n`) : ok();
   }
 
+  /**
+   * `systemctl reload frr`: frrinit.sh runs frr-reload.py, which applies the new frr.conf to the running daemons
+   * (same PID, sessions kept). Without frr-reload.py the reload fails and FRR keeps what it had loaded.
+   */
+  private reloadFrr(): string | null {
+    const state = this.units.get(FRR_UNIT);
+    if (!this.unitLoaded(FRR_UNIT)) return `Unit ${FRR_UNIT} not found.`;
+    if (state?.active !== 'active' || !this.frrLoaded)
+      return `Unit ${FRR_UNIT} cannot be reloaded because it is inactive.`;
+    if (!this.frrReload) {
+      return `Job for ${FRR_UNIT} failed because the control process exited with error code.`;
+    }
+    this.frrLoaded = { ...this.frrLoaded, conf: this.text(gatewayPaths.frrConf) ?? '' };
+    this.reloads.push(FRR_UNIT);
+    return null;
+  }
+
   private unitProperties(unit: string): Record<string, string> {
     const state = this.units.get(unit);
     const loaded = this.unitLoaded(unit);
@@ -404,7 +621,7 @@ export class MemoryGateway {
       ActiveState: active,
       SubState:
         active === 'active'
-          ? isTunnelUnit(unit)
+          ? isTunnelUnit(unit) || unit === FRR_UNIT
             ? 'running'
             : 'exited'
           : active === 'failed'
@@ -459,6 +676,16 @@ export class MemoryGateway {
       this.openvpnVersion ? `openvpn\tOpenVPN ${this.openvpnVersion} x86_64-pc-linux-gnu` : 'openvpn-missing',
     );
     lines.push(`server-template\t${this.openvpnVersion ? 'yes' : 'no'}`);
+    lines.push(this.frrVersion ? `frr\tbgpd version ${this.frrVersion}` : 'frr-missing');
+    lines.push(`frr-reload\t${this.frrReload ? 'yes' : 'no'}`);
+    if (this.frrVersion) {
+      // dpkg's view of the package's conffiles among the paths asked for
+      for (const path of asked.filter((p) => p in FRR_PACKAGE_FILES)) {
+        const text = this.text(path);
+        if (text !== undefined)
+          lines.push(`frr-config\t${path}\t${text === FRR_PACKAGE_FILES[path] ? 'pristine' : 'changed'}`);
+      }
+    }
     const manifestText = this.text(MANIFEST);
     const fromManifest = manifestText ? manifestText.split('"').filter((s) => s.startsWith('/')) : [];
     const configs = [...this.files.keys()].filter((p) =>
@@ -476,7 +703,7 @@ export class MemoryGateway {
       for (const line of manifestText.replace(/\n$/, '').split('\n')) lines.push(`manifest\t${line}`);
       lines.push('manifest-end');
     } else lines.push('manifest-absent');
-    const units = new Set<string>([FIREWALL_UNIT]);
+    const units = new Set<string>([FIREWALL_UNIT, FRR_UNIT]);
     for (const path of [...asked, ...configs]) {
       const tunnel = tunnelUnitOfConfig(path);
       if (tunnel) units.add(tunnel);
@@ -664,6 +891,8 @@ export class MemoryNetwork {
   readonly gateways = new Map<string, MemoryGateway>();
   /** Pairs (`a|b`, names sorted) whose traffic is dropped: their tunnel never comes up. */
   readonly cut = new Set<string>();
+  /** Pairs whose BGP session never comes up although their tunnel is up (TCP 179 dropped between them). */
+  readonly bgpCut = new Set<string>();
   /** Connections opened, by gateway name, for assertions. */
   readonly connections: string[] = [];
 

@@ -152,6 +152,35 @@ describe('apply against memory gateways', function () {
     assert.equal((await runDiff(mesh)).code, 0);
   });
 
+  it('a check that throws twice: the second run, which wrote nothing new, still does not vouch for the tunnel', async () => {
+    assert.equal((await runApply(mesh)).code, 0);
+    mesh.writeLan(LANS[2]!, '198.51.100.33');
+    const gamma = mesh.network.get('gamma');
+    checksTimeOut(gamma);
+    assert.equal((await runApply(mesh)).code, 1);
+    const conf = '/etc/openvpn/server/mesh-gamma.conf';
+    assert.equal(mesh.network.get('alpha').manifest()!.files[conf], UNCONFIRMED_SHA256);
+    // again: the config is already on disk, so nothing is written; the tunnel is restarted and the check fails
+    const again = await runApply(mesh);
+    assert.equal(again.code, 1);
+    assert.equal(tunnel(again.gateways, 'alpha', 'gamma')?.outcome.kind, 'verify-error');
+    assert.equal(
+      mesh.network.get('alpha').manifest()!.files[conf],
+      UNCONFIRMED_SHA256,
+      'still not vouched for',
+    );
+    assert.equal((await runDiff(mesh)).code, 2, 'diff still has work');
+    gamma.faults = [];
+    const retry = await runApply(mesh);
+    assert.equal(retry.code, 0, retry.errors);
+    assert.equal(tunnel(retry.gateways, 'alpha', 'gamma')?.outcome.kind, 'verified');
+    assert.equal(
+      mesh.network.get('alpha').manifest()!.files[conf],
+      sha256(mesh.network.get('alpha').files.get(conf)!.content),
+    );
+    assert.equal((await runDiff(mesh)).code, 0);
+  });
+
   it('a tunnel that does not come up is rolled back at both ends and the manifest records the restored files', async () => {
     assert.equal((await runApply(mesh)).code, 0);
     const alpha = mesh.network.get('alpha');

@@ -8,7 +8,7 @@ import { renderMesh } from '../../../src/render/render.js';
 import { loadRoles } from '../../../src/render/roles.js';
 import { RENDER_MARKER, writeRenderTree } from '../../../src/render/tree.js';
 import { packageRoot } from '../../../src/version.js';
-import { fixtureMesh, fixturePki } from './fixture.js';
+import { bgpFixtureMesh, fixtureMesh, fixturePki } from './fixture.js';
 
 /**
  * The whole rendered tree of the 3-LAN fixture, file by file, against test/fixtures/render/golden/.
@@ -83,6 +83,42 @@ describe('render: the example inventory keeps every byte across topology support
     for (const file of files) {
       const expected = await readFile(join(exampleGolden, file), 'utf8');
       assert.equal(await readFile(join(outDir, file), 'utf8'), expected, `${file} differs`);
+    }
+  });
+});
+
+/**
+ * One gateway of a `routing: bgp` mesh (SPEC §7), whole: hq of the bgp fixture, a core LAN's gateway with
+ * sessions to another core, to both AZs of a split LAN and to a leaf. Against test/fixtures/render/bgp/golden/;
+ * UPDATE_GOLDEN=1 regenerates it.
+ */
+describe('render: golden tree of a bgp gateway', () => {
+  const bgpGolden = join(packageRoot(), 'test', 'fixtures', 'render', 'bgp', 'golden');
+  let outDir: string;
+
+  before(async () => {
+    const mesh = bgpFixtureMesh();
+    const states = renderMesh(mesh, fixturePki(mesh), loadRoles(), { version: '0.1.0-test' });
+    const hq = new Map([['hq', states.get('hq')!]]);
+    if (process.env.UPDATE_GOLDEN) await writeRenderTree(bgpGolden, hq);
+    outDir = await mkdtemp(join(tmpdir(), 'meshctl-golden-bgp-'));
+    await writeRenderTree(outDir, hq);
+  });
+
+  after(async () => {
+    await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('renders the same files with the same bytes', async () => {
+    const files = await listFiles(bgpGolden);
+    // 4 tunnels × (config, drop-in, tls-crypt key) + ca, crl, cert, key + sysctl, rules, script, unit + frr.conf,
+    // daemons + manifest; no routes.sh
+    assert.equal(files.length, 4 * 3 + 4 + 4 + 2 + 1);
+    assert.ok(files.includes('hq/etc/frr/frr.conf') && files.includes('hq/etc/frr/daemons'));
+    assert.deepEqual(await listFiles(outDir), files);
+    for (const file of files) {
+      const expected = await readFile(join(bgpGolden, file), 'utf8');
+      assert.equal(await readFile(join(outDir, file), 'utf8'), expected, `${file} differs (UPDATE_GOLDEN=1)`);
     }
   });
 });
