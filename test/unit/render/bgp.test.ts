@@ -105,7 +105,6 @@ describe('render: routing bgp, FRR configuration', () => {
         remoteAs: ASN(2),
         description: 'mesh-dc',
         bfd: true,
-        activate: true,
         in: 'MESHCTL-IN-MESH',
         out: 'MESHCTL-OUT',
         maxPrefix: 5,
@@ -114,7 +113,6 @@ describe('render: routing bgp, FRR configuration', () => {
         remoteAs: ASN(5),
         description: 'mesh-eu-a',
         bfd: true,
-        activate: true,
         in: 'MESHCTL-IN-MESH',
         out: 'MESHCTL-OUT',
         maxPrefix: 5,
@@ -123,7 +121,6 @@ describe('render: routing bgp, FRR configuration', () => {
         remoteAs: ASN(6),
         description: 'mesh-eu-b',
         bfd: true,
-        activate: true,
         in: 'MESHCTL-IN-MESH',
         out: 'MESHCTL-OUT',
         maxPrefix: 5,
@@ -132,7 +129,6 @@ describe('render: routing bgp, FRR configuration', () => {
         remoteAs: ASN(7),
         description: 'mesh-shop',
         bfd: true,
-        activate: true,
         in: 'MESHCTL-IN-shop',
         out: 'MESHCTL-OUT',
         maxPrefix: 1,
@@ -164,24 +160,25 @@ describe('render: routing bgp, FRR configuration', () => {
 
   it('BFD peers with the timers of mesh.yml (bgp.bfd), one per session, from this end’s transit address', () => {
     const conf = frrConf('eu-a');
+    // the block runs from `bfd` to the first top-level `!` (FRR 7.5's frr-reload misreads top-level `exit`)
     const start = conf.indexOf('bfd');
-    const end = conf.indexOf('exit', start);
+    const end = conf.indexOf('!', start);
     assert.ok(start >= 0 && end > start, 'a bfd block');
-    const block = conf.slice(start, end + 1).filter((l) => l.trim() !== '!');
+    const block = conf.slice(start, end).filter((l) => l.trim() !== '!');
     assert.deepEqual(block, [
       'bfd',
       ' peer 172.19.0.29 local-address 172.19.0.30',
       '  detect-multiplier 4',
       '  receive-interval 200',
       '  transmit-interval 200',
-      ' exit',
+      '  no shutdown',
       ' peer 172.19.0.33 local-address 172.19.0.34',
       '  detect-multiplier 4',
       '  receive-interval 200',
       '  transmit-interval 200',
-      ' exit',
-      'exit',
+      '  no shutdown',
     ]);
+    assert.ok(!conf.some((l) => l.trim() === 'exit'), 'no exit line anywhere');
   });
 
   it('inbound filters: exact prefix-lists, a shared MESHCTL-IN-MESH, one per leaf, max-prefix the accepted count', () => {
