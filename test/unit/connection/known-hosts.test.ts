@@ -28,15 +28,23 @@ interface PublicKey {
 }
 
 function publicKey(type: 'ed25519' | 'ecdsa' | 'rsa'): PublicKey {
-  const pair =
-    type === 'ecdsa'
-      ? utils.generateKeyPairSync('ecdsa', { bits: 256 })
-      : type === 'rsa'
-        ? utils.generateKeyPairSync('rsa', { bits: 2048 })
-        : utils.generateKeyPairSync('ed25519');
-  const parsed = utils.parseKey(pair.public) as ParsedKey;
-  const blob = parsed.getPublicSSH();
-  return { type: parsed.type, blob, text: `${parsed.type} ${blob.toString('base64')}` };
+  // ssh2 now and then cannot parse a key it just generated (parseKey returns an Error): take another key
+  for (let attempt = 1; ; attempt++) {
+    const pair =
+      type === 'ecdsa'
+        ? utils.generateKeyPairSync('ecdsa', { bits: 256 })
+        : type === 'rsa'
+          ? utils.generateKeyPairSync('rsa', { bits: 2048 })
+          : utils.generateKeyPairSync('ed25519');
+    const parsed = utils.parseKey(pair.public);
+    if (parsed instanceof Error || Array.isArray(parsed)) {
+      if (attempt < 10) continue;
+      throw new Error(`ssh2 could not parse a generated ${type} key ten times: ${String(parsed)}`);
+    }
+    const key = parsed as ParsedKey;
+    const blob = key.getPublicSSH();
+    return { type: key.type, blob, text: `${key.type} ${blob.toString('base64')}` };
+  }
 }
 
 const ed = publicKey('ed25519');
