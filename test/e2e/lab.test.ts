@@ -7,7 +7,7 @@ import yaml from 'js-yaml';
 import { loadInventory } from '../../src/inventory/load.js';
 import { hierarchies } from '../lab/cgroup.js';
 import { leaderOf } from '../lab/container.js';
-import { imagePath, repoPath } from '../lab/image.js';
+import { imagePath, needsRepo, OPENVPN_PACKAGES, repoPackages, repoPath } from '../lab/image.js';
 import { lanYaml, meshYaml } from '../lab/inventory.js';
 import {
   formatPingMatrix,
@@ -127,15 +127,26 @@ describe('lab: addresses, spec, inventory and output (pure)', () => {
     const paths = RELEASES.flatMap((release) => [
       imagePath({ openvpn: true, release }),
       imagePath({ openvpn: false, release }),
+      imagePath({ openvpn: true, frr: false, release }),
+      imagePath({ openvpn: false, frr: false, release }),
       repoPath(release),
     ]);
     assert.equal(new Set(paths).size, paths.length, 'one cache entry per release and variant');
     assert.equal(imagePath({ openvpn: true }), imagePath({ openvpn: true, release: 'bookworm' }));
+    assert.equal(imagePath({ openvpn: true }), imagePath({ openvpn: true, frr: true }), 'FRR by default');
     assert.match(imagePath({ openvpn: true }), /\/images\/gateway-[0-9a-f]{16}$/, 'bookworm keeps its name');
     assert.match(
       imagePath({ openvpn: false, release: 'sid' }),
       /\/images\/gateway-sid-without-openvpn-[0-9a-f]{16}$/,
     );
+    assert.match(imagePath({ openvpn: true, frr: false }), /\/images\/gateway-without-frr-[0-9a-f]{16}$/);
+    assert.match(
+      imagePath({ openvpn: false, frr: false, release: 'trixie' }),
+      /\/images\/gateway-trixie-without-openvpn-without-frr-[0-9a-f]{16}$/,
+    );
+    assert.deepEqual(repoPackages('bullseye'), [...OPENVPN_PACKAGES.bullseye, 'frr', 'frr-pythontools']);
+    assert.equal(needsRepo({ openvpn: true }), false);
+    assert.equal(needsRepo({ openvpn: true, frr: false }), true);
   });
 
   it("picks the bootstrap mirror from the machine's apt sources, both formats", () => {
@@ -172,6 +183,25 @@ describe('lab: addresses, spec, inventory and output (pure)', () => {
       subnets: ['10.2.0.0/26', '192.168.9.0/24'],
       gateway: { endpoint: '198.18.0.7', ssh: { user: 'admin', become: true } },
     });
+  });
+
+  it('writes routing: and bgp: to mesh.yml only when the spec sets them, only the keys it sets, in snake_case', () => {
+    const files = { identityFile: '/k/id', knownHosts: '/k/kh' };
+    const base: LabSpec = { name: 'bgp', gateways: [{ name: 'one', id: 1, subnets: ['10.1.0.0/16'] }] };
+    const plain = yaml.load(meshYaml(base, files)) as Record<string, unknown>;
+    assert.equal('routing' in plain || 'bgp' in plain, false);
+    const bgp = yaml.load(
+      meshYaml({ ...base, routing: 'bgp', bgp: { asn_base: 4200000100, bfd: { interval_ms: 100 } } }, files),
+    ) as Record<string, unknown>;
+    assert.equal(bgp.routing, 'bgp');
+    assert.deepEqual(bgp.bgp, { asn_base: 4200000100, bfd: { interval_ms: 100 } });
+    const routingOnly = yaml.load(meshYaml({ ...base, routing: 'static' }, files)) as Record<string, unknown>;
+    assert.equal(routingOnly.routing, 'static');
+    assert.equal('bgp' in routingOnly, false);
+    assert.match(
+      meshYaml({ ...base, routing: 'bgp', bgp: { bfd: { interval_ms: 300, multiplier: 3 } } }, files),
+      /^routing: bgp\nbgp:\n {2}bfd:\n {4}interval_ms: 300\n {4}multiplier: 3\n/m,
+    );
   });
 
   it('builds a lab spec from the example inventory: same names, ids and subnets', () => {
@@ -312,6 +342,7 @@ describe('lab: variants (root + systemd-nspawn)', function () {
       { name: 'sudoer', id: 12, subnets: ['10.72.0.0/25'], sshUser: 'admin' },
       { name: 'keeper', id: 13, subnets: ['10.73.0.0/24'], persistent: true },
       { name: 'plain', id: 14, subnets: ['10.74.0.0/24'] },
+      { name: 'nofrr', id: 15, subnets: ['10.75.0.0/24'], openvpn: false, frr: false },
     ],
   };
   let lab: Lab | undefined;
@@ -337,6 +368,37 @@ describe('lab: variants (root + systemd-nspawn)', function () {
     assert.match(version.stdout, /^OpenVPN 2\.\d+/);
     // and the gateways of the default image do ship it
     assert.equal((await lab!.exec('plain', ['sh', '-c', 'command -v openvpn'])).code, 0);
+  });
+
+  it('FRR: in the image with frr.service disabled and nothing running; without it, `apt-get install` works from the local folder', async () => {
+    for (const gw of ['plain', 'bare']) {
+      const state = await lab!.exec(gw, [
+        'sh',
+        '-c',
+        'systemctl is-system-running --wait >/dev/null; systemctl is-enabled frr; systemctl is-active frr; ' +
+          'pgrep -c zebra; command -v vtysh',
+      ]);
+      assert.deepEqual(state.stdout.trim().split('\n'), ['disabled', 'inactive', '0', '/usr/bin/vtysh'], gw);
+    }
+    const before = await lab!.exec('nofrr', ['sh', '-c', 'command -v vtysh || command -v openvpn']);
+    assert.notEqual(before.code, 0, `nofrr has FRR or OpenVPN: ${before.stdout}`);
+    const install = await lab!.exec(
+      'nofrr',
+      ['apt-get', 'install', '-y', 'frr', 'frr-pythontools', 'openvpn'],
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    assert.equal(install.code, 0, install.stderr);
+    // only the packages themselves came from the folder: the image kept what they depend on
+    assert.match(install.stdout, /^0 upgraded, 3 newly installed, 0 to remove/m, install.stdout);
+    const after = await lab!.exec('nofrr', [
+      'sh',
+      '-c',
+      'test -x /usr/lib/frr/frr-reload.py && /usr/lib/frr/bgpd --version | head -n 1; openvpn --version | head -n 1',
+    ]);
+    assert.equal(after.code, 0, after.stderr);
+    assert.match(after.stdout, /^bgpd version 8\.4\.\d+\nOpenVPN 2\.6\./);
   });
 
   it('sudo user: `sudo -n true` over SSH works and root login is refused', async () => {
@@ -373,7 +435,7 @@ describe('lab: variants (root + systemd-nspawn)', function () {
     assert.equal(lab!.isRunning('plain'), false);
     const down = await lab!.ssh('plain', ['true']);
     assert.equal(down.code, 255, 'SSH to a stopped gateway must fail');
-    for (const gw of ['bare', 'sudoer', 'keeper']) {
+    for (const gw of ['bare', 'sudoer', 'keeper', 'nofrr']) {
       const up = await lab!.ssh(gw, ['true']);
       assert.equal(up.code, 0, `${gw}: ${up.stderr}`);
     }

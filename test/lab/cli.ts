@@ -74,7 +74,7 @@ async function main(args: string[]): Promise<number> {
     .command(
       'build-image',
       'Build and cache the gateway image (debootstrap) of one release (default bookworm); --all builds every ' +
-        `release (${RELEASES.join(', ')}), each also without OpenVPN and with its local package folder`,
+        `release (${RELEASES.join(', ')}), each also without OpenVPN, without FRR, without both, and its local package folder`,
       (y) =>
         y
           .option('all', { type: 'boolean', default: false })
@@ -87,6 +87,8 @@ async function main(args: string[]): Promise<number> {
           show(await ensureImage({ openvpn: true, release }, log));
           if (argv.all) {
             show(await ensureImage({ openvpn: false, release }, log));
+            show(await ensureImage({ openvpn: true, frr: false, release }, log));
+            show(await ensureImage({ openvpn: false, frr: false, release }, log));
             show(await ensureRepo(release, log));
           }
         }

@@ -24,7 +24,7 @@ import { DEFAULT_RELEASE, type Release } from './spec.js';
  */
 
 /** Bump when the tweaks below change: it changes the cache key, so old images are not reused. */
-const RECIPE_VERSION = 3;
+const RECIPE_VERSION = 4;
 
 const BASE_PACKAGES = [
   'systemd',
@@ -52,14 +52,29 @@ export const OPENVPN_PACKAGES: Record<Release, string[]> = {
   sid: ['openvpn', 'libpkcs11-helper1t64', 'liblzo2-2', 'libnl-3-200', 'libnl-genl-3-200'],
 };
 
-/** Bump when the way the local package folder is made changes. */
-const REPO_VERSION = 2;
+/**
+ * FRR (`routing: bgp`): the package and its reload tool (frr-reload.py, what `systemctl reload frr` runs; only a
+ * Recommends of frr, which debootstrap does not follow). Every release has both: bullseye 7.5, bookworm 8.4,
+ * trixie 10.3, sid 10.7. In the full image frr.service is disabled, so a gateway of a static mesh runs no zebra.
+ */
+export const FRR_PACKAGES = ['frr', 'frr-pythontools'] as const;
 
-/** Where the local package folder is bound inside a gateway of the image without OpenVPN. */
+/**
+ * What the local package folder serves beyond OpenVPN: FRR. Only the two packages: the image without FRR is the
+ * full image with these two purged, so their dependencies (libyang, c-ares, python3, logrotate, …) stay in it.
+ */
+const REPO_FRR_PACKAGES: readonly string[] = FRR_PACKAGES;
+
+/** Bump when the way the local package folder is made changes. */
+const REPO_VERSION = 3;
+
+/** Where the local package folder is bound inside a gateway of an image without OpenVPN or without FRR. */
 export const REPO_MOUNT = '/srv/repo';
 
 export interface ImageVariant {
   openvpn: boolean;
+  /** Default true. False: the full image with frr and frr-pythontools purged. */
+  frr?: boolean;
   /** Default bookworm. */
   release?: Release;
 }
@@ -81,26 +96,49 @@ function releaseOf(variant: ImageVariant): Release {
   return variant.release ?? DEFAULT_RELEASE;
 }
 
+function hasFrr(variant: ImageVariant): boolean {
+  return variant.frr ?? true;
+}
+
+/** The packages purged from the full image to make the variant; empty for the full image. */
+function purgedOf(variant: ImageVariant): string[] {
+  return [...(variant.openvpn ? [] : ['openvpn']), ...(hasFrr(variant) ? [] : FRR_PACKAGES)];
+}
+
+/** True when the variant lacks a package the local package folder serves: it is then apt's only source. */
+export function needsRepo(variant: ImageVariant): boolean {
+  return purgedOf(variant).length > 0;
+}
+
 function imageRecipe(variant: ImageVariant) {
+  const purged = purgedOf(variant);
   return {
     version: RECIPE_VERSION,
     suite: releaseOf(variant),
-    packages: [...BASE_PACKAGES, 'openvpn'],
-    // the image without OpenVPN is the full image with the openvpn package purged (seconds, not a second debootstrap)
-    ...(variant.openvpn ? {} : { purged: ['openvpn'] }),
+    packages: [...BASE_PACKAGES, 'openvpn', ...FRR_PACKAGES],
+    disabled: ['frr.service'],
+    // the variants are the full image with packages purged (seconds, not a second debootstrap)
+    ...(purged.length > 0 ? { purged } : {}),
   };
 }
 
 /** The cache path of an image variant (it may not exist yet). */
 export function imagePath(variant: ImageVariant): string {
   const release = releaseOf(variant);
-  // bookworm keeps the names it had before there were other releases (same recipe, same hash: same cache entry)
-  const name = `gateway${release === DEFAULT_RELEASE ? '' : `-${release}`}${variant.openvpn ? '' : '-without-openvpn'}`;
+  // bookworm keeps the names it had before there were other releases
+  const name =
+    `gateway${release === DEFAULT_RELEASE ? '' : `-${release}`}` +
+    `${variant.openvpn ? '' : '-without-openvpn'}${hasFrr(variant) ? '' : '-without-frr'}`;
   return join(CACHE_ROOT, 'images', `${name}-${recipeKey(imageRecipe(variant))}`);
 }
 
+/** What a release's local package folder holds: OpenVPN with its libraries, then FRR. */
+export function repoPackages(release: Release): string[] {
+  return [...OPENVPN_PACKAGES[release], ...REPO_FRR_PACKAGES];
+}
+
 function repoRecipe(release: Release) {
-  return { version: REPO_VERSION, suite: release, packages: OPENVPN_PACKAGES[release] };
+  return { version: REPO_VERSION, suite: release, packages: repoPackages(release) };
 }
 
 /** The cache path of a release's local package folder (it may not exist yet). */
@@ -118,8 +156,8 @@ export async function ensureImage(variant: ImageVariant, log: Log = () => {}): P
   await removeAbandonedBuilds(parent);
   const tmp = join(parent, `.tmp-${process.pid}-${Date.now()}`);
   try {
-    if (variant.openvpn) await bootstrapFull(tmp, releaseOf(variant), log);
-    else await deriveWithoutOpenvpn(tmp, releaseOf(variant), log);
+    if (needsRepo(variant)) await deriveByPurging(tmp, variant, log);
+    else await bootstrapFull(tmp, releaseOf(variant), log);
     tweakImage(tmp, variant);
     try {
       renameSync(tmp, final);
@@ -156,14 +194,14 @@ export function buildRecord(variant: ImageVariant): BuildRecord | undefined {
   }
 }
 
-/** The full image: debootstrap with every package, OpenVPN included. */
+/** The full image: debootstrap with every package, OpenVPN and FRR included; frr.service disabled. */
 async function bootstrapFull(tmp: string, release: Release, log: Log): Promise<void> {
   // one package cache for every release: a .deb's file name carries its version
   const debs = join(CACHE_ROOT, 'debs');
   mkdirSync(debs, { recursive: true });
   const mirror = machineMirror(release);
   const recipe = imageRecipe({ openvpn: true, release });
-  log(`building the ${release} gateway image (with OpenVPN) with debootstrap from ${mirror}`);
+  log(`building the ${release} gateway image (with OpenVPN and FRR) with debootstrap from ${mirror}`);
   await runOk(
     [
       'debootstrap',
@@ -178,17 +216,29 @@ async function bootstrapFull(tmp: string, release: Release, log: Log): Promise<v
       fix: `check that ${mirror} is reachable (or set MESHCTL_LAB_MIRROR) and that debootstrap is installed`,
     },
   );
+  // FRR's postinst enables frr.service: a gateway of a static mesh must not run zebra; meshctl enables it for bgp.
+  // systemctl works offline in a chroot for enable/disable (it only edits the unit symlinks).
+  for (const unit of recipe.disabled) {
+    await runOk(['chroot', tmp, 'systemctl', 'disable', '--quiet', unit], {
+      fix: `check that the ${release} image has ${unit}`,
+    });
+  }
 }
 
-/** The image without OpenVPN: a copy of the full image with the openvpn package purged (seconds, not minutes). */
-async function deriveWithoutOpenvpn(tmp: string, release: Release, log: Log): Promise<void> {
-  const full = await ensureImage({ openvpn: true, release }, log);
-  log(`deriving the ${release} gateway image without OpenVPN (copy, then dpkg --purge openvpn)`);
+/**
+ * An image without OpenVPN and/or FRR: a copy of the full image with those packages purged (seconds, not
+ * minutes). Their dependencies stay, so the local package folder needs only the purged packages themselves.
+ */
+async function deriveByPurging(tmp: string, variant: ImageVariant, log: Log): Promise<void> {
+  const release = releaseOf(variant);
+  const purged = purgedOf(variant);
+  const full = await ensureImage({ openvpn: true, frr: true, release }, log);
+  log(`deriving the ${release} gateway image without ${purged.join(', ')} (copy, then dpkg --purge)`);
   await runOk(['cp', '-a', '--reflink=auto', full.path, tmp], { fix: 'check the free space of the cache' });
   // no maintainer script may start or stop a service from inside the copy
   const policy = join(tmp, 'usr/sbin/policy-rc.d');
   writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
-  await runOk(['chroot', tmp, 'dpkg', '--purge', 'openvpn'], {
+  await runOk(['chroot', tmp, 'dpkg', '--purge', ...purged], {
     fix: 'rebuild the full image: remove the cache',
   });
   rmSync(policy);
@@ -224,7 +274,7 @@ function tweakImage(root: string, variant: ImageVariant): void {
   // a host that is asked to stop should stop quickly
   mkdirSync(at('etc/systemd/system.conf.d'), { recursive: true });
   writeFileSync(at('etc/systemd/system.conf.d/meshctl-lab.conf'), '[Manager]\nDefaultTimeoutStopSec=5s\n');
-  if (!variant.openvpn) {
+  if (needsRepo(variant)) {
     // the lab has no internet: apt's only source is the local folder bound at REPO_MOUNT
     mkdirSync(at(REPO_MOUNT.slice(1)), { recursive: true });
     writeFileSync(at('etc/apt/sources.list'), `deb [trusted=yes] file:${REPO_MOUNT} ./\n`);
@@ -237,9 +287,10 @@ function tweakImage(root: string, variant: ImageVariant): void {
 }
 
 /**
- * A release's local package folder: OpenVPN and what it needs beyond the image, downloaded from that release's
- * suite on the machine's mirror (with apt's lists kept in a private folder: the machine's own apt configuration
- * and package lists are neither used nor touched), and indexed with dpkg-scanpackages.
+ * A release's local package folder: OpenVPN and what it needs beyond the image, and frr with frr-pythontools,
+ * downloaded from that release's suite on the machine's mirror (with apt's lists kept in a private folder: the
+ * machine's own apt configuration and package lists are neither used nor touched), and indexed with
+ * dpkg-scanpackages.
  */
 export async function ensureRepo(
   release: Release = DEFAULT_RELEASE,
@@ -252,7 +303,7 @@ export async function ensureRepo(
   await removeAbandonedBuilds(CACHE_ROOT);
   const tmp = join(CACHE_ROOT, `.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(tmp, { recursive: true, mode: 0o755 });
-  const packages = OPENVPN_PACKAGES[release];
+  const packages = repoPackages(release);
   const mirror = machineMirror(release);
   log(`downloading ${release}'s ${packages.join(' ')} from ${mirror} into the local package folder`);
   try {

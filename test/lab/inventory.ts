@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { loadInventory } from '../../src/inventory/load.js';
 import { LabError } from './run.js';
-import { type GatewaySpec, type LabSpec, publicAddress } from './spec.js';
+import { type GatewaySpec, type LabBgp, type LabSpec, publicAddress } from './spec.js';
 
 /**
  * The lab as a meshctl inventory (SPEC §1), and the reverse: a lab spec made from an operator's inventory, with
@@ -24,8 +24,23 @@ export function meshYaml(spec: LabSpec, files: InventoryFiles): string {
   const mesh: Record<string, unknown> = { name: spec.mesh ?? 'lab' };
   if (spec.transit) mesh.transit = spec.transit;
   if (spec.portBase) mesh.port_base = spec.portBase;
+  if (spec.routing !== undefined) mesh.routing = spec.routing;
+  if (spec.bgp !== undefined) mesh.bgp = bgpYaml(spec.bgp);
   mesh.ssh = { user: 'root', port: 22, identity_file: files.identityFile, known_hosts: files.knownHosts };
   return HEADER(spec.name) + yaml.dump(mesh, { lineWidth: 200 });
+}
+
+/** The keys given, in a fixed order, nothing added: meshctl fills in what is left out. */
+function bgpYaml(bgp: LabBgp): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (bgp.asn_base !== undefined) out.asn_base = bgp.asn_base;
+  if (bgp.bfd !== undefined) {
+    const bfd: Record<string, unknown> = {};
+    if (bgp.bfd.interval_ms !== undefined) bfd.interval_ms = bgp.bfd.interval_ms;
+    if (bgp.bfd.multiplier !== undefined) bfd.multiplier = bgp.bfd.multiplier;
+    out.bfd = bfd;
+  }
+  return out;
 }
 
 export function lanYaml(spec: LabSpec, gw: GatewaySpec): string {
@@ -42,8 +57,8 @@ export function writeInventory(dir: string, spec: LabSpec, files: InventoryFiles
 }
 
 /**
- * A lab spec from an existing inventory: same names, ids and subnets; a LAN whose gateway logs in as a non-root
- * user with sudo gets the sudo variant, so the lab exercises the same path.
+ * A lab spec from an existing inventory: same names, ids and subnets, same routing; a LAN whose gateway logs in as
+ * a non-root user with sudo gets the sudo variant, so the lab exercises the same path.
  */
 export function labSpecFromInventory(dir: string, name: string): LabSpec {
   const { inventory, diagnostics } = loadInventory(dir);
@@ -58,6 +73,19 @@ export function labSpecFromInventory(dir: string, name: string): LabSpec {
     mesh: inventory.mesh.name,
     transit: inventory.mesh.transit,
     portBase: inventory.mesh.portBase,
+    // a bgp inventory stays bgp in its lab (a static one writes no routing key, as before)
+    ...(inventory.mesh.routing === 'bgp'
+      ? {
+          routing: 'bgp' as const,
+          bgp: {
+            asn_base: inventory.mesh.bgp.asnBase,
+            bfd: {
+              interval_ms: inventory.mesh.bgp.bfd.intervalMs,
+              multiplier: inventory.mesh.bgp.bfd.multiplier,
+            },
+          },
+        }
+      : {}),
     gateways: inventory.gateways.map((lan) => {
       const gw: GatewaySpec = { name: lan.name, id: lan.id, subnets: [...lan.subnets] };
       if (lan.ssh.user !== 'root' && lan.ssh.become) gw.sshUser = lan.ssh.user;

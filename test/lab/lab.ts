@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCgroups, hierarchies } from './cgroup.js';
 import { type BootOptions, bootContainer, leaderOf, stopContainer, waitForSshd } from './container.js';
-import { ensureImage, ensureRepo, REPO_MOUNT } from './image.js';
+import { ensureImage, ensureRepo, needsRepo, REPO_MOUNT } from './image.js';
 import { writeInventory } from './inventory.js';
 import { generateKey, knownHostsLine } from './keys.js';
 import { createCtl, createLanHosts, netnsPath, unwireGateway, wireGateway } from './netns.js';
@@ -94,18 +94,25 @@ export class Lab {
     const started = performance.now();
     const images: Record<string, string> = {};
     const repos: Record<string, string> = {};
-    // one image per (release, variant) in use, and a local package folder per release that has a gateway without OpenVPN
+    // one image per (release, variant) in use, and a local package folder per release that has a gateway without
+    // OpenVPN or without FRR
     for (const release of RELEASES) {
       for (const openvpn of [true, false]) {
-        const users = spec.gateways.filter(
-          (gw) => (gw.release ?? DEFAULT_RELEASE) === release && (gw.openvpn ?? true) === openvpn,
-        );
-        if (users.length === 0) continue;
-        const image = await ensureImage({ openvpn, release }, log);
-        const repo = openvpn ? undefined : (await ensureRepo(release, log)).path;
-        for (const gw of users) {
-          images[gw.name] = image.path;
-          if (repo) repos[gw.name] = repo;
+        for (const frr of [true, false]) {
+          const users = spec.gateways.filter(
+            (gw) =>
+              (gw.release ?? DEFAULT_RELEASE) === release &&
+              (gw.openvpn ?? true) === openvpn &&
+              (gw.frr ?? true) === frr,
+          );
+          if (users.length === 0) continue;
+          const variant = { openvpn, frr, release };
+          const image = await ensureImage(variant, log);
+          const repo = needsRepo(variant) ? (await ensureRepo(release, log)).path : undefined;
+          for (const gw of users) {
+            images[gw.name] = image.path;
+            if (repo) repos[gw.name] = repo;
+          }
         }
       }
     }
@@ -380,7 +387,7 @@ export class Lab {
       [join(host, 'sshd.conf'), '/etc/ssh/sshd_config.d/meshctl-lab.conf'],
       [`${this.identityFile}.pub`, '/root/.ssh/authorized_keys'],
     ];
-    if (gw.openvpn === false) binds.push([state.repos![gw.name]!, REPO_MOUNT]);
+    if (state.repos?.[gw.name]) binds.push([state.repos[gw.name]!, REPO_MOUNT]);
     const boot: BootOptions = {
       machine: names.machine(state.name, gw.name),
       hostname: gw.name,
@@ -527,7 +534,8 @@ export class Lab {
     await must(['sh', '-c', hosts, 'sh', gw.name], 'adding the hostname to /etc/hosts');
     if (gw.sshUser)
       await must(['sh', '-c', SUDO_USER_SCRIPT, 'sh', gw.sshUser], `creating sudo user ${gw.sshUser}`);
-    if (gw.openvpn === false) await must(['apt-get', 'update', '-qq'], `apt-get update from ${REPO_MOUNT}`);
+    if (this.state.repos?.[gw.name])
+      await must(['apt-get', 'update', '-qq'], `apt-get update from ${REPO_MOUNT}`);
   }
 }
 

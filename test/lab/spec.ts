@@ -34,6 +34,13 @@ export interface GatewaySpec {
    * apt's only source.
    */
   openvpn?: boolean;
+  /**
+   * Default true: FRR 7.5 (bullseye), 8.4 (bookworm), 10.3 (trixie) or 10.7 (sid) with frr-pythontools, its
+   * frr.service disabled (no zebra until meshctl enables it for `routing: bgp`). False: an image without FRR, with
+   * the local package folder of the gateway's release (which also holds frr and frr-pythontools) as apt's only
+   * source. Combines with `openvpn: false`.
+   */
+  frr?: boolean;
   /** A non-root SSH login with passwordless sudo; root login is then refused. */
   sshUser?: string;
   /** A per-host layer on disk that survives restart(); otherwise every start begins from the clean image. */
@@ -48,7 +55,17 @@ export interface LabSpec {
   /** Copied to the inventory's mesh.yml when set. */
   transit?: string;
   portBase?: number;
+  /** Copied to the inventory's mesh.yml (`routing:`) when set; meshctl's default is static. */
+  routing?: 'static' | 'bgp';
+  /** Copied to the inventory's mesh.yml (`bgp:`, keys in snake_case) when set, only the keys given. */
+  bgp?: LabBgp;
   gateways: GatewaySpec[];
+}
+
+/** `bgp:` of mesh.yml as a lab spec gives it: any key left out is left out of the file (meshctl's default). */
+export interface LabBgp {
+  asn_base?: number;
+  bfd?: { interval_ms?: number; multiplier?: number };
 }
 
 /** The lab's "internet": the bridge in the ctl namespace, from the benchmarking range that is never routed. */
