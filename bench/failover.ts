@@ -83,13 +83,16 @@ async function main(): Promise<void> {
       await lab.exec('fo1', ['iptables', '-w', '-D', 'INPUT', ...rule]);
       const healed = performance.now();
       while ((await devOf(lab, 'fo1', '10.161.2.0/24')) !== direct) {
-        if (performance.now() - healed > 120_000) throw new Error('traffic did not return to the direct tunnel');
+        if (performance.now() - healed > 120_000)
+          throw new Error('traffic did not return to the direct tunnel');
         await new Promise((r) => setTimeout(r, 100));
       }
       const back = (performance.now() - healed) / 1000;
       outages.push(outage);
       returns.push(back);
-      console.log(`cut ${cut}: outage ${outage.toFixed(2)} s; back on the direct tunnel ${back.toFixed(1)} s after the repair`);
+      console.log(
+        `cut ${cut}: outage ${outage.toFixed(2)} s; back on the direct tunnel ${back.toFixed(1)} s after the repair`,
+      );
     }
     console.log(
       `failover (BFD ${intervalMs} ms x ${multiplier}, ${cuts} cuts): outage median ${median(outages).toFixed(2)} s, ` +

@@ -48,7 +48,10 @@ function report(label: string, start: bigint): void {
 
 try {
   mkdirSync(join(dir, 'lans'), { recursive: true });
-  writeFileSync(join(dir, 'mesh.yml'), `name: bench\ntransit: 172.19.0.0/16\nport_base: 20000\nrouting: ${routing}\n`);
+  writeFileSync(
+    join(dir, 'mesh.yml'),
+    `name: bench\ntransit: 172.19.0.0/16\nport_base: 20000\nrouting: ${routing}\n`,
+  );
   for (let id = 1; id <= lanCount; id++) {
     // ids 1..150 → 10.<id>.0.0/16, every LAN a different size would only change the text, not the work
     writeFileSync(

@@ -159,7 +159,9 @@ export function formatPlans(
 export function systemText(system: GatewaySystem): string {
   const openvpn = system.openvpn ? `OpenVPN ${system.openvpn}` : 'OpenVPN not installed';
   const frr = system.frr === undefined ? [] : [system.frr ? `FRR ${system.frr}` : 'FRR not installed'];
-  return [system.release, openvpn, ...frr, ...(system.systemd ? [`systemd ${system.systemd}`] : [])].join(', ');
+  return [system.release, openvpn, ...frr, ...(system.systemd ? [`systemd ${system.systemd}`] : [])].join(
+    ', ',
+  );
 }
 
 export function planToJson(plan: HostPlan): Record<string, unknown> {

@@ -1,0 +1,471 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_TRANSIT } from '../../src/inventory/mesh-file.js';
+import { pairIndex, pairTransit } from '../../src/mesh/allocate.js';
+import { Lab, type LabSpec, reapOrphans } from '../lab/lab.js';
+import { meshctl, parseJson, skipUnlessLabUsable, tunnelPids } from './helpers/gateways.js';
+import { changingActions, type RunJson } from './helpers/results.js';
+
+/**
+ * SPEC §7 `routing: bgp` on real gateways (FRR's bgpd and bfdd in each): one lab, one story. A running static
+ * mesh is switched to bgp by an apply (the longest LAN-pair outage measured); then a broken core↔core tunnel heals
+ * through a third LAN and traffic comes back to the direct tunnel; a leaf homed on two cores survives its first
+ * core's gateway going away, which comes back by itself after the reboot; a gateway announcing someone else's
+ * prefix by hand is ignored by its neighbours while an allowed one is accepted; add-lan and remove-lan restart no
+ * session and no tunnel; and back to static. One gateway starts without FRR: apply installs it from the lab's
+ * local package folder.
+ */
+
+const ASN_BASE = 4200000000;
+const PORT_BASE = 11000;
+
+const SPEC: LabSpec = {
+  name: 'bgp',
+  portBase: PORT_BASE,
+  gateways: [
+    { name: 'ca', id: 1, subnets: ['10.81.0.0/24'], persistent: true },
+    { name: 'cb', id: 2, subnets: ['10.82.0.0/24'] },
+    { name: 'cc', id: 3, subnets: ['10.83.0.0/24'] },
+    { name: 'cd', id: 4, subnets: ['10.84.0.0/24'], frr: false },
+    { name: 'leaf', id: 5, subnets: ['10.85.0.0/24'] },
+    { name: 'late', id: 6, subnets: ['10.86.0.0/24'] },
+  ],
+};
+
+/** The LANs of the story: four cores and a leaf homed on ca and cb (late joins through add-lan). */
+const CORES = ['ca', 'cb', 'cc', 'cd'];
+const MESH = [...CORES, 'leaf'];
+
+interface Session {
+  state: string;
+  pfxRcd: number;
+  peerUptimeEstablishedEpoch?: number;
+}
+
+describe('routing: bgp on the lab: FRR sessions, failover, filters (root + systemd-nspawn)', function () {
+  this.timeout(900_000);
+  let lab: Lab | undefined;
+  const figures: string[] = [];
+  /** mesh.yml as the lab wrote it (name, port_base, ssh settings). */
+  let labMesh = '';
+
+  function mesh(routing: 'static' | 'bgp'): void {
+    writeFileSync(
+      join(lab!.inventoryDir, 'mesh.yml'),
+      `${labMesh}routing: ${routing}\n` +
+        (routing === 'bgp'
+          ? `bgp: { asn_base: ${ASN_BASE}, bfd: { interval_ms: 300, multiplier: 3 } }\n`
+          : ''),
+    );
+  }
+
+  /** Rewrites lans/ to exactly these LANs, one gateway each as the lab made them; the leaf via ca and cb. */
+  function shape(lans: string[]): void {
+    const dir = join(lab!.inventoryDir, 'lans');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    for (const name of lans) {
+      const gw = lab!.gateway(name);
+      const via = name === 'leaf' ? 'via: [ca, cb]\n' : '';
+      writeFileSync(
+        join(dir, `${name}.yml`),
+        `id: ${gw.id}\nsubnets: [${gw.subnets.join(', ')}]\n${via}gateway:\n  endpoint: ${lab!.publicAddress(name)}\n`,
+      );
+    }
+  }
+
+  const asn = (name: string) => ASN_BASE + lab!.gateway(name).id;
+
+  /** The transit address of `peer` on its tunnel with `local` (SPEC §2: the /30 of their pair). */
+  function transitOf(local: string, peer: string): string {
+    const [a, b] = [lab!.gateway(local).id, lab!.gateway(peer).id];
+    const transit = pairTransit(DEFAULT_TRANSIT, pairIndex(a, b));
+    return a < b ? transit.high : transit.low;
+  }
+
+  function device(a: string, b: string): string {
+    return `mtun${pairIndex(lab!.gateway(a).id, lab!.gateway(b).id)}`;
+  }
+
+  async function sessions(gateway: string): Promise<Record<string, Session>> {
+    const shown = await lab!.exec(gateway, ['vtysh', '-c', 'show bgp ipv4 unicast summary json']);
+    assert.equal(shown.code, 0, `${gateway}: vtysh failed: ${shown.stderr}`);
+    const data = JSON.parse(shown.stdout) as { peers?: Record<string, Session> };
+    return data.peers ?? {};
+  }
+
+  async function pidOf(gateway: string, program: string): Promise<number> {
+    const found = await lab!.exec(gateway, ['pidof', program]);
+    assert.equal(found.code, 0, `${gateway}: ${program} is not running`);
+    return Number(found.stdout.trim().split(/\s+/)[0]);
+  }
+
+  /** The kernel's route to `subnet` on `gateway`: its device and protocol. */
+  async function route(
+    gateway: string,
+    subnet: string,
+  ): Promise<{ dev: string; proto: string; line: string }> {
+    const shown = await lab!.exec(gateway, ['ip', '-4', 'route', 'show', 'exact', subnet]);
+    const line = shown.stdout.trim().split('\n')[0] ?? '';
+    return {
+      dev: /\bdev (\S+)/.exec(line)?.[1] ?? '',
+      proto: /\bproto (\S+)/.exec(line)?.[1] ?? '',
+      line,
+    };
+  }
+
+  async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Every session of `gateways` Established (their peers among `within`), each with something received. */
+  async function allEstablished(gateways: string[], within: string[]): Promise<string[]> {
+    const problems: string[] = [];
+    for (const gw of gateways) {
+      const table = await sessions(gw);
+      const peers = within.filter((p) => p !== gw && tunnelled(gw, p, within));
+      for (const peer of peers) {
+        const s = table[transitOf(gw, peer)];
+        if (s?.state !== 'Established' || s.pfxRcd < 1) {
+          problems.push(`${gw} -> ${peer}: ${s ? `${s.state}, ${s.pfxRcd} received` : 'no session'}`);
+        }
+      }
+      if (Object.keys(table).length !== peers.length) {
+        problems.push(`${gw}: ${Object.keys(table).length} sessions, ${peers.length} expected`);
+      }
+    }
+    return problems;
+  }
+
+  /** Is there a tunnel between a and b under the story's topology? */
+  function tunnelled(a: string, b: string, within: string[]): boolean {
+    if (!within.includes(a) || !within.includes(b)) return false;
+    if (a === 'leaf') return ['ca', 'cb'].includes(b);
+    if (b === 'leaf') return ['ca', 'cb'].includes(a);
+    return true;
+  }
+
+  /** LAN-host pings between every pair of `lans`; the pairs without an answer. */
+  async function unanswered(lans: string[]): Promise<string[]> {
+    const failed: string[] = [];
+    await Promise.all(
+      lans.flatMap((a) =>
+        lans
+          .filter((b) => b !== a)
+          .map(async (b) => {
+            const ping = await lab!.execLan(a, [
+              'ping',
+              '-n',
+              '-q',
+              '-c',
+              '3',
+              '-i',
+              '0.2',
+              '-W',
+              '1',
+              lab!.lanHostAddress(b),
+            ]);
+            if (!/ [1-9]\d* received/.test(ping.stdout)) failed.push(`${a} -> ${b}`);
+          }),
+      ),
+    );
+    return failed.sort();
+  }
+
+  /**
+   * Pings from `from`'s LAN host to `to`'s every 0.1 s while `action` runs; returns the longest run of missing
+   * replies, in seconds (the outage).
+   */
+  async function outageDuring(
+    from: string,
+    to: string,
+    seconds: number,
+    action: () => Promise<void>,
+  ): Promise<number> {
+    const ping = lab!.execLan(
+      from,
+      ['ping', '-n', '-i', '0.1', '-W', '1', '-w', String(seconds), lab!.lanHostAddress(to)],
+      0,
+      { timeoutMs: (seconds + 10) * 1000 },
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    await action();
+    const result = await ping;
+    return longestGap(result.stdout, seconds);
+  }
+
+  /** The longest run of icmp_seq numbers without a reply (at 0.1 s each), in seconds. */
+  function longestGap(stdout: string, seconds: number): number {
+    const seen = [...stdout.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1]));
+    assert.ok(seen.length > 0, `no reply at all:\n${stdout}`);
+    const sent = Number(/(\d+) packets transmitted/.exec(stdout)?.[1] ?? seconds * 10);
+    const got = new Set(seen);
+    let longest = 0;
+    let run = 0;
+    for (let seq = 1; seq <= sent; seq++) {
+      run = got.has(seq) ? 0 : run + 1;
+      longest = Math.max(longest, run);
+    }
+    return longest / 10;
+  }
+
+  /** Pings every ordered pair of `lans` every 0.1 s while `action` runs; the longest outage of any pair. */
+  async function longestPairOutage(
+    lans: string[],
+    seconds: number,
+    action: () => Promise<void>,
+  ): Promise<{ pair: string; seconds: number }> {
+    const pairs = lans.flatMap((a) => lans.filter((b) => b !== a).map((b) => [a, b] as const));
+    const pings = pairs.map(([a, b]) =>
+      lab!.execLan(
+        a,
+        ['ping', '-n', '-i', '0.1', '-W', '1', '-w', String(seconds), lab!.lanHostAddress(b)],
+        0,
+        {
+          timeoutMs: (seconds + 10) * 1000,
+        },
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    await action();
+    const results = await Promise.all(pings);
+    let worst = { pair: '', seconds: -1 };
+    results.forEach((result, i) => {
+      const gap = longestGap(result.stdout, seconds);
+      if (gap > worst.seconds) worst = { pair: `${pairs[i]![0]} -> ${pairs[i]![1]}`, seconds: gap };
+    });
+    return worst;
+  }
+
+  before(async function () {
+    skipUnlessLabUsable(this, 'dist/test/e2e/bgp.test.js');
+    await reapOrphans();
+    lab = await Lab.up(SPEC);
+    labMesh = readFileSync(join(lab.inventoryDir, 'mesh.yml'), 'utf8');
+  });
+
+  after(async () => {
+    if (figures.length > 0) console.log(`      bgp figures: ${figures.join('; ')}`);
+    await lab?.down();
+  });
+
+  it('a running static mesh switched to bgp by one apply: FRR installed where missing, every session Established with BFD, routes from BGP', async () => {
+    mesh('static');
+    shape(MESH);
+    await meshctl(lab!, ['apply', '--accept-new'], 0);
+    assert.deepEqual(await unanswered(MESH), []);
+
+    mesh('bgp');
+    let applied: RunJson | undefined;
+    const worst = await longestPairOutage(MESH, 40, async () => {
+      applied = parseJson<RunJson>(await meshctl(lab!, ['apply', '--json'], 0));
+    });
+    figures.push(
+      `static -> bgp switch: longest LAN-pair outage ${worst.seconds.toFixed(1)} s (${worst.pair})`,
+    );
+    const installs = changingActions(applied!).filter((a) => a.includes('install-package'));
+    assert.deepEqual(installs, ['cd install-package frr'], 'FRR installed only where it was missing');
+
+    assert.deepEqual(await allEstablished(MESH, MESH), []);
+    for (const gw of MESH) {
+      const bfd = await lab!.exec(gw, ['vtysh', '-c', 'show bfd peers json']);
+      const peers = JSON.parse(bfd.stdout) as { peer: string; status: string }[];
+      const expected = MESH.filter((p) => tunnelled(gw, p, MESH)).length;
+      assert.equal(
+        peers.filter((p) => p.status === 'up').length,
+        expected,
+        `${gw}: BFD up with every neighbour`,
+      );
+      for (const other of MESH.filter((p) => p !== gw)) {
+        const r = await route(gw, lab!.gateway(other).subnets[0]!);
+        assert.equal(r.proto, 'bgp', `${gw}: the route to ${other} comes from BGP: ${r.line}`);
+      }
+      // no `route` lines left in the tunnel configs, no routes.sh
+      const routes = await lab!.exec(gw, [
+        'sh',
+        '-c',
+        'grep -l "^route " /etc/openvpn/server/mesh-*.conf; true',
+      ]);
+      assert.equal(routes.stdout.trim(), '', `${gw}: tunnel configs carry no route`);
+    }
+    assert.deepEqual(await unanswered(MESH), []);
+    // the leaf is nobody's transit: it announces only its own subnet
+    const fromLeaf = await sessions('ca');
+    assert.equal(fromLeaf[transitOf('ca', 'leaf')]?.pfxRcd, 1, 'ca receives one prefix from the leaf');
+  });
+
+  it('a second apply changes nothing and restarts neither bgpd nor a tunnel', async () => {
+    const bgpd = new Map(await Promise.all(MESH.map(async (g) => [g, await pidOf(g, 'bgpd')] as const)));
+    const pids = await tunnelPids(lab!, ['late']);
+    const again = parseJson<RunJson>(await meshctl(lab!, ['apply', '--json'], 0));
+    assert.deepEqual(changingActions(again), []);
+    for (const g of MESH) assert.equal(await pidOf(g, 'bgpd'), bgpd.get(g), `${g}: bgpd kept its PID`);
+    assert.deepEqual(await tunnelPids(lab!, ['late']), pids);
+  });
+
+  it('a core-to-core tunnel cut at one end heals through a third LAN within 5 s; traffic returns to it once it is back', async () => {
+    const direct = device('ca', 'cb');
+    assert.equal((await route('ca', '10.82.0.0/24')).dev, direct, 'ca reaches cb directly');
+    const port = String(PORT_BASE + pairIndex(1, 2));
+    // drop cb's packets for this tunnel at ca (the link stays up: only BFD can tell)
+    const cut = ['iptables', '-w', '-I', 'INPUT', '1', '-p', 'udp', '--dport', port, '-j', 'DROP'];
+    const outage = await outageDuring('ca', 'cb', 12, async () => {
+      const r = await lab!.exec('ca', cut);
+      assert.equal(r.code, 0, r.stderr);
+    });
+    figures.push(`core tunnel cut: outage ${outage.toFixed(1)} s`);
+    assert.ok(outage <= 5, `the ca <-> cb pair was cut off for ${outage} s (promise: 5 s)`);
+    const detour = await route('ca', '10.82.0.0/24');
+    assert.notEqual(detour.dev, direct, `ca now reaches cb through a third LAN: ${detour.line}`);
+    assert.deepEqual(await unanswered(['ca', 'cb']), []);
+
+    const heal = await lab!.exec(
+      'ca',
+      cut.map((w) => (w === '-I' ? '-D' : w)).filter((w) => w !== '1'),
+    );
+    assert.equal(heal.code, 0, heal.stderr);
+    await waitFor('traffic back on the direct tunnel', 60_000, async () => {
+      return (
+        (await route('ca', '10.82.0.0/24')).dev === direct &&
+        (await route('cb', '10.81.0.0/24')).dev === direct
+      );
+    });
+    assert.deepEqual(await unanswered(['ca', 'cb']), []);
+  });
+
+  it('a leaf homed on two cores stays reachable within 5 s when its first core stops; that core comes back alone after the reboot', async () => {
+    // cc reaches the leaf through ca (the lower id wins the tie, as in static routing)
+    assert.equal((await route('cc', '10.85.0.0/24')).dev, device('cc', 'ca'));
+    const outage = await outageDuring('cc', 'leaf', 12, () => lab!.stop('ca'));
+    figures.push(`leaf's first core stopped: outage ${outage.toFixed(1)} s`);
+    assert.ok(outage <= 5, `cc lost the leaf for ${outage} s (promise: 5 s)`);
+    assert.equal((await route('cc', '10.85.0.0/24')).dev, device('cc', 'cb'), 'now through cb');
+    assert.deepEqual(await unanswered(['cb', 'cc', 'cd', 'leaf']), []);
+
+    // the reboot: no meshctl run; tunnels, firewall and FRR come back by themselves
+    await lab!.start('ca');
+    await waitFor('ca: every session Established again', 90_000, async () => {
+      return (await allEstablished(['ca'], MESH)).length === 0;
+    });
+    assert.deepEqual(await unanswered(MESH), []);
+  });
+
+  it("a gateway announcing another LAN's prefix or a more-specific by hand: its neighbours install neither; an allowed announcement is accepted", async () => {
+    const vtysh = (gw: string, ...commands: string[]) =>
+      lab!.exec(gw, [
+        'vtysh',
+        '-c',
+        'configure terminal',
+        '-c',
+        `router bgp ${asn(gw)}`,
+        '-c',
+        'address-family ipv4 unicast',
+        ...commands.flatMap((c) => ['-c', c]),
+      ]);
+    // cc claims ca's LAN and a more-specific of cb's
+    const hijack = await vtysh('cc', 'network 10.81.0.0/24', 'network 10.82.0.128/25');
+    assert.equal(hijack.code, 0, hijack.stderr);
+    await new Promise((r) => setTimeout(r, 4000));
+    for (const gw of ['ca', 'cb', 'cd', 'leaf']) {
+      assert.equal((await route(gw, '10.82.0.128/25')).line, '', `${gw} installed no more-specific`);
+      const table = await lab!.exec(gw, ['vtysh', '-c', 'show bgp ipv4 unicast 10.81.0.0/24 json']);
+      const paths =
+        (JSON.parse(table.stdout || '{}') as { paths?: { aspath?: { string?: string } }[] }).paths ?? [];
+      for (const p of paths) {
+        assert.ok(
+          !`${p.aspath?.string ?? ''}`.endsWith(String(asn('cc'))),
+          `${gw} holds no path originated by cc for ca's LAN`,
+        );
+      }
+    }
+    assert.notEqual(
+      (await route('cd', '10.81.0.0/24')).dev,
+      device('cd', 'cc'),
+      "cd's route to ca does not go to cc",
+    );
+    assert.deepEqual(await unanswered(MESH), []);
+
+    // the control: cc withdraws its own LAN by hand (cd loses it), then announces it again (cd accepts it)
+    assert.equal((await vtysh('cc', 'no network 10.83.0.0/24')).code, 0);
+    await waitFor(
+      'cd drops the route to cc',
+      15_000,
+      async () => (await route('cd', '10.83.0.0/24')).proto !== 'bgp',
+    );
+    assert.equal((await vtysh('cc', 'network 10.83.0.0/24')).code, 0);
+    await waitFor('cd accepts cc announcing its own LAN', 15_000, async () => {
+      const r = await route('cd', '10.83.0.0/24');
+      return r.proto === 'bgp' && r.dev === device('cd', 'cc');
+    });
+    // FRR back to meshctl's configuration, in place
+    assert.equal((await lab!.exec('cc', ['systemctl', 'reload', 'frr'])).code, 0);
+    await waitFor(
+      'cc announces only its own LAN again',
+      15_000,
+      async () =>
+        (await route('ca', '10.81.0.0/24')).line.includes('blackhole') === false &&
+        (await sessions('cd'))[transitOf('cd', 'cc')]?.pfxRcd !== undefined,
+    );
+  });
+
+  it('add-lan and remove-lan in a bgp mesh: no existing session or tunnel restarts', async () => {
+    const before = await tunnelPids(lab!, ['late']);
+    const bgpd = new Map(await Promise.all(MESH.map(async (g) => [g, await pidOf(g, 'bgpd')] as const)));
+    const epochs = new Map<string, number | undefined>();
+    for (const g of MESH) {
+      for (const [peer, s] of Object.entries(await sessions(g)))
+        epochs.set(`${g}/${peer}`, s.peerUptimeEstablishedEpoch);
+    }
+
+    await meshctl(
+      lab!,
+      ['add-lan', 'late', '--id', '6', '--subnet', '10.86.0.0/24', '--endpoint', lab!.publicAddress('late')],
+      0,
+    );
+    const grown = [...MESH, 'late'];
+    assert.deepEqual(await allEstablished(grown, grown), []);
+    assert.deepEqual(await unanswered(grown), []);
+    const check = async (when: string) => {
+      const after = await tunnelPids(lab!, ['late']);
+      for (const [unit, pid] of before)
+        assert.equal(after.get(unit), pid, `${when}: ${unit} kept its MainPID`);
+      for (const g of MESH)
+        assert.equal(await pidOf(g, 'bgpd'), bgpd.get(g), `${when}: ${g}'s bgpd kept its PID`);
+      for (const g of MESH) {
+        const table = await sessions(g);
+        for (const [key, epoch] of epochs) {
+          const [gw, peer] = key.split('/');
+          if (gw !== g || epoch === undefined) continue;
+          assert.equal(table[peer!]?.state, 'Established', `${when}: ${key} still Established`);
+          assert.equal(table[peer!]?.peerUptimeEstablishedEpoch, epoch, `${when}: ${key} was not reset`);
+        }
+      }
+    };
+    await check('add-lan');
+
+    await meshctl(lab!, ['remove-lan', 'late'], 0);
+    assert.deepEqual(await allEstablished(MESH, MESH), []);
+    assert.deepEqual(await unanswered(MESH), []);
+    await check('remove-lan');
+  });
+
+  it('back to static by one apply: routes from the tunnel configs and routes.sh again, FRR stopped', async () => {
+    mesh('static');
+    const worst = await longestPairOutage(MESH, 40, async () => {
+      await meshctl(lab!, ['apply'], 0);
+    });
+    figures.push(
+      `bgp -> static switch: longest LAN-pair outage ${worst.seconds.toFixed(1)} s (${worst.pair})`,
+    );
+    for (const gw of MESH) {
+      const active = await lab!.exec(gw, ['systemctl', 'is-active', 'frr.service']);
+      assert.notEqual(active.stdout.trim(), 'active', `${gw}: FRR stopped`);
+    }
+    assert.deepEqual(await unanswered(MESH), []);
+  });
+});
