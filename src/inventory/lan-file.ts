@@ -14,7 +14,7 @@ import {
 import type { FileFindings } from './findings.js';
 import { hostProblem } from './hosts.js';
 import { childPath, itemPath } from './line-index.js';
-import { NAME_PATTERN, NAME_RULE, suggestName } from './names.js';
+import { NAME_PATTERN, NAME_RULE, reservedName, suggestName } from './names.js';
 import { type PathContext, readSshBlock } from './ssh-settings.js';
 
 export const LAN_KEYS = ['id', 'subnets', 'gateway', 'gateways', 'via', 'cloud'] as const;
@@ -106,6 +106,14 @@ export function readLanFile(
       name,
       `${JSON.stringify(name)} (the file name) is not allowed as a LAN name: ${NAME_RULE}`,
       `rename the file to lans/${suggestName(name)}.yml`,
+    );
+  } else if (reservedName(name)) {
+    draft.nameValid = false;
+    findings.error(
+      'name',
+      name,
+      `"${name}" (the file name) is reserved: a gateway's key and certificate are named after it, and ${reservedName(name)}`,
+      `rename the file, e.g. to lans/${name}-1.yml or lans/site-${name}.yml`,
     );
   }
   if (!isMapping(data)) {
@@ -301,7 +309,14 @@ function readGateways(
       missingFix: `add name: ${draft.name}-a (unique among LAN and gateway names)`,
     });
     if (name !== undefined) {
-      if (NAME_PATTERN.test(name)) gateway.name = name;
+      if (NAME_PATTERN.test(name) && reservedName(name)) {
+        findings.error(
+          childPath(field, 'name'),
+          name,
+          `"${name}" is reserved: a gateway's key and certificate are named after it, and ${reservedName(name)}`,
+          `use e.g. ${name}-a`,
+        );
+      } else if (NAME_PATTERN.test(name)) gateway.name = name;
       else
         findings.error(
           childPath(field, 'name'),

@@ -24,17 +24,17 @@ const SPEC: LabSpec = {
   name: 'bgp',
   portBase: PORT_BASE,
   gateways: [
-    { name: 'ca', id: 1, subnets: ['10.81.0.0/24'], persistent: true },
-    { name: 'cb', id: 2, subnets: ['10.82.0.0/24'] },
-    { name: 'cc', id: 3, subnets: ['10.83.0.0/24'] },
-    { name: 'cd', id: 4, subnets: ['10.84.0.0/24'], frr: false },
+    { name: 'ka', id: 1, subnets: ['10.81.0.0/24'], persistent: true },
+    { name: 'kb', id: 2, subnets: ['10.82.0.0/24'] },
+    { name: 'kc', id: 3, subnets: ['10.83.0.0/24'] },
+    { name: 'kd', id: 4, subnets: ['10.84.0.0/24'], frr: false },
     { name: 'leaf', id: 5, subnets: ['10.85.0.0/24'] },
     { name: 'late', id: 6, subnets: ['10.86.0.0/24'] },
   ],
 };
 
-/** The LANs of the story: four cores and a leaf homed on ca and cb (late joins through add-lan). */
-const CORES = ['ca', 'cb', 'cc', 'cd'];
+/** The LANs of the story: four cores and a leaf homed on ka and kb (late joins through add-lan). */
+const CORES = ['ka', 'kb', 'kc', 'kd'];
 const MESH = [...CORES, 'leaf'];
 
 interface Session {
@@ -60,14 +60,14 @@ describe('routing: bgp on the lab: FRR sessions, failover, filters (root + syste
     );
   }
 
-  /** Rewrites lans/ to exactly these LANs, one gateway each as the lab made them; the leaf via ca and cb. */
+  /** Rewrites lans/ to exactly these LANs, one gateway each as the lab made them; the leaf via ka and kb. */
   function shape(lans: string[]): void {
     const dir = join(lab!.inventoryDir, 'lans');
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir);
     for (const name of lans) {
       const gw = lab!.gateway(name);
-      const via = name === 'leaf' ? 'via: [ca, cb]\n' : '';
+      const via = name === 'leaf' ? 'via: [ka, kb]\n' : '';
       writeFileSync(
         join(dir, `${name}.yml`),
         `id: ${gw.id}\nsubnets: [${gw.subnets.join(', ')}]\n${via}gateway:\n  endpoint: ${lab!.publicAddress(name)}\n`,
@@ -145,8 +145,8 @@ describe('routing: bgp on the lab: FRR sessions, failover, filters (root + syste
   /** Is there a tunnel between a and b under the story's topology? */
   function tunnelled(a: string, b: string, within: string[]): boolean {
     if (!within.includes(a) || !within.includes(b)) return false;
-    if (a === 'leaf') return ['ca', 'cb'].includes(b);
-    if (b === 'leaf') return ['ca', 'cb'].includes(a);
+    if (a === 'leaf') return ['ka', 'kb'].includes(b);
+    if (b === 'leaf') return ['ka', 'kb'].includes(a);
     return true;
   }
 
@@ -269,7 +269,7 @@ describe('routing: bgp on the lab: FRR sessions, failover, filters (root + syste
       `static -> bgp switch: longest LAN-pair outage ${worst.seconds.toFixed(1)} s (${worst.pair})`,
     );
     const installs = changingActions(applied!).filter((a) => a.includes('install-package'));
-    assert.deepEqual(installs, ['cd install-package frr'], 'FRR installed only where it was missing');
+    assert.deepEqual(installs, ['kd install-package frr'], 'FRR installed only where it was missing');
 
     assert.deepEqual(await allEstablished(MESH, MESH), []);
     for (const gw of MESH) {
@@ -295,8 +295,8 @@ describe('routing: bgp on the lab: FRR sessions, failover, filters (root + syste
     }
     assert.deepEqual(await unanswered(MESH), []);
     // the leaf is nobody's transit: it announces only its own subnet
-    const fromLeaf = await sessions('ca');
-    assert.equal(fromLeaf[transitOf('ca', 'leaf')]?.pfxRcd, 1, 'ca receives one prefix from the leaf');
+    const fromLeaf = await sessions('ka');
+    assert.equal(fromLeaf[transitOf('ka', 'leaf')]?.pfxRcd, 1, 'ka receives one prefix from the leaf');
   });
 
   it('a second apply changes nothing and restarts neither bgpd nor a tunnel', async () => {
@@ -309,48 +309,48 @@ describe('routing: bgp on the lab: FRR sessions, failover, filters (root + syste
   });
 
   it('a core-to-core tunnel cut at one end heals through a third LAN within 5 s; traffic returns to it once it is back', async () => {
-    const direct = device('ca', 'cb');
-    assert.equal((await route('ca', '10.82.0.0/24')).dev, direct, 'ca reaches cb directly');
+    const direct = device('ka', 'kb');
+    assert.equal((await route('ka', '10.82.0.0/24')).dev, direct, 'ka reaches kb directly');
     const port = String(PORT_BASE + pairIndex(1, 2));
-    // drop cb's packets for this tunnel at ca (the link stays up: only BFD can tell)
+    // drop kb's packets for this tunnel at ka (the link stays up: only BFD can tell)
     const cut = ['iptables', '-w', '-I', 'INPUT', '1', '-p', 'udp', '--dport', port, '-j', 'DROP'];
-    const outage = await outageDuring('ca', 'cb', 12, async () => {
-      const r = await lab!.exec('ca', cut);
+    const outage = await outageDuring('ka', 'kb', 12, async () => {
+      const r = await lab!.exec('ka', cut);
       assert.equal(r.code, 0, r.stderr);
     });
     figures.push(`core tunnel cut: outage ${outage.toFixed(1)} s`);
-    assert.ok(outage <= 5, `the ca <-> cb pair was cut off for ${outage} s (promise: 5 s)`);
-    const detour = await route('ca', '10.82.0.0/24');
-    assert.notEqual(detour.dev, direct, `ca now reaches cb through a third LAN: ${detour.line}`);
-    assert.deepEqual(await unanswered(['ca', 'cb']), []);
+    assert.ok(outage <= 5, `the ka <-> kb pair was cut off for ${outage} s (promise: 5 s)`);
+    const detour = await route('ka', '10.82.0.0/24');
+    assert.notEqual(detour.dev, direct, `ka now reaches kb through a third LAN: ${detour.line}`);
+    assert.deepEqual(await unanswered(['ka', 'kb']), []);
 
     const heal = await lab!.exec(
-      'ca',
+      'ka',
       cut.map((w) => (w === '-I' ? '-D' : w)).filter((w) => w !== '1'),
     );
     assert.equal(heal.code, 0, heal.stderr);
     await waitFor('traffic back on the direct tunnel', 60_000, async () => {
       return (
-        (await route('ca', '10.82.0.0/24')).dev === direct &&
-        (await route('cb', '10.81.0.0/24')).dev === direct
+        (await route('ka', '10.82.0.0/24')).dev === direct &&
+        (await route('kb', '10.81.0.0/24')).dev === direct
       );
     });
-    assert.deepEqual(await unanswered(['ca', 'cb']), []);
+    assert.deepEqual(await unanswered(['ka', 'kb']), []);
   });
 
   it('a leaf homed on two cores stays reachable within 5 s when its first core stops; that core comes back alone after the reboot', async () => {
-    // cc reaches the leaf through ca (the lower id wins the tie, as in static routing)
-    assert.equal((await route('cc', '10.85.0.0/24')).dev, device('cc', 'ca'));
-    const outage = await outageDuring('cc', 'leaf', 12, () => lab!.stop('ca'));
+    // kc reaches the leaf through ka (the lower id wins the tie, as in static routing)
+    assert.equal((await route('kc', '10.85.0.0/24')).dev, device('kc', 'ka'));
+    const outage = await outageDuring('kc', 'leaf', 12, () => lab!.stop('ka'));
     figures.push(`leaf's first core stopped: outage ${outage.toFixed(1)} s`);
-    assert.ok(outage <= 5, `cc lost the leaf for ${outage} s (promise: 5 s)`);
-    assert.equal((await route('cc', '10.85.0.0/24')).dev, device('cc', 'cb'), 'now through cb');
-    assert.deepEqual(await unanswered(['cb', 'cc', 'cd', 'leaf']), []);
+    assert.ok(outage <= 5, `kc lost the leaf for ${outage} s (promise: 5 s)`);
+    assert.equal((await route('kc', '10.85.0.0/24')).dev, device('kc', 'kb'), 'now through kb');
+    assert.deepEqual(await unanswered(['kb', 'kc', 'kd', 'leaf']), []);
 
     // the reboot: no meshctl run; tunnels, firewall and FRR come back by themselves
-    await lab!.start('ca');
-    await waitFor('ca: every session Established again', 90_000, async () => {
-      return (await allEstablished(['ca'], MESH)).length === 0;
+    await lab!.start('ka');
+    await waitFor('ka: every session Established again', 90_000, async () => {
+      return (await allEstablished(['ka'], MESH)).length === 0;
     });
     assert.deepEqual(await unanswered(MESH), []);
   });
@@ -367,49 +367,49 @@ describe('routing: bgp on the lab: FRR sessions, failover, filters (root + syste
         'address-family ipv4 unicast',
         ...commands.flatMap((c) => ['-c', c]),
       ]);
-    // cc claims ca's LAN and a more-specific of cb's
-    const hijack = await vtysh('cc', 'network 10.81.0.0/24', 'network 10.82.0.128/25');
+    // kc claims ka's LAN and a more-specific of kb's
+    const hijack = await vtysh('kc', 'network 10.81.0.0/24', 'network 10.82.0.128/25');
     assert.equal(hijack.code, 0, hijack.stderr);
     await new Promise((r) => setTimeout(r, 4000));
-    for (const gw of ['ca', 'cb', 'cd', 'leaf']) {
+    for (const gw of ['ka', 'kb', 'kd', 'leaf']) {
       assert.equal((await route(gw, '10.82.0.128/25')).line, '', `${gw} installed no more-specific`);
       const table = await lab!.exec(gw, ['vtysh', '-c', 'show bgp ipv4 unicast 10.81.0.0/24 json']);
       const paths =
         (JSON.parse(table.stdout || '{}') as { paths?: { aspath?: { string?: string } }[] }).paths ?? [];
       for (const p of paths) {
         assert.ok(
-          !`${p.aspath?.string ?? ''}`.endsWith(String(asn('cc'))),
-          `${gw} holds no path originated by cc for ca's LAN`,
+          !`${p.aspath?.string ?? ''}`.endsWith(String(asn('kc'))),
+          `${gw} holds no path originated by kc for ka's LAN`,
         );
       }
     }
     assert.notEqual(
-      (await route('cd', '10.81.0.0/24')).dev,
-      device('cd', 'cc'),
-      "cd's route to ca does not go to cc",
+      (await route('kd', '10.81.0.0/24')).dev,
+      device('kd', 'kc'),
+      "kd's route to ka does not go to kc",
     );
     assert.deepEqual(await unanswered(MESH), []);
 
-    // the control: cc withdraws its own LAN by hand (cd loses it), then announces it again (cd accepts it)
-    assert.equal((await vtysh('cc', 'no network 10.83.0.0/24')).code, 0);
+    // the control: kc withdraws its own LAN by hand (kd loses it), then announces it again (kd accepts it)
+    assert.equal((await vtysh('kc', 'no network 10.83.0.0/24')).code, 0);
     await waitFor(
-      'cd drops the route to cc',
+      'kd drops the route to kc',
       15_000,
-      async () => (await route('cd', '10.83.0.0/24')).proto !== 'bgp',
+      async () => (await route('kd', '10.83.0.0/24')).proto !== 'bgp',
     );
-    assert.equal((await vtysh('cc', 'network 10.83.0.0/24')).code, 0);
-    await waitFor('cd accepts cc announcing its own LAN', 15_000, async () => {
-      const r = await route('cd', '10.83.0.0/24');
-      return r.proto === 'bgp' && r.dev === device('cd', 'cc');
+    assert.equal((await vtysh('kc', 'network 10.83.0.0/24')).code, 0);
+    await waitFor('kd accepts kc announcing its own LAN', 15_000, async () => {
+      const r = await route('kd', '10.83.0.0/24');
+      return r.proto === 'bgp' && r.dev === device('kd', 'kc');
     });
     // FRR back to meshctl's configuration, in place
-    assert.equal((await lab!.exec('cc', ['systemctl', 'reload', 'frr'])).code, 0);
+    assert.equal((await lab!.exec('kc', ['systemctl', 'reload', 'frr'])).code, 0);
     await waitFor(
-      'cc announces only its own LAN again',
+      'kc announces only its own LAN again',
       15_000,
       async () =>
-        (await route('ca', '10.81.0.0/24')).line.includes('blackhole') === false &&
-        (await sessions('cd'))[transitOf('cd', 'cc')]?.pfxRcd !== undefined,
+        (await route('ka', '10.81.0.0/24')).line.includes('blackhole') === false &&
+        (await sessions('kd'))[transitOf('kd', 'kc')]?.pfxRcd !== undefined,
     );
   });
 
