@@ -99,3 +99,23 @@ export async function waitForBgp(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/**
+ * Why FRR last reset each of `addresses` (`show bgp neighbors json`: lastResetDueTo), for the message of a session
+ * that did not come up; empty when FRR does not say. Never throws.
+ */
+export async function lastResets(conn: Connection, addresses: string[]): Promise<Map<string, string>> {
+  const reasons = new Map<string, string>();
+  try {
+    const result = await conn.exec(['vtysh', '-c', 'show bgp neighbors json'], { timeoutMs: 30_000 });
+    if (result.code !== 0) return reasons;
+    const data = JSON.parse(result.stdout) as Record<string, { lastResetDueTo?: unknown }>;
+    for (const address of addresses) {
+      const why = data[address]?.lastResetDueTo;
+      if (typeof why === 'string' && why !== '') reasons.set(address, why);
+    }
+  } catch {
+    // a diagnostic only
+  }
+  return reasons;
+}

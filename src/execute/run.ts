@@ -4,7 +4,7 @@ import { peerOfTunnelUnit } from '../gateway/layout.js';
 import type { Output } from '../output.js';
 import { HostPlanError, planHosts } from '../plan/index.js';
 import type { DesiredState } from '../types.js';
-import { describeSession, sessionUp, waitForBgp } from './bgp.js';
+import { describeSession, lastResets, sessionUp, waitForBgp } from './bgp.js';
 import { convergeSteps, finish, rollbackTunnels, startStopped, startTunnels } from './converge.js';
 import { closeAll, connectGateway, fail, type GatewayRun, gatherFacts, newRun } from './gateway.js';
 import { type EndCheck, pairVerdict, type Stage, type TunnelOutcome, verdictError } from './outcomes.js';
@@ -297,10 +297,18 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
           );
           const down = checks.filter((c) => !sessionUp(c, states.get(c.address)));
           if (down.length > 0) {
+            const resets = await lastResets(
+              run.conn!,
+              down.map((c) => c.address),
+            );
+            const why = (c: (typeof down)[number]) =>
+              resets.has(c.address) ? ` (FRR's last reset: ${resets.get(c.address)})` : '';
             throw new Error(
               `BGP session${down.length === 1 ? '' : 's'} not up within ${opts.tunnelTimeoutMs / 1000} s: ` +
                 down
-                  .map((c) => `${c.peer} (${c.address}): ${describeSession(c, states.get(c.address))}`)
+                  .map(
+                    (c) => `${c.peer} (${c.address}): ${describeSession(c, states.get(c.address))}${why(c)}`,
+                  )
                   .join('; ') +
                 '; the tunnels are up: check FRR on both ends (`vtysh -c "show bgp summary"`)',
             );

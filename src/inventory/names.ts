@@ -13,7 +13,7 @@ export const NAME_RULE =
  * the gateway and in pki_dir. A gateway called `ca` would overwrite the CA.
  */
 export function reservedName(name: string): string | null {
-  if (name === 'ca') return 'the mesh CA\'s files are ca.crt and ca.key';
+  if (name === 'ca') return "the mesh CA's files are ca.crt and ca.key";
   if (/^pair-\d+$/.test(name)) return "the pairs' tls-crypt keys are pair-<k>.key";
   return null;
 }

@@ -251,7 +251,9 @@ describe('routing: bgp on the lab: FRR sessions, failover, filters (root + syste
 
   after(async () => {
     if (figures.length > 0) console.log(`      bgp figures: ${figures.join('; ')}`);
-    await lab?.down();
+    // MESHCTL_LAB_KEEP=1 leaves the lab up for a look (`npm run lab -- down bgp` removes it)
+    if (process.env.MESHCTL_LAB_KEEP === '1') lab?.keep();
+    else await lab?.down();
   });
 
   it('a running static mesh switched to bgp by one apply: FRR installed where missing, every session Established with BFD, routes from BGP', async () => {

@@ -139,14 +139,14 @@ export async function unwireGateway(state: LabState, gw: GatewaySpec): Promise<v
     [names.ctl(state.name), names.bridgePort(gw.id)],
     ...gw.subnets.map((_, i): [string, string] => [names.lan(state.name, gw.name, i), 'eth0']),
   ];
-  const deadline = performance.now() + 10_000;
+  const deadline = performance.now() + 30_000;
   for (const [ns, dev] of ends) {
     while (
       existsSync(netnsPath(ns)) &&
       (await run(['ip', '-n', ns, 'link', 'show', 'dev', dev])).code === 0
     ) {
       if (performance.now() > deadline) {
-        throw new LabError(`${dev} in namespace ${ns} outlived gateway ${gw.name}'s namespace by 10 s`);
+        throw new LabError(`${dev} in namespace ${ns} outlived gateway ${gw.name}'s namespace by 30 s`);
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

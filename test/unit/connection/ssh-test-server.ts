@@ -30,8 +30,15 @@ export interface HostKeyPair {
 }
 
 export function generateHostKey(): HostKeyPair {
-  const pair = utils.generateKeyPairSync('ed25519');
-  const parsed = utils.parseKey(pair.public) as ParsedKey;
+  let pair = utils.generateKeyPairSync('ed25519');
+  let parsed = utils.parseKey(pair.public);
+  // ssh2 now and then cannot parse a key it just generated (parseKey returns an Error): take another key
+  for (let attempt = 1; parsed instanceof Error && attempt < 10; attempt++) {
+    pair = utils.generateKeyPairSync('ed25519');
+    parsed = utils.parseKey(pair.public);
+  }
+  if (parsed instanceof Error || Array.isArray(parsed))
+    throw new Error(`ssh2 cannot parse its own keys: ${parsed}`);
   return {
     privateKey: pair.private,
     publicLine: pair.public,

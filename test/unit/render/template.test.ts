@@ -33,7 +33,10 @@ describe('render: role templates', () => {
         'tunnel-unit.conf.liquid',
       ],
     );
-    assert.deepEqual([...roles.roles.get('frr')!.templates.keys()], ['daemons.liquid', 'frr.conf.liquid']);
+    assert.deepEqual(
+      [...roles.roles.get('frr')!.templates.keys()],
+      ['daemons.liquid', 'frr-unit.conf.liquid', 'frr.conf.liquid'],
+    );
     assert.equal(roles.roles.get('openvpn-tunnel')!.defaults.verb, 3);
   });
 
