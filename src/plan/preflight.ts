@@ -88,8 +88,16 @@ function tunnelsOf(desired: DesiredState): TunnelView[] {
 }
 
 const isMeshDevice = (dev: string | null) => dev !== null && TUNNEL_DEVICE_PATTERN.test(dev);
-/** On one of meshctl's tun devices, or a transit route routes.sh installed (`proto 199`). */
-const isMeshRoute = (route: RouteFact) => isMeshDevice(route.dev) || route.proto === String(ROUTE_PROTOCOL);
+/**
+ * On one of meshctl's tun devices, a transit route routes.sh installed (`proto 199`), or (routing: bgp) the
+ * blackhole route FRR keeps for a remote mesh subnet while no BGP route is installed (frr.conf `ip route … blackhole`:
+ * zebra installs it as `proto static`; no other FRR route is a blackhole unless an operator wrote one, and an FRR
+ * configuration that is not meshctl's is refused anyway).
+ */
+const isMeshRoute = (route: RouteFact) =>
+  isMeshDevice(route.dev) ||
+  route.proto === String(ROUTE_PROTOCOL) ||
+  (route.type === 'blackhole' && route.proto === 'static' && route.line.includes('metric 20'));
 
 /** `10.1.0.5/24` → the address alone as a /32. */
 function hostOf(cidr: string): Cidr {

@@ -439,16 +439,33 @@ function frrFiles(
   policy: BgpPolicy,
   bgp: DesiredBgp,
 ): DesiredFile[] {
-  // neighbours accepting the same set share one route-map: the set of every remote subnet is MESHCTL-IN-MESH,
-  // any other is named after its peer (names stay put when LANs come and go)
-  const remoteKey = policy.remote.join(' ');
-  const lists = new Map<string, { name: string; subnets: string[] }>();
+  // A subnet is accepted only with its owner's ASN as the AS path's origin (or a backup gateway's), so a peer
+  // may carry another LAN's subnet but never originate it: one prefix-list and one as-path list per gateway
+  // that may originate what this one accepts, and per accepted set a route-map of those gateways. Neighbours
+  // accepting the same set share the route-map: every remote gateway's is MESHCTL-IN-MESH, any other is named
+  // after its peer (names stay put when LANs come and go).
+  const announced = (g: Gateway) => [...g.subnets, ...g.backupSubnets];
+  const candidates = mesh.inventory.gateways.filter((g) => g.lan !== lan.lan && announced(g).length > 0);
+  const originsOf = (accepts: string[]) => {
+    const set = new Set(accepts);
+    return candidates.filter((g) => announced(g).every((s) => set.has(s)));
+  };
+  const remoteKey = originsOf(policy.remote)
+    .map((g) => g.name)
+    .join(' ');
+  const origins = new Map<string, Gateway>();
+  const lists = new Map<string, { name: string; origins: string[] }>();
   const neighbors = tunnels.map((t) => {
     const accepts = policy.accepts.get(t.peer.name) ?? [];
-    const key = accepts.join(' ');
+    const from = originsOf(accepts);
+    for (const g of from) origins.set(g.name, g);
+    const key = from.map((g) => g.name).join(' ');
     let list = lists.get(key);
     if (!list) {
-      list = { name: key === remoteKey ? 'MESHCTL-IN-MESH' : `MESHCTL-IN-${t.peer.name}`, subnets: accepts };
+      list = {
+        name: key === remoteKey ? 'MESHCTL-IN-MESH' : `MESHCTL-IN-${t.peer.name}`,
+        origins: from.map((g) => `MESHCTL-FROM-${g.name}`),
+      };
       lists.set(key, list);
     }
     return {
@@ -475,6 +492,9 @@ function frrFiles(
     originates: policy.originates,
     remote: policy.remote,
     accept_lists: [...lists.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    origins: [...origins.values()]
+      .sort((a, b) => a.id - b.id)
+      .map((g) => ({ name: `MESHCTL-FROM-${g.name}`, asn: gatewayAsn(mesh, g), subnets: announced(g) })),
     // a leaf announces its own subnets only (it is nobody's transit); a core one, every mesh subnet it knows
     announces: policy.stub ? originated : [...new Set([...originated, ...policy.remote])],
   };

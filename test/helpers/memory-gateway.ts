@@ -63,9 +63,11 @@ interface FrrConfig {
   asn: number | null;
   neighbors: Map<string, { remoteAs: number; in?: string }>;
   networks: string[];
-  /** route-map → the prefix-list it matches. */
-  routeMaps: Map<string, string>;
+  /** route-map → its permit entries: the prefix-list and the as-path list each matches. */
+  routeMaps: Map<string, { prefixList?: string; asPath?: string }[]>;
   prefixLists: Map<string, string[]>;
+  /** as-path list → the origin AS its `_ASN$` entry permits. */
+  asPaths: Map<string, number>;
 }
 
 /** Reads what the session model needs from an frr.conf: the AS, neighbours, `network` lines, filters. */
@@ -76,8 +78,9 @@ export function parseFrrConf(text: string): FrrConfig {
     networks: [],
     routeMaps: new Map(),
     prefixLists: new Map(),
+    asPaths: new Map(),
   };
-  let routeMap: string | null = null;
+  let entry: { prefixList?: string; asPath?: string } | null = null;
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     const words = line.split(/\s+/);
@@ -88,15 +91,20 @@ export function parseFrrConf(text: string): FrrConfig {
       const n = config.neighbors.get(words[1]!);
       if (n) n.in = words[3]!;
     } else if (words[0] === 'network') config.networks.push(words[1]!);
-    else if (words[0] === 'route-map') routeMap = words[1]!;
-    else if (routeMap && line.startsWith('match ip address prefix-list ')) {
-      config.routeMaps.set(routeMap, words[4]!);
+    else if (words[0] === 'route-map' && words[2] === 'permit') {
+      entry = {};
+      config.routeMaps.set(words[1]!, [...(config.routeMaps.get(words[1]!) ?? []), entry]);
+    } else if (entry && line.startsWith('match ip address prefix-list ')) entry.prefixList = words[4]!;
+    else if (entry && line.startsWith('match as-path ')) entry.asPath = words[2]!;
+    else if (line.startsWith('bgp as-path access-list ') && words[4] === 'permit') {
+      const origin = /^_(\d+)\$$/.exec(words[5] ?? '');
+      if (origin) config.asPaths.set(words[3]!, Number(origin[1]));
     } else if (line.startsWith('ip prefix-list ') && words[5] === 'permit' && words.length === 7) {
       // exact prefixes only (`le`/`ge` would make more words): what meshctl renders
       const list = config.prefixLists.get(words[2]!) ?? [];
       list.push(words[6]!);
       config.prefixLists.set(words[2]!, list);
-    } else if (line === 'exit') routeMap = null;
+    } else if (line === 'exit' || line === '!') entry = null;
   }
   return config;
 }
@@ -470,8 +478,17 @@ export class MemoryGateway {
       const back = there?.neighbors.get(localAddress);
       if (!there || !back || there.asn !== neighbor.remoteAs || back.remoteAs !== here.asn) continue;
       state.state = 'Established';
-      const list = neighbor.in ? here.prefixLists.get(here.routeMaps.get(neighbor.in) ?? '') : undefined;
-      state.pfxRcd = there.networks.filter((n) => list?.includes(n)).length;
+      // the peer originates its networks: accepted when an entry's prefix-list has it and its as-path list (if
+      // any) permits the peer's AS as the origin
+      const entries = neighbor.in ? (here.routeMaps.get(neighbor.in) ?? []) : [];
+      const accepted = (n: string) =>
+        entries.some(
+          (e) =>
+            e.prefixList !== undefined &&
+            (here.prefixLists.get(e.prefixList) ?? []).includes(n) &&
+            (e.asPath === undefined || here.asPaths.get(e.asPath) === there.asn),
+        );
+      state.pfxRcd = there.networks.filter(accepted).length;
     }
     return sessions;
   }

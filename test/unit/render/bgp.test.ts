@@ -4,6 +4,7 @@ import { FRR_UNIT, gatewayPaths, ROUTES_UNIT } from '../../../src/gateway/layout
 import { allocateMesh } from '../../../src/mesh/allocate.js';
 import { renderGateway, renderMesh } from '../../../src/render/render.js';
 import { loadRoles, type Roles } from '../../../src/render/roles.js';
+import { compareSubnets } from '../../../src/topology/topology.js';
 import type { DesiredState } from '../../../src/types.js';
 import { buildInventory, type LanSpec } from '../../helpers/inventory.js';
 import { bgpFixtureMesh, fixturePki } from './fixture.js';
@@ -79,14 +80,38 @@ function neighbors(conf: string[]): Record<string, Neighbor> {
 }
 
 /** The route-maps that match exactly one prefix-list, of the same name. */
-function routeMapLists(conf: string[]): Record<string, string> {
-  const maps: Record<string, string> = {};
+/** route-map → its permit entries in order: the prefix-list and the as-path list each one matches. */
+function routeMaps(conf: string[]): Record<string, { prefixList: string; asPath?: string }[]> {
+  const maps: Record<string, { prefixList: string; asPath?: string }[]> = {};
   conf.forEach((line, i) => {
-    const match = /^route-map (\S+) permit 10$/.exec(line);
+    const match = /^route-map (\S+) permit (\d+)$/.exec(line);
     const list = /^ match ip address prefix-list (\S+)$/.exec(conf[i + 1] ?? '');
-    if (match && list) maps[match[1]!] = list[1]!;
+    if (!match || !list) return;
+    const path = /^ match as-path (\S+)$/.exec(conf[i + 2] ?? '');
+    const entries = maps[match[1]!] ?? [];
+    maps[match[1]!] = entries;
+    assert.equal(Number(match[2]), 10 * (entries.length + 1), line);
+    entries.push({ prefixList: list[1]!, ...(path ? { asPath: path[1]! } : {}) });
   });
   return maps;
+}
+
+/** as-path list → the origin AS it permits (`permit _ASN$`, the only form meshctl writes). */
+function asPathLists(conf: string[]): Record<string, number> {
+  const lists: Record<string, number> = {};
+  for (const line of conf.filter((l) => l.startsWith('bgp as-path access-list '))) {
+    const match = /^bgp as-path access-list (\S+) permit _(\d+)\$$/.exec(line);
+    assert.ok(match, `one origin AS per list: ${line}`);
+    lists[match[1]!] = Number(match[2]);
+  }
+  return lists;
+}
+
+/** What a route-map accepts: the union of its entries' prefix-lists, sorted as render sorts subnets. */
+function acceptedBy(conf: string[], map: string): string[] {
+  const lists = prefixLists(conf);
+  const all = (routeMaps(conf)[map] ?? []).flatMap((e) => lists[e.prefixList] ?? []);
+  return [...new Set(all)].sort(compareSubnets);
 }
 
 const HQ_REMOTE = ['10.2.0.0/16', '10.5.0.0/20', '10.5.16.0/20', '10.7.0.0/16', '192.168.20.0/24'];
@@ -184,33 +209,43 @@ describe('render: routing bgp, FRR configuration', () => {
   it('inbound filters: exact prefix-lists, a shared MESHCTL-IN-MESH, one per leaf, max-prefix the accepted count', () => {
     const hq = frrConf('hq');
     const lists = prefixLists(hq);
+    // one prefix-list per gateway that may originate what hq accepts: that gateway's own (and backup) subnets
     assert.deepEqual(lists, {
-      'MESHCTL-IN-MESH': HQ_REMOTE,
-      'MESHCTL-IN-shop': ['10.7.0.0/16'],
+      'MESHCTL-FROM-dc': ['10.2.0.0/16', '192.168.20.0/24'],
+      'MESHCTL-FROM-eu-a': ['10.5.0.0/20', '10.5.16.0/20'],
+      'MESHCTL-FROM-eu-b': ['10.5.16.0/20'],
+      'MESHCTL-FROM-shop': ['10.7.0.0/16'],
       'MESHCTL-OUT': ['10.1.0.0/16', ...HQ_REMOTE],
     });
-    assert.deepEqual(routeMapLists(hq), {
-      'MESHCTL-IN-MESH': 'MESHCTL-IN-MESH',
-      'MESHCTL-IN-shop': 'MESHCTL-IN-shop',
-      'MESHCTL-OUT': 'MESHCTL-OUT',
-    });
+    // each entry: that gateway's subnets, with that gateway's AS as the origin of the path (a peer may carry
+    // another LAN's subnet, never originate it)
+    const origins = asPathLists(hq);
+    for (const [name, entries] of Object.entries(routeMaps(hq))) {
+      if (name === 'MESHCTL-OUT') continue;
+      for (const e of entries) {
+        assert.equal(e.asPath, e.prefixList, `${name}: the as-path list of the same gateway`);
+        const gateway = e.prefixList.slice('MESHCTL-FROM-'.length);
+        const id = mesh.inventory.gateways.find((g) => g.name === gateway)!.id;
+        assert.equal(origins[e.asPath!], ASN(id), `${name}: ${gateway}'s AS is the origin`);
+      }
+    }
+    assert.deepEqual(acceptedBy(hq, 'MESHCTL-IN-MESH'), HQ_REMOTE);
+    assert.deepEqual(acceptedBy(hq, 'MESHCTL-IN-shop'), ['10.7.0.0/16']);
     assert.ok(!hq.some((l) => /\b(le|ge) \d+/.test(l)), 'no more-specifics');
     assert.ok(!hq.some((l) => l.includes('0.0.0.0/0')), 'no default route');
     // on every gateway each session's maximum-prefix is the size of the list its route-map matches
     for (const [name, state] of states) {
       const conf = text(state, gatewayPaths.frrConf).split('\n');
-      const all = prefixLists(conf);
-      const maps = routeMapLists(conf);
       const policy = mesh.bgp!.get(name)!;
       for (const t of mesh.tunnels.get(name)!) {
         const n = neighbors(conf)[t.peerAddress]!;
-        const accepted = all[maps[n.in!]!]!;
+        const accepted = acceptedBy(conf, n.in!);
         assert.deepEqual(accepted, policy.accepts.get(t.peer.name), `${name} from ${t.peer.name}`);
         assert.equal(n.maxPrefix, accepted.length, `${name} from ${t.peer.name}`);
       }
     }
     // an AZ never takes its own LAN's subnets from the mesh
-    assert.deepEqual(prefixLists(frrConf('eu-b'))['MESHCTL-IN-MESH'], [
+    assert.deepEqual(acceptedBy(frrConf('eu-b'), 'MESHCTL-IN-MESH'), [
       '10.1.0.0/16',
       '10.2.0.0/16',
       '10.7.0.0/16',
