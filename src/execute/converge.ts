@@ -224,8 +224,16 @@ export function convergeSteps(run: GatewayRun): Step[] {
 /** The start phase: start every stopped or new tunnel of this gateway in one call. */
 export async function startTunnels(run: GatewayRun): Promise<void> {
   const conn = run.conn!;
-  const argv = ['systemctl', 'start', ...run.toStart];
-  const started = await conn.exec(argv, { timeoutMs: 120_000 });
+  // FRR last, once the tunnels have started: zebra misses an address that appears while it is starting up (the
+  // tunnel's session would wait for a route to its peer forever). At boot FRR starts before the network is up,
+  // long before the tunnels (After=network-online.target), so only apply starts them together.
+  const frr = run.toStart.filter((u) => u === FRR_UNIT);
+  const units = run.toStart.filter((u) => u !== FRR_UNIT);
+  const argv = ['systemctl', 'start', ...units];
+  const started = units.length > 0 ? await conn.exec(argv, { timeoutMs: 120_000 }) : { code: 0, stderr: '' };
+  if (started.code === 0 && frr.length > 0) {
+    await mustExec(conn, ['systemctl', 'start', ...frr], { timeoutMs: 120_000 });
+  }
   run.stopped = [];
   if (started.code === 0) return;
   // systemctl starts every unit it was given and fails if any failed: find which. A tunnel that OpenVPN refused

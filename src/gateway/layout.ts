@@ -99,8 +99,6 @@ export const gatewayPaths = {
   manifest: `${MESHCTL_DIR}/manifest.json`,
   frrConf: `${FRR_DIR}/frr.conf`,
   frrDaemons: `${FRR_DIR}/daemons`,
-  /** Orders FRR after the tunnels: zebra misses an address added while it starts (its netlink dump race). */
-  frrDropIn: `${SYSTEMD_DIR}/${FRR_UNIT}.d/${TUNNEL_DROP_IN}`,
 } as const;
 
 /** Where meshctl records what it owns on a gateway. */
@@ -123,7 +121,6 @@ const MANAGED_PATHS: readonly RegExp[] = [
   new RegExp(`^${literal(gatewayPaths.sysctl)}$`),
   new RegExp(`^${literal(gatewayPaths.frrConf)}$`),
   new RegExp(`^${literal(gatewayPaths.frrDaemons)}$`),
-  new RegExp(`^${literal(gatewayPaths.frrDropIn)}$`),
   new RegExp(`^${literal(SYSTEMD_DIR)}/${literal(OWN_UNIT_PREFIX)}${LAN_NAME_SOURCE}\\.service$`),
   new RegExp(
     `^${literal(SYSTEMD_DIR)}/${literal(TUNNEL_UNIT_TEMPLATE)}${TUNNEL_STEM}\\.service\\.d/${literal(TUNNEL_DROP_IN)}$`,
@@ -133,7 +130,7 @@ const MANAGED_PATHS: readonly RegExp[] = [
 /** The paths meshctl may create and delete, in words, for messages. */
 export const MANAGED_PATHS_RULE =
   `${gatewayPaths.tunnelConfig(tunnelName('<name>'))}, files directly in ${KEY_DIR}/ and ${MESHCTL_DIR}/, ` +
-  `${gatewayPaths.sysctl}, ${gatewayPaths.frrConf}, ${gatewayPaths.frrDaemons}, ${gatewayPaths.frrDropIn}, ${SYSTEMD_DIR}/${OWN_UNIT_PREFIX}<name>.service and ` +
+  `${gatewayPaths.sysctl}, ${gatewayPaths.frrConf}, ${gatewayPaths.frrDaemons}, ${SYSTEMD_DIR}/${OWN_UNIT_PREFIX}<name>.service and ` +
   `${gatewayPaths.tunnelDropIn(tunnelName('<name>'))}`;
 
 /** The units meshctl may stop and disable, in words, for messages. */

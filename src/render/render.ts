@@ -501,17 +501,6 @@ function frrFiles(
   return [
     file(gatewayPaths.frrConf, renderTemplate(roles, 'frr', 'frr.conf.liquid', vars), PUBLIC, [FRR_UNIT]),
     file(gatewayPaths.frrDaemons, renderTemplate(roles, 'frr', 'daemons.liquid', vars), PUBLIC, [FRR_UNIT]),
-    // only how systemd orders FRR: a daemon-reload applies it, FRR is not restarted for it
-    file(
-      gatewayPaths.frrDropIn,
-      renderTemplate(roles, 'frr', 'frr-unit.conf.liquid', {
-        ...vars,
-        tunnel_units: tunnels.map((t) => tunnelUnitOf(t.name)),
-        unit: FRR_UNIT,
-      }),
-      PUBLIC,
-      [],
-    ),
   ];
 }
 

@@ -112,8 +112,8 @@ describe('render: golden tree of a bgp gateway', () => {
   it('renders the same files with the same bytes', async () => {
     const files = await listFiles(bgpGolden);
     // 4 tunnels × (config, drop-in, tls-crypt key) + ca, crl, cert, key + sysctl, rules, script, unit + frr.conf,
-    // daemons, FRR's drop-in + manifest; no routes.sh
-    assert.equal(files.length, 4 * 3 + 4 + 4 + 3 + 1);
+    // daemons + manifest; no routes.sh
+    assert.equal(files.length, 4 * 3 + 4 + 4 + 2 + 1);
     assert.ok(files.includes('hq/etc/frr/frr.conf') && files.includes('hq/etc/frr/daemons'));
     assert.deepEqual(await listFiles(outDir), files);
     for (const file of files) {

@@ -35,7 +35,7 @@ describe('render: role templates', () => {
     );
     assert.deepEqual(
       [...roles.roles.get('frr')!.templates.keys()],
-      ['daemons.liquid', 'frr-unit.conf.liquid', 'frr.conf.liquid'],
+      ['daemons.liquid', 'frr.conf.liquid'],
     );
     assert.equal(roles.roles.get('openvpn-tunnel')!.defaults.verb, 3);
   });
