@@ -139,6 +139,11 @@ export async function unwireGateway(state: LabState, gw: GatewaySpec): Promise<v
     [names.ctl(state.name), names.bridgePort(gw.id)],
     ...gw.subnets.map((_, i): [string, string] => [names.lan(state.name, gw.name, i), 'eth0']),
   ];
+  // a veth pair goes when either end is deleted: delete the far ends now rather than wait for the kernel to free
+  // the namespace, which an orphaned TCP socket (a BGP session that was up) keeps alive for minutes
+  for (const [ns, dev] of ends) {
+    if (existsSync(netnsPath(ns))) await run(['ip', '-n', ns, 'link', 'del', 'dev', dev]);
+  }
   const deadline = performance.now() + 30_000;
   for (const [ns, dev] of ends) {
     while (
