@@ -24,6 +24,30 @@ export interface BgpSessionState {
 
 /** The one read-only command: FRR's session table as JSON. */
 export const BGP_SUMMARY_COMMAND = ['vtysh', '-c', 'show bgp ipv4 unicast summary json'];
+/** FRR's table of accepted routes as JSON: which neighbour each prefix was received from. */
+export const BGP_ROUTES_COMMAND = ['vtysh', '-c', 'show bgp ipv4 unicast json'];
+
+/** Prefix → the neighbour addresses a valid path to it was received from (`peerId`), from BGP_ROUTES_COMMAND. */
+export function parseBgpRoutes(stdout: string): Map<string, Set<string>> {
+  const result = new Map<string, Set<string>>();
+  let data: unknown;
+  try {
+    data = JSON.parse(stdout);
+  } catch {
+    return result;
+  }
+  const routes = (data as { routes?: unknown })?.routes;
+  if (typeof routes !== 'object' || routes === null) return result;
+  for (const [prefix, paths] of Object.entries(routes as Record<string, unknown>)) {
+    if (!Array.isArray(paths)) continue;
+    const from = new Set<string>();
+    for (const path of paths as { valid?: unknown; peerId?: unknown }[]) {
+      if (path?.valid === true && typeof path.peerId === 'string') from.add(path.peerId);
+    }
+    result.set(prefix, from);
+  }
+  return result;
+}
 
 /** Neighbour address → state, from `show bgp ipv4 unicast summary json` (or the whole `show bgp summary json`). */
 export function parseBgpSummary(stdout: string): Map<string, BgpSessionState> {
@@ -50,15 +74,29 @@ export function parseBgpSummary(stdout: string): Map<string, BgpSessionState> {
   return result;
 }
 
-/** Up: Established with at least the peer's own subnets received. */
-export function sessionUp(check: BgpNeighborCheck, state: BgpSessionState | undefined): boolean {
-  return state?.state === 'Established' && state.received >= check.expects.length;
+/**
+ * Up: Established with the peer's own subnets received from it (`routes`, when read; without it, at least as
+ * many prefixes as the peer originates).
+ */
+export function sessionUp(
+  check: BgpNeighborCheck,
+  state: BgpSessionState | undefined,
+  routes?: Map<string, Set<string>>,
+): boolean {
+  if (state?.state !== 'Established' || state.received < check.expects.length) return false;
+  return routes === undefined || check.expects.every((p) => routes.get(p)?.has(check.address));
 }
 
 /** `Active`, `Established, 0 of 1 prefixes`, `not configured`: for a message. */
-export function describeSession(check: BgpNeighborCheck, state: BgpSessionState | undefined): string {
+export function describeSession(
+  check: BgpNeighborCheck,
+  state: BgpSessionState | undefined,
+  routes?: Map<string, Set<string>>,
+): string {
   if (!state) return 'not configured in FRR';
   if (state.state !== 'Established') return state.state;
+  const missing = routes ? check.expects.filter((p) => !routes.get(p)?.has(check.address)) : [];
+  if (missing.length > 0) return `Established, but ${missing.join(', ')} not received from it`;
   return `Established, ${state.received} of ${check.expects.length} prefixes received`;
 }
 
@@ -72,9 +110,10 @@ export async function waitForBgp(
   timeoutMs: number,
   onProgress: (up: number, total: number) => void = () => {},
   intervalMs = 250,
-): Promise<Map<string, BgpSessionState>> {
+): Promise<{ states: Map<string, BgpSessionState>; routes: Map<string, Set<string>> }> {
   const deadline = Date.now() + timeoutMs;
   let last = new Map<string, BgpSessionState>();
+  let lastRoutes: Map<string, Set<string>> | undefined;
   let lastError: RemoteCommandError | null = null;
   for (;;) {
     const result = await conn.exec(BGP_SUMMARY_COMMAND, { timeoutMs: 30_000 });
@@ -86,15 +125,21 @@ export async function waitForBgp(
         // FRR starting up prints a note instead of JSON: try again
         last = new Map();
       }
-      const up = checks.filter((c) => sessionUp(c, last.get(c.address))).length;
+      let up = checks.filter((c) => sessionUp(c, last.get(c.address))).length;
       onProgress(up, checks.length);
-      if (up === checks.length) return last;
+      if (up === checks.length) {
+        // every session counts enough prefixes: now check they are the peers' own
+        const routes = await readBgpRoutes(conn);
+        up = checks.filter((c) => sessionUp(c, last.get(c.address), routes)).length;
+        if (up === checks.length) return { states: last, routes };
+        lastRoutes = routes;
+      }
     } else {
       lastError = new RemoteCommandError(conn.name, BGP_SUMMARY_COMMAND, result.code, result.stderr);
     }
     if (Date.now() + intervalMs > deadline) {
       if (lastError) throw lastError;
-      return last;
+      return { states: last, routes: lastRoutes ?? (await readBgpRoutes(conn)) };
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
@@ -118,4 +163,10 @@ export async function lastResets(conn: Connection, addresses: string[]): Promise
     // a diagnostic only
   }
   return reasons;
+}
+
+/** FRR's accepted routes by prefix (empty when FRR cannot be read: then no session counts as up). */
+async function readBgpRoutes(conn: Connection): Promise<Map<string, Set<string>>> {
+  const table = await conn.exec(BGP_ROUTES_COMMAND, { timeoutMs: 30_000 });
+  return table.code === 0 ? parseBgpRoutes(table.stdout) : new Map();
 }

@@ -231,9 +231,8 @@ export async function startTunnels(run: GatewayRun): Promise<void> {
   const units = run.toStart.filter((u) => u !== FRR_UNIT);
   const argv = ['systemctl', 'start', ...units];
   const started = units.length > 0 ? await conn.exec(argv, { timeoutMs: 120_000 }) : { code: 0, stderr: '' };
-  if (started.code === 0 && frr.length > 0) {
-    await mustExec(conn, ['systemctl', 'start', ...frr], { timeoutMs: 120_000 });
-  }
+  // whatever the tunnels did: with bgp a gateway without FRR has no route to any LAN
+  if (frr.length > 0) await mustExec(conn, ['systemctl', 'start', ...frr], { timeoutMs: 120_000 });
   run.stopped = [];
   if (started.code === 0) return;
   // systemctl starts every unit it was given and fails if any failed: find which. A tunnel that OpenVPN refused
@@ -386,7 +385,10 @@ function actualManifest(run: GatewayRun): Manifest {
   const unconfirmedUnits = new Set(run.tunnels.filter((t) => unconfirmed(t.outcome)).map((t) => t.unit));
   // BGP sessions this run had to check and did not see up: FRR's files are not vouched for either
   if (run.verifyBgp && !run.bgpConfirmed) unconfirmedUnits.add(FRR_UNIT);
-  const notifies = new Map(run.desired.files.map((f) => [f.path, f.notifies]));
+  // daemons is vouched for once FRR runs on it (an unconfirmed one would restart bgpd on every later run)
+  const notifies = new Map(
+    run.desired.files.map((f) => [f.path, f.path === gatewayPaths.frrDaemons ? [] : f.notifies]),
+  );
   // a file an earlier run landed without confirming it (its content is the desired one, its manifest entry is
   // not) stays unconfirmed until a run confirms what reads it, although this run did not write it again
   const recorded = run.facts?.manifest?.files ?? {};

@@ -291,11 +291,17 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
             const peer = byName.get(n.peer);
             return peer !== undefined && !peer.failure;
           });
-          if (checks.length === 0) return;
-          const states = await waitForBgp(run.conn!, checks, opts.tunnelTimeoutMs, (up, total) =>
+          const skipped = action.neighbors.length - checks.length;
+          if (checks.length === 0) {
+            setTitle(
+              `${run.name}: no BGP session checked (${skipped} with peers outside this run or failed)`,
+            );
+            return;
+          }
+          const { states, routes } = await waitForBgp(run.conn!, checks, opts.tunnelTimeoutMs, (up, total) =>
             setOutput(`${up}/${total} BGP sessions up`),
           );
-          const down = checks.filter((c) => !sessionUp(c, states.get(c.address)));
+          const down = checks.filter((c) => !sessionUp(c, states.get(c.address), routes));
           if (down.length > 0) {
             const resets = await lastResets(
               run.conn!,
@@ -307,7 +313,8 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
               `BGP session${down.length === 1 ? '' : 's'} not up within ${opts.tunnelTimeoutMs / 1000} s: ` +
                 down
                   .map(
-                    (c) => `${c.peer} (${c.address}): ${describeSession(c, states.get(c.address))}${why(c)}`,
+                    (c) =>
+                      `${c.peer} (${c.address}): ${describeSession(c, states.get(c.address), routes)}${why(c)}`,
                   )
                   .join('; ') +
                 '; the tunnels are up: check FRR on both ends (`vtysh -c "show bgp summary"`)',
@@ -315,7 +322,10 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
           }
           // a session with a peer that failed was not checked: FRR's files wait for the run that checks it
           run.bgpConfirmed = checks.length === action.neighbors.length;
-          setTitle(`${run.name}: ${checks.length}/${checks.length} BGP sessions up`);
+          setTitle(
+            `${run.name}: ${checks.length}/${checks.length} BGP sessions up` +
+              (skipped > 0 ? `; ${skipped} not checked (peers outside this run or failed)` : ''),
+          );
         },
       ),
     },

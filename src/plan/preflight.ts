@@ -97,7 +97,9 @@ const isMeshDevice = (dev: string | null) => dev !== null && TUNNEL_DEVICE_PATTE
 const isMeshRoute = (route: RouteFact) =>
   isMeshDevice(route.dev) ||
   route.proto === String(ROUTE_PROTOCOL) ||
-  (route.type === 'blackhole' && route.proto === 'static' && route.line.includes('metric 20'));
+  (route.type === 'blackhole' &&
+    (route.proto === 'static' || route.proto === '196') &&
+    /\bmetric 20\b/.test(route.line));
 
 /** `10.1.0.5/24` → the address alone as a /32. */
 function hostOf(cidr: string): Cidr {

@@ -475,7 +475,10 @@ function frrFiles(
       local_address: t.localAddress,
       asn: gatewayAsn(mesh, t.peer),
       in: list.name,
-      max_prefix: Math.max(1, accepts.length),
+      // a ceiling against a flood, not the filter: a reload that shrinks the accepted set (remove-lan) applies the
+      // new limit at once while the old prefixes are still counted, so it keeps room (and a torn-down session
+      // comes back by itself after a minute)
+      max_prefix: 2 * Math.max(1, accepts.length) + 16,
     };
   });
   const { intervalMs, multiplier } = mesh.inventory.mesh.bgp.bfd;

@@ -381,12 +381,32 @@ describe('routing: bgp on the lab: FRR sessions, failover, filters (root + syste
         'address-family ipv4 unicast',
         ...commands.flatMap((c) => ['-c', c]),
       ]);
-    // kc claims ka's LAN and a more-specific of kb's
-    const hijack = await vtysh('kc', 'network 10.81.0.0/24', 'network 10.82.0.128/25');
+    // kc drops its own outbound filter (so only its neighbours' filters stand in the way), then claims ka's LAN, a
+    // more-specific of kb's and a default route
+    const unfiltered = ['ka', 'kb', 'kd'].map(
+      (n) => `no neighbor ${transitOf('kc', n)} route-map MESHCTL-OUT out`,
+    );
+    const hijack = await vtysh(
+      'kc',
+      ...unfiltered,
+      'network 10.81.0.0/24',
+      'network 10.82.0.128/25',
+      'network 0.0.0.0/0',
+    );
     assert.equal(hijack.code, 0, hijack.stderr);
-    await new Promise((r) => setTimeout(r, 4000));
+    await new Promise((r) => setTimeout(r, 6000));
+    const sent = await lab!.exec('kc', [
+      'vtysh',
+      '-c',
+      `show bgp ipv4 unicast neighbors ${transitOf('kc', 'kd')} advertised-routes json`,
+    ]);
+    assert.match(sent.stdout, /10\.82\.0\.128\/25/, 'kc really sends the more-specific to kd');
     for (const gw of ['ka', 'kb', 'kd', 'leaf']) {
       assert.equal((await route(gw, '10.82.0.128/25')).line, '', `${gw} installed no more-specific`);
+      assert.ok(
+        !(await route(gw, '0.0.0.0/0')).line.includes('proto bgp'),
+        `${gw} installed no default route`,
+      );
       const table = await lab!.exec(gw, ['vtysh', '-c', 'show bgp ipv4 unicast 10.81.0.0/24 json']);
       const paths =
         (JSON.parse(table.stdout || '{}') as { paths?: { aspath?: { string?: string } }[] }).paths ?? [];
@@ -457,7 +477,8 @@ describe('routing: bgp on the lab: FRR sessions, failover, filters (root + syste
         const table = await sessions(g);
         for (const [key, epoch] of epochs) {
           const [gw, peer] = key.split('/');
-          if (gw !== g || epoch === undefined) continue;
+          if (gw !== g) continue;
+          assert.ok(epoch !== undefined, `${key}: FRR reports connectionsEstablished`);
           assert.equal(table[peer!]?.state, 'Established', `${when}: ${key} still Established`);
           assert.equal(table[peer!]?.connectionsEstablished, epoch, `${when}: ${key} was not reset`);
         }

@@ -7,7 +7,7 @@ import type {
   ExecResult,
 } from '../../src/connection/types.js';
 import { ConnectError } from '../../src/errors.js';
-import { BGP_SUMMARY_COMMAND } from '../../src/execute/bgp.js';
+import { BGP_ROUTES_COMMAND, BGP_SUMMARY_COMMAND } from '../../src/execute/bgp.js';
 import { backupPath, SCRIPT_MARKER } from '../../src/execute/bundle.js';
 import { WAIT_SCRIPT } from '../../src/execute/tunnels.js';
 import { FETCH_OLD_SCRIPT } from '../../src/facts/old-contents.js';
@@ -460,13 +460,16 @@ export class MemoryGateway {
    * side with the other's AS. pfxRcd: the peer's `network` lines that this end's inbound prefix-list for that
    * neighbour permits (via its route-map; none without one).
    */
-  bgpSessions(): Map<string, { state: string; remoteAs: number; pfxRcd: number }> {
+  bgpSessions(): Map<string, { state: string; remoteAs: number; pfxRcd: number; prefixes: string[] }> {
     const here = this.frrConfig();
-    const sessions = new Map<string, { state: string; remoteAs: number; pfxRcd: number }>();
+    const sessions = new Map<
+      string,
+      { state: string; remoteAs: number; pfxRcd: number; prefixes: string[] }
+    >();
     if (!here) return sessions;
     const tunnels = this.peerAddresses();
     for (const [address, neighbor] of here.neighbors) {
-      const state = { state: 'Active', remoteAs: neighbor.remoteAs, pfxRcd: 0 };
+      const state = { state: 'Active', remoteAs: neighbor.remoteAs, pfxRcd: 0, prefixes: [] as string[] };
       sessions.set(address, state);
       const unit = tunnels.get(address);
       if (!unit || !this.tunnelUp(unit)) continue;
@@ -488,14 +491,16 @@ export class MemoryGateway {
             (here.prefixLists.get(e.prefixList) ?? []).includes(n) &&
             (e.asPath === undefined || here.asPaths.get(e.asPath) === there.asn),
         );
-      state.pfxRcd = there.networks.filter(accepted).length;
+      state.prefixes = there.networks.filter(accepted);
+      state.pfxRcd = state.prefixes.length;
     }
     return sessions;
   }
 
   /** `vtysh -c 'show bgp ipv4 unicast summary json'`, in FRR's shape: `{routerId, as, peers: {address: …}}`. */
   private vtysh(args: string[]): ExecResult {
-    if (args.join(' ') !== BGP_SUMMARY_COMMAND.slice(1).join(' ')) {
+    const routes = args.join(' ') === BGP_ROUTES_COMMAND.slice(1).join(' ');
+    if (!routes && args.join(' ') !== BGP_SUMMARY_COMMAND.slice(1).join(' ')) {
       return failed(127, `memory gateway ${this.name}: vtysh ${JSON.stringify(args)} is not modelled`);
     }
     if (this.units.get(FRR_UNIT)?.active !== 'active') {
@@ -504,6 +509,15 @@ export class MemoryGateway {
     if (!this.bgpdRunning()) return failed(1, 'bgpd is not running\n');
     const config = this.frrConfig()!;
     if (config.asn === null) return ok('{}\n');
+    if (routes) {
+      // `show bgp ipv4 unicast json`: each prefix accepted from an Established neighbour, one path per neighbour
+      const table: Record<string, { valid: boolean; peerId: string }[]> = {};
+      for (const [address, s] of this.bgpSessions()) {
+        if (s.state !== 'Established') continue;
+        for (const prefix of s.prefixes) (table[prefix] ??= []).push({ valid: true, peerId: address });
+      }
+      return ok(`${JSON.stringify({ routerId: '0.0.0.0', localAS: config.asn, routes: table }, null, 2)}\n`);
+    }
     const peers = Object.fromEntries(
       [...this.bgpSessions()].map(([address, s]) => [
         address,

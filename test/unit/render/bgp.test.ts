@@ -72,8 +72,12 @@ function neighbors(conf: string[]): Record<string, Neighbor> {
     else if (words[0] === 'description') n.description = words[1]!;
     else if (words[0] === 'bfd') n.bfd = true;
     else if (words[0] === 'activate') n.activate = true;
-    else if (words[0] === 'maximum-prefix') n.maxPrefix = Number(words[1]);
-    else if (words[0] === 'route-map' && words[2] === 'in') n.in = words[1]!;
+    else if (words[0] === 'maximum-prefix') {
+      // a ceiling with a restart after a minute: never the exact count (a reload that shrinks the set must not
+      // tear the session down while the old prefixes are still counted)
+      assert.deepEqual(words.slice(2), ['restart', '1'], line);
+      n.maxPrefix = Number(words[1]);
+    } else if (words[0] === 'route-map' && words[2] === 'in') n.in = words[1]!;
     else if (words[0] === 'route-map' && words[2] === 'out') n.out = words[1]!;
   }
   return result;
@@ -132,7 +136,7 @@ describe('render: routing bgp, FRR configuration', () => {
         bfd: true,
         in: 'MESHCTL-IN-MESH',
         out: 'MESHCTL-OUT',
-        maxPrefix: 5,
+        maxPrefix: 2 * 5 + 16,
       },
       '172.19.0.30': {
         remoteAs: ASN(5),
@@ -140,7 +144,7 @@ describe('render: routing bgp, FRR configuration', () => {
         bfd: true,
         in: 'MESHCTL-IN-MESH',
         out: 'MESHCTL-OUT',
-        maxPrefix: 5,
+        maxPrefix: 2 * 5 + 16,
       },
       '172.19.0.46': {
         remoteAs: ASN(6),
@@ -148,7 +152,7 @@ describe('render: routing bgp, FRR configuration', () => {
         bfd: true,
         in: 'MESHCTL-IN-MESH',
         out: 'MESHCTL-OUT',
-        maxPrefix: 5,
+        maxPrefix: 2 * 5 + 16,
       },
       '172.19.0.66': {
         remoteAs: ASN(7),
@@ -156,7 +160,7 @@ describe('render: routing bgp, FRR configuration', () => {
         bfd: true,
         in: 'MESHCTL-IN-shop',
         out: 'MESHCTL-OUT',
-        maxPrefix: 1,
+        maxPrefix: 2 * 1 + 16,
       },
     });
     // the same sessions, seen from the leaf: its higher id takes the second address of each pair
@@ -168,8 +172,8 @@ describe('render: routing bgp, FRR configuration', () => {
         x.maxPrefix,
       ]),
       [
-        ['172.19.0.65', ASN(1), 'MESHCTL-IN-MESH', 5],
-        ['172.19.0.69', ASN(2), 'MESHCTL-IN-MESH', 5],
+        ['172.19.0.65', ASN(1), 'MESHCTL-IN-MESH', 2 * 5 + 16],
+        ['172.19.0.69', ASN(2), 'MESHCTL-IN-MESH', 2 * 5 + 16],
       ],
     );
     // every gateway: exactly one session per tunnel
@@ -206,7 +210,7 @@ describe('render: routing bgp, FRR configuration', () => {
     assert.ok(!conf.some((l) => l.trim() === 'exit'), 'no exit line anywhere');
   });
 
-  it('inbound filters: exact prefix-lists, a shared MESHCTL-IN-MESH, one per leaf, max-prefix the accepted count', () => {
+  it('inbound filters: exact prefix-lists, a shared MESHCTL-IN-MESH, one per leaf, max-prefix a ceiling above the accepted count', () => {
     const hq = frrConf('hq');
     const lists = prefixLists(hq);
     // one prefix-list per gateway that may originate what hq accepts: that gateway's own (and backup) subnets
@@ -233,7 +237,7 @@ describe('render: routing bgp, FRR configuration', () => {
     assert.deepEqual(acceptedBy(hq, 'MESHCTL-IN-shop'), ['10.7.0.0/16']);
     assert.ok(!hq.some((l) => /\b(le|ge) \d+/.test(l)), 'no more-specifics');
     assert.ok(!hq.some((l) => l.includes('0.0.0.0/0')), 'no default route');
-    // on every gateway each session's maximum-prefix is the size of the list its route-map matches
+    // on every gateway each session's maximum-prefix leaves room above the list its route-map matches
     for (const [name, state] of states) {
       const conf = text(state, gatewayPaths.frrConf).split('\n');
       const policy = mesh.bgp!.get(name)!;
@@ -241,7 +245,7 @@ describe('render: routing bgp, FRR configuration', () => {
         const n = neighbors(conf)[t.peerAddress]!;
         const accepted = acceptedBy(conf, n.in!);
         assert.deepEqual(accepted, policy.accepts.get(t.peer.name), `${name} from ${t.peer.name}`);
-        assert.equal(n.maxPrefix, accepted.length, `${name} from ${t.peer.name}`);
+        assert.equal(n.maxPrefix, 2 * accepted.length + 16, `${name} from ${t.peer.name}`);
       }
     }
     // an AZ never takes its own LAN's subnets from the mesh

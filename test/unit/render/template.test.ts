@@ -33,10 +33,7 @@ describe('render: role templates', () => {
         'tunnel-unit.conf.liquid',
       ],
     );
-    assert.deepEqual(
-      [...roles.roles.get('frr')!.templates.keys()],
-      ['daemons.liquid', 'frr.conf.liquid'],
-    );
+    assert.deepEqual([...roles.roles.get('frr')!.templates.keys()], ['daemons.liquid', 'frr.conf.liquid']);
     assert.equal(roles.roles.get('openvpn-tunnel')!.defaults.verb, 3);
   });
 
