@@ -381,11 +381,17 @@ describe('routing: bgp on the lab: FRR sessions, failover, filters (root + syste
         'address-family ipv4 unicast',
         ...commands.flatMap((c) => ['-c', c]),
       ]);
-    // kc drops its own outbound filter (so only its neighbours' filters stand in the way), then claims ka's LAN, a
-    // more-specific of kb's and a default route
-    const unfiltered = ['ka', 'kb', 'kd'].map(
-      (n) => `no neighbor ${transitOf('kc', n)} route-map MESHCTL-OUT out`,
-    );
+    // kc swaps its own outbound filter for one that lets everything out (so only its neighbours' filters stand in
+    // the way), then claims ka's LAN, a more-specific of kb's and a default route
+    const open = await lab!.exec('kc', [
+      'vtysh',
+      '-c',
+      'configure terminal',
+      '-c',
+      'route-map HIJACK permit 10',
+    ]);
+    assert.equal(open.code, 0, open.stderr);
+    const unfiltered = ['ka', 'kb', 'kd'].map((n) => `neighbor ${transitOf('kc', n)} route-map HIJACK out`);
     const hijack = await vtysh(
       'kc',
       ...unfiltered,
