@@ -514,7 +514,9 @@ export class MemoryGateway {
       const table: Record<string, { valid: boolean; peerId: string }[]> = {};
       for (const [address, s] of this.bgpSessions()) {
         if (s.state !== 'Established') continue;
-        for (const prefix of s.prefixes) (table[prefix] ??= []).push({ valid: true, peerId: address });
+        for (const prefix of s.prefixes) {
+          table[prefix] = [...(table[prefix] ?? []), { valid: true, peerId: address }];
+        }
       }
       return ok(`${JSON.stringify({ routerId: '0.0.0.0', localAS: config.asn, routes: table }, null, 2)}\n`);
     }

@@ -1,11 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import {
-  describeSession,
-  parseBgpRoutes,
-  parseBgpSummary,
-  sessionUp,
-} from '../../../src/execute/bgp.js';
+import { describeSession, parseBgpRoutes, parseBgpSummary, sessionUp } from '../../../src/execute/bgp.js';
 import { factsFixture } from '../facts/fixture-path.js';
 
 /**
