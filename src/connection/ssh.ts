@@ -287,7 +287,12 @@ class SshConnection implements Connection {
       this.ssh
         .execCommand(command, {
           // A stream, so Buffers pass byte for byte; node-ssh ends the channel's stdin after it.
-          stdin: opts.stdin === undefined ? undefined : Readable.from([Buffer.from(opts.stdin)]),
+          stdin:
+            opts.stdin === undefined
+              ? undefined
+              : opts.stdin instanceof Readable
+                ? opts.stdin
+                : Readable.from([Buffer.from(opts.stdin)]),
           noTrim: true,
           onChannel: (opened) => {
             channel = opened;

@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /** The connection contract (ARCHITECTURE "src/connection/"): everything meshctl does on a gateway goes through it. */
 
 export interface ExecResult {
@@ -8,8 +10,12 @@ export interface ExecResult {
 }
 
 export interface ExecOptions {
-  /** Written to the command's stdin, then closed. Secrets travel here, never in argv. */
-  stdin?: string | Buffer;
+  /**
+   * Written to the command's stdin, then closed. Secrets travel here, never in argv. A stream is written as it
+   * produces data (a command that reads more once it has printed something, e.g. `status`'s probes), and stdin is
+   * closed when the stream ends.
+   */
+  stdin?: string | Buffer | Readable;
   /** Default true: prefix `sudo -n --` when the gateway's ssh settings say `become` and the user is not root. */
   privileged?: boolean;
   /**

@@ -306,7 +306,11 @@ export class MemoryGateway {
   // --- the connection ----------------------------------------------------------------------------------------
 
   exec(argv: string[], opts: ExecOptions = {}): ExecResult {
-    const stdin = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin).toString('utf8');
+    // a streamed stdin (status's probes) is answered by the memory connection, which reads the stream first
+    const stdin =
+      typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin)
+        ? Buffer.from(opts.stdin).toString('utf8')
+        : undefined;
     const record: ExecRecord = {
       argv: [...argv],
       ...(stdin === undefined ? {} : { stdin }),
