@@ -99,6 +99,7 @@ const COMMANDS: readonly CommandName[] = [
   'remove-lan',
   'routes',
   'graph',
+  'status',
 ];
 
 export async function main(args: string[], streams: CliStreams = {}): Promise<number> {
@@ -286,6 +287,40 @@ in-process (Graphviz compiled to WebAssembly): no Graphviz binary needed.`,
       run('graph', () => import('./commands/graph.js')),
     )
     .command(
+      'status',
+      "The mesh's live health: every tunnel from both ends and every LAN pair probed through the mesh (matrix, JSON, Prometheus, HTML)",
+      (y) =>
+        connecting(y)
+          .usage(
+            `$0 status [--json] [--prometheus FILE] [--html FILE] [--watch SECONDS]
+
+Reads every gateway with one read-only command each (in parallel; nothing is written on a gateway): per tunnel
+and from each end its state, since when, the peer address in use, bytes in and out, the age of the last packet
+received, round trip and loss to the peer's transit address and the days left on the peer's certificate (with
+bgp, the session and the prefixes received); per LAN pair, a probe from one gateway's LAN address to the other's
+(with bgp, the path it takes). A tunnel is up only when both ends say so; a disagreement names the end.
+
+Exit 0: everything healthy; 2: something is down or the ends disagree; 1: a gateway could not be read.`,
+          )
+          .option('prometheus', {
+            type: 'string',
+            requiresArg: true,
+            describe: 'Also write the figures to FILE in node_exporter textfile format (atomically)',
+          })
+          .option('html', {
+            type: 'string',
+            requiresArg: true,
+            describe: 'Also write FILE: one self-contained page with the matrix and the topology coloured by state',
+          })
+          .option('watch', numberOption('Read again every SECONDS (1-3600) and redraw in place until Ctrl-C'))
+          .example('$0 status', 'the matrix; exit 0, 2 or 1')
+          .example(
+            '$0 status --watch 10 --html /var/www/mesh.html --prometheus /var/lib/node_exporter/meshctl.prom',
+            'a wall screen and a node_exporter textfile, refreshed every 10 s',
+          ),
+      run('status', () => import('./commands/status.js')),
+    )
+    .command(
       'completion [shell]',
       'Print the shell completion script (bash or zsh): commands, options and the LAN names of the inventory',
       (y) =>
@@ -320,7 +355,7 @@ in-process (Graphviz compiled to WebAssembly): no Graphviz binary needed.`,
     )
     .demandCommand(
       1,
-      'Name a command: init, validate, render, diff, apply, add-lan, remove-lan, routes, graph, completion (see --help)',
+      'Name a command: init, validate, render, diff, apply, add-lan, remove-lan, routes, graph, status, completion (see --help)',
     )
     .strict()
     .recommendCommands()

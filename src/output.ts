@@ -16,7 +16,8 @@ export type CommandName =
   | 'add-lan'
   | 'remove-lan'
   | 'routes'
-  | 'graph';
+  | 'graph'
+  | 'status';
 
 /** The body of a `--json` result: `ok` and the command's own fields (schema and command are added by result). */
 export type JsonBody = { ok: boolean } & Record<string, unknown>;

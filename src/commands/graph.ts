@@ -78,17 +78,17 @@ function ensureNewline(text: string): string {
 }
 
 /** The file may exist (it is replaced) but not be a directory, and its directory must exist. */
-export function checkOutFile(file: string): void {
+export function checkOutFile(file: string, option = '--out', example = 'topology.svg'): void {
   const stat = statSync(file, { throwIfNoEntry: false });
   if (stat?.isDirectory()) {
     throw new UsageError(
-      `--out ${file}: a directory, not a file. Fix: pass --out FILE, e.g. ${path.join(file, 'topology.svg')}`,
+      `${option} ${file}: a directory, not a file. Fix: pass ${option} FILE, e.g. ${path.join(file, example)}`,
     );
   }
   const dir = path.dirname(path.resolve(file));
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new UsageError(
-      `--out ${file}: the directory ${path.dirname(file)} does not exist. Fix: create it, or write elsewhere`,
+      `${option} ${file}: the directory ${path.dirname(file)} does not exist. Fix: create it, or write elsewhere`,
     );
   }
 }

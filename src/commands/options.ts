@@ -157,6 +157,22 @@ export const COMMAND_RULES: Readonly<Record<string, Readonly<Record<string, Opti
     format: { kind: 'choice', what: 'the picture format', values: GRAPH_FORMATS, omitted: 'default: dot' },
     out: { kind: 'text', what: 'the file graph writes', metavar: 'FILE', omitted: 'to print on stdout' },
   },
+  status: {
+    prometheus: {
+      kind: 'text',
+      what: 'the node_exporter textfile status writes',
+      metavar: 'FILE',
+      omitted: 'to write none',
+    },
+    html: { kind: 'text', what: 'the page status writes', metavar: 'FILE', omitted: 'to write none' },
+    watch: {
+      kind: 'number',
+      what: 'seconds between two reads',
+      min: 1,
+      max: 3600,
+      omitted: 'to read once',
+    },
+  },
 };
 
 /** Positionals are named as in the usage line (DIR), options with their dashes. */
