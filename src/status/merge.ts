@@ -266,7 +266,7 @@ function endState(t: TunnelReading, tunnel: Tunnel): { state: EndState; reason: 
   if (t.ping.received === 0) {
     return {
       state: 'down',
-      reason: `OpenVPN is CONNECTED but ${tunnel.peerAddress} does not answer (${t.ping.sent} pings sent)`,
+      reason: `OpenVPN is CONNECTED but ${tunnel.peerAddress} answers none of ${t.ping.sent} pings`,
     };
   }
   return { state: 'up', reason: null };

@@ -180,7 +180,7 @@ describe('mergeStatus', () => {
       down.ends.map((e) => e.state),
       ['down', 'down'],
     );
-    assert.match(down.ends[0].problem!, /172\.19\.0\.6 does not answer/);
+    assert.match(down.ends[0].problem!, /172\.19\.0\.6 answers none of 3 pings/);
     const other = tunnel(report, 'l1', 'l3');
     assert.equal(other.state, 'down');
     assert.deepEqual(
