@@ -154,7 +154,7 @@ function tunnelStatus(ctx: Context, pair: Pair): TunnelStatus {
     (t) => t.low === pair.low.name && t.high === pair.high.name,
   )?.kind;
   const ends: [TunnelEnd, TunnelEnd] = [endStatus(ctx, pair, pair.low), endStatus(ctx, pair, pair.high)];
-  const { state, disagreeing } = pairState(ends);
+  const { state, disagreeing, blame } = pairState(ends);
   return {
     pair: pair.index,
     kind: kind ?? 'core',
@@ -164,18 +164,37 @@ function tunnelStatus(ctx: Context, pair: Pair): TunnelStatus {
     high: pair.high.name,
     state,
     disagreeing,
+    blame,
     ends,
   };
 }
 
 /** Both ends up: up; one up: disagree (naming the other); an end unknown: unknown; else down. */
-export function pairState(ends: [TunnelEnd, TunnelEnd]): { state: PairState; disagreeing: string | null } {
+/** How far an end's state is from up, to name the end where a down pair's problem is. */
+const DISTANCE: Readonly<Record<EndState, number>> = {
+  up: 0,
+  down: 1,
+  connecting: 2,
+  'not-running': 3,
+  'not-deployed': 4,
+  unknown: 5,
+};
+
+export function pairState(ends: [TunnelEnd, TunnelEnd]): {
+  state: PairState;
+  disagreeing: string | null;
+  blame: string | null;
+} {
   const [low, high] = ends;
-  if (low.state === 'unknown' || high.state === 'unknown') return { state: 'unknown', disagreeing: null };
-  if (low.state === 'up' && high.state === 'up') return { state: 'up', disagreeing: null };
-  if (low.state === 'up') return { state: 'disagree', disagreeing: high.gateway };
-  if (high.state === 'up') return { state: 'disagree', disagreeing: low.gateway };
-  return { state: 'down', disagreeing: null };
+  if (low.state === 'unknown' || high.state === 'unknown') {
+    const blame = low.state === high.state ? null : low.state === 'unknown' ? low.gateway : high.gateway;
+    return { state: 'unknown', disagreeing: null, blame };
+  }
+  if (low.state === 'up' && high.state === 'up') return { state: 'up', disagreeing: null, blame: null };
+  if (low.state === 'up') return { state: 'disagree', disagreeing: high.gateway, blame: high.gateway };
+  if (high.state === 'up') return { state: 'disagree', disagreeing: low.gateway, blame: low.gateway };
+  const [dl, dh] = [DISTANCE[low.state], DISTANCE[high.state]];
+  return { state: 'down', disagreeing: null, blame: dl === dh ? null : dl > dh ? low.gateway : high.gateway };
 }
 
 function emptyEnd(gateway: string, state: EndState, problem: string | null): TunnelEnd {

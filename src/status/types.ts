@@ -163,6 +163,13 @@ export interface TunnelStatus {
   state: PairState;
   /** With `disagree`: the gateway whose end is not up. */
   disagreeing: string | null;
+  /**
+   * The end where the problem is, when one end can be named: the end not up (disagree), the end that could not be
+   * read (unknown), or, with both ends down, the end whose own state is furthest from up (not deployed, then not
+   * running, then connecting: a stopped unit at one end leaves the other end merely unanswered). Null when the
+   * pair is up or both ends are equally down.
+   */
+  blame: string | null;
   /** [low end, high end]. */
   ends: [TunnelEnd, TunnelEnd];
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { openOffline, skipUnlessBrowser, whyNoBrowser } from '../helpers/browser.js';
 import { Lab, type LabSpec, reapOrphans } from '../lab/lab.js';
 import type { RunResult } from '../lab/run.js';
 import { meshctl, parseJson, skipUnlessLabUsable, transcript, tunnelUnit } from './helpers/gateways.js';
@@ -66,6 +67,8 @@ interface StatusJson {
 describe('meshctl status on the lab: matrix, JSON, Prometheus, HTML (root + systemd-nspawn)', function () {
   this.timeout(600_000);
   let lab: Lab | undefined;
+  let downPage = '';
+  let downPair: number | undefined;
 
   async function status(args: string[], expected: number): Promise<{ json: StatusJson; run: RunResult }> {
     const run = await meshctl(lab!, ['status', '--json', ...args], expected);
@@ -128,6 +131,7 @@ describe('meshctl status on the lab: matrix, JSON, Prometheus, HTML (root + syst
     skipUnlessLabUsable(this, 'dist/test/e2e/status.test.js');
     await reapOrphans();
     lab = await Lab.up(SPEC);
+    downPage = join(lab.dir, 'status-down.html');
     await meshctl(lab, ['apply', '--accept-new'], 0);
   });
 
@@ -211,10 +215,55 @@ describe('meshctl status on the lab: matrix, JSON, Prometheus, HTML (root + syst
       assert.match(text.stdout, /sa/);
       assert.match(text.stdout, /degraded/);
       assert.ok(run.stdout.length > 0);
+      // the page of this state, kept for the browser test below
+      rmSync(downPage, { force: true });
+      await meshctl(lab!, ['status', '--html', downPage], 2);
+      assert.ok(existsSync(downPage));
+      downPair = broken.pair;
     } finally {
       await lab!.exec('sa', ['systemctl', 'start', tunnelUnit('sb')]);
     }
     await statusUntil(0, 60_000);
+  });
+
+  it('the page of that state in headless Chromium, offline: the matrix and the SVG render, the stopped tunnel is red', async function () {
+    if (whyNoBrowser() !== undefined) skipUnlessBrowser(this);
+    assert.ok(downPair !== undefined && existsSync(downPage), 'the test above wrote the page');
+    for (const viewport of [
+      { name: 'wall', width: 1920, height: 1080 },
+      { name: 'phone', width: 390, height: 844 },
+    ]) {
+      const browser = await openOffline(downPage, viewport);
+      try {
+        const seen = await browser.page.evaluate((pair: number) => {
+          const doc = (globalThis as unknown as { document: any }).document;
+          const edge = doc.querySelector(`svg g.edge#tunnel-${pair} path`);
+          const box = doc.querySelector('#topology svg')?.getBoundingClientRect();
+          const view = (globalThis as unknown as { getComputedStyle: (e: unknown) => { color: string } })
+            .getComputedStyle;
+          return {
+            rows: doc.querySelectorAll('#matrix tr').length,
+            svg: box ? { width: box.width, height: box.height } : null,
+            stroke: edge?.getAttribute('stroke') ?? null,
+            downCells: doc.querySelectorAll('#matrix td.state-down, #matrix td.state-disagree').length,
+            upEdges: doc.querySelectorAll('svg g.edge.state-up').length,
+            cellColor: doc.querySelector('#matrix td.state-down, #matrix td.state-disagree')
+              ? view(doc.querySelector('#matrix td.state-down, #matrix td.state-disagree')).color
+              : null,
+          };
+        }, downPair!);
+        const shot = await browser.screenshot(`status-down-${viewport.name}`);
+        console.log(`      artifact: ${shot}`);
+        assert.ok(seen.rows >= 5, `the matrix has a header and a row per LAN: ${JSON.stringify(seen)}`);
+        assert.ok(seen.svg && seen.svg.width > 0 && seen.svg.height > 0, 'the SVG is laid out');
+        assert.ok(seen.stroke && /^(red|#ff0000|#d[0-9a-f]{5}|#c[0-9a-f]{5}|#e[0-9a-f]{5})$/i.test(seen.stroke), `the stopped tunnel's edge is red: ${seen.stroke}`);
+        assert.ok(seen.downCells >= 2, 'its cells in the matrix (both triangles) say so');
+        assert.equal(seen.upEdges, 5, 'the five other tunnels are drawn up');
+        assert.deepEqual(browser.requests, [], 'the page fetched nothing');
+      } finally {
+        await browser.close();
+      }
+    }
   });
 
   it("a LAN blocked from the mesh on its gateway: its tunnels stay up, the LAN-to-LAN probes to it fail", async () => {

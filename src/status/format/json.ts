@@ -49,6 +49,7 @@ function tunnelJson(t: TunnelStatus): Record<string, unknown> {
     high: t.high,
     state: t.state,
     disagreeing: t.disagreeing,
+    blame: t.blame,
     ends: t.ends.map(endJson),
   };
 }

@@ -72,7 +72,8 @@ export function problemLines(report: StatusReport): string[] {
     if (t.state === 'disagree') {
       lines.push(`${tunnelName(t)} disagree: ${t.disagreeing} is not up; ${endText(low)}; ${endText(high)}`);
     } else if (t.state === 'down') {
-      lines.push(`${tunnelName(t)} down: ${endText(low)}; ${endText(high)}`);
+      const at = t.blame ? ` at ${t.blame}` : '';
+      lines.push(`${tunnelName(t)} down${at}: ${endText(low)}; ${endText(high)}`);
     } else if (t.state === 'unknown' && !unread.has(t.low) && !unread.has(t.high)) {
       lines.push(`${tunnelName(t)} unknown: ${endText(low)}; ${endText(high)}`);
     }

@@ -40,6 +40,7 @@ describe('statusToJson', () => {
       'high',
       'state',
       'disagreeing',
+      'blame',
       'ends',
     ]);
     assert.deepEqual(Object.keys((tunnel.ends as Record<string, unknown>[])[0]!), [

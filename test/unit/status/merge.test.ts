@@ -142,6 +142,23 @@ describe('mergeStatus', () => {
     });
   });
 
+  it('one end stopped and the other unanswered: the pair is down and blames the stopped end', () => {
+    const mesh = fullMesh(3);
+    const readings = healthyReadings(mesh);
+    Object.assign(tunnelIn(readings, 'l1', 'l2'), { activeState: 'inactive', openvpnState: null, ping: null });
+    Object.assign(tunnelIn(readings, 'l2', 'l1'), {
+      ping: { sent: 5, received: 0, lossPercent: 100, rttMs: null },
+    });
+    const t = tunnel(mergeStatus(mesh, readings, { now: NOW }), 'l1', 'l2');
+    assert.deepEqual(
+      t.ends.map((e) => e.state),
+      ['not-running', 'down'],
+    );
+    assert.equal(t.state, 'down');
+    assert.equal(t.disagreeing, null);
+    assert.equal(t.blame, 'l1');
+  });
+
   it("one end's unit stopped: that pair disagrees naming the end, the others stay up, exit 2", () => {
     const mesh = fullMesh(4);
     const readings = healthyReadings(mesh);
@@ -150,6 +167,7 @@ describe('mergeStatus', () => {
     const t = tunnel(report, 'l2', 'l3');
     assert.equal(t.state, 'disagree');
     assert.equal(t.disagreeing, 'l3');
+    assert.equal(t.blame, 'l3');
     assert.deepEqual(
       t.ends.map((e) => e.state),
       ['up', 'not-running'],
