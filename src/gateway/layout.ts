@@ -79,8 +79,16 @@ export function tunnelUnitOf(name: string): string {
   return `${TUNNEL_UNIT_TEMPLATE}${name}.service`;
 }
 
+/**
+ * Every tunnel's OpenVPN management interface listens on TCP at this address, on the number of the tunnel's UDP
+ * port, so `meshctl status` can ask OpenVPN for its own state (state, peer address, byte counts).
+ */
+export const MANAGEMENT_ADDRESS = '127.0.0.1';
+
 export const gatewayPaths = {
   caCert: `${KEY_DIR}/ca.crt`,
+  /** The password of every management interface of the gateway (one line; 0600, root). */
+  managementPassword: `${KEY_DIR}/management.pass`,
   crl: `${KEY_DIR}/crl.pem`,
   cert: (lan: string) => `${KEY_DIR}/${lan}.crt`,
   key: (lan: string) => `${KEY_DIR}/${lan}.key`,

@@ -6,6 +6,7 @@ import {
   FIREWALL_UNIT,
   FRR_UNIT,
   gatewayPaths,
+  MANAGEMENT_ADDRESS,
   MODES,
   ROUTE_PROTOCOL,
   ROUTES_UNIT,
@@ -13,6 +14,7 @@ import {
   tunnelUnitOf,
 } from '../gateway/layout.js';
 import { intToIp, netmask, parseCidr } from '../mesh/ipv4.js';
+import { managementPassword } from '../pki/management-password.js';
 import type { BgpPolicy } from '../topology/bgp.js';
 import type {
   DesiredBgp,
@@ -170,13 +172,22 @@ function keyFiles(
       `the PKI of mesh ${mesh.name} has no certificate for gateway ${lan.name}: run meshctl again so it issues one (pki_dir ${mesh.inventory.mesh.pkiDir})`,
     );
   }
+  const key = withNewline(own.key);
   const files = [
     // a new CA or a new certificate/key only takes effect when each tunnel restarts
     file(gatewayPaths.caCert, withNewline(pki.caCert), PUBLIC, tunnelUnits),
     // OpenVPN re-reads the CRL on every handshake: no restart needed
     file(gatewayPaths.crl, withNewline(pki.crl), PUBLIC, []),
     file(gatewayPaths.cert(lan.name), withNewline(own.cert), PUBLIC, tunnelUnits),
-    file(gatewayPaths.key(lan.name), withNewline(own.key), SECRET, tunnelUnits, true),
+    file(gatewayPaths.key(lan.name), key, SECRET, tunnelUnits, true),
+    // every tunnel's management interface (read by `meshctl status`); OpenVPN reads it at start only
+    file(
+      gatewayPaths.managementPassword,
+      `${managementPassword(key, lan.name)}\n`,
+      SECRET,
+      tunnelUnits,
+      true,
+    ),
   ];
   for (const t of tunnels) {
     const key = pki.tlsCrypt.get(t.pair.index);
@@ -217,6 +228,12 @@ function tunnelConfig(mesh: Mesh, t: Tunnel, roles: Roles, bgp: boolean): Desire
       tls_crypt: gatewayPaths.tlsCrypt(t.pair.index),
       crl: gatewayPaths.crl,
       status: gatewayPaths.status(t.name),
+    },
+    // TCP on localhost, the same number as the tunnel's UDP port (unique per gateway, so no two tunnels collide)
+    management: {
+      address: MANAGEMENT_ADDRESS,
+      port: t.port,
+      password_file: gatewayPaths.managementPassword,
     },
     keepalive: { interval: keepalive[0], timeout: keepalive[1] },
     extra,

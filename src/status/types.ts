@@ -105,6 +105,11 @@ export interface GatewayReading {
   probes: ProbeReading[];
   /** Record lines that could not be understood (kept for the "could not read" message and for debugging). */
   unreadable: string[];
+  /**
+   * Why the reading as a whole is incomplete (no status records at all, an unknown format, output cut short before
+   * `ready` or `end`); absent when it is complete.
+   */
+  problem?: string;
 }
 
 /** A gateway that could not be read at all (no connection, the command failed, its output made no sense). */

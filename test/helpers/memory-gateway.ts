@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
 import type {
   Connection,
   ConnectOptions,
@@ -21,6 +22,7 @@ import {
   SYSTEMD_DIR,
   tunnelUnitOfConfig,
 } from '../../src/gateway/layout.js';
+import { STATUS_SCRIPT } from '../../src/status/script.js';
 import { sha256 } from './hash.js';
 
 /**
@@ -177,6 +179,28 @@ export function shellWords(line: string): string[] {
   return words;
 }
 
+/** A command's stdin, whole: a string, a Buffer or a stream read to its end. */
+async function readAll(stdin: string | Buffer | Readable | undefined): Promise<string> {
+  if (stdin === undefined) return '';
+  if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) return Buffer.from(stdin).toString('utf8');
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** vtysh's answer framed as status.sh frames it: TAG lines and TAG-end, or the unavailable record. */
+function framed(result: ExecResult, tag: string, unavailable: string): string[] {
+  if (result.code !== 0)
+    return [`${unavailable}\t${(result.stderr || result.stdout).trim().replace(/\s+/g, ' ')}`];
+  return [
+    ...result.stdout
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((l) => `${tag}\t${l}`),
+    `${tag}-end`,
+  ];
+}
+
 export class MemoryGateway {
   readonly files = new Map<string, MemoryFile>();
   readonly units = new Map<string, MemoryUnit>();
@@ -214,8 +238,18 @@ export class MemoryGateway {
   frrVersion: string | null = null;
   /** frr-reload.py is installed (frr-pythontools on Debian; part of frr on the RHEL family). */
   frrReload = false;
+  /**
+   * `meshctl status` (status.sh): true makes every LAN probe from or to this gateway fail while its tunnels are up
+   * (a LAN-side fault the tunnels cannot see: a host firewall, a wrong LAN address).
+   */
+  blockLan = false;
+  /** Rewrites what status.sh prints, per phase (1: up to `ready`, 2: the rest), e.g. to make it malformed. */
+  mangleStatus: ((text: string, phase: 1 | 2) => string) | null = null;
   /** What the running frr.service loaded; null while it does not run. */
   private frrLoaded: FrrLoaded | null = null;
+  /** When each running unit started (unix seconds), and the bytes each tunnel received (grows while it is up). */
+  private readonly startedAt = new Map<string, number>();
+  private readonly received = new Map<string, number>();
   private nextPid = 100;
 
   constructor(
@@ -515,11 +549,18 @@ export class MemoryGateway {
     if (config.asn === null) return ok('{}\n');
     if (routes) {
       // `show bgp ipv4 unicast json`: each prefix accepted from an Established neighbour, one path per neighbour
-      const table: Record<string, { valid: boolean; peerId: string }[]> = {};
+      // (FRR's shape: the first path received is the best one; its AS path is the neighbour's AS, which
+      // originates it)
+      const table: Record<string, { valid: boolean; bestpath?: boolean; peerId: string; path: string }[]> =
+        {};
       for (const [address, s] of this.bgpSessions()) {
         if (s.state !== 'Established') continue;
         for (const prefix of s.prefixes) {
-          table[prefix] = [...(table[prefix] ?? []), { valid: true, peerId: address }];
+          const first = table[prefix] === undefined;
+          table[prefix] = [
+            ...(table[prefix] ?? []),
+            { valid: true, ...(first ? { bestpath: true } : {}), peerId: address, path: String(s.remoteAs) },
+          ];
         }
       }
       return ok(`${JSON.stringify({ routerId: '0.0.0.0', localAS: config.asn, routes: table }, null, 2)}\n`);
@@ -582,6 +623,7 @@ export class MemoryGateway {
       };
     }
     state.loaded = new Map([...this.files].map(([p, f]) => [p, sha256(f.content)]));
+    this.startedAt.set(unit, this.now());
     // oneshot units of meshctl's own (firewall, routes) keep no process
     Object.assign(state, {
       active: 'active',
@@ -830,6 +872,240 @@ export class MemoryGateway {
     return [...rules, ...this.firewall.filter((l) => l.startsWith('-A '))];
   }
 
+  // --- status (src/status/status.sh) ----------------------------------------------------------------------------
+
+  /** The gateway's clock, unix seconds. */
+  private now(): number {
+    return Math.floor(Date.now() / 1000) + this.clockOffset;
+  }
+
+  /**
+   * Runs a command whose stdin may be a stream. status.sh prints phase 1 (ending `ready`) through `onStdout`
+   * first, then reads its stdin to the end, then answers the probes; any other command runs as `exec` does.
+   */
+  async execStream(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    if (!(argv[0] === 'sh' && argv[1] === '-c' && argv[2] === STATUS_SCRIPT)) return this.exec(argv, opts);
+    const record: ExecRecord = { argv: [...argv], privileged: opts.privileged !== false };
+    this.log.push(record);
+    if (!this.reachable) throw new ConnectError(this.host, `${this.name}: connection lost`);
+    for (const fault of this.faults) {
+      const answer = fault(record, this);
+      if (answer) return answer;
+    }
+    const args = argv.slice(4);
+    const tunnels: { unit: string; config: string; port: string; peerAddress: string }[] = [];
+    for (let i = 4; i + 3 < args.length; i += 4) {
+      tunnels.push({ unit: args[i]!, config: args[i + 1]!, port: args[i + 2]!, peerAddress: args[i + 3]! });
+    }
+    if (
+      args.length < 4 ||
+      args[3] !== '--' ||
+      (args.length - 4) % 4 !== 0 ||
+      !['0', '1'].includes(args[2]!)
+    ) {
+      return failed(
+        2,
+        'meshctl-status: expected PASSWORD_FILE CERT_FILE BGP -- UNIT CONFIG PORT PEER_ADDRESS ...\n',
+      );
+    }
+    const [passwordFile, certFile, bgp] = [args[0]!, args[1]!, args[2] === '1'];
+    const mangle = (text: string, phase: 1 | 2) =>
+      this.mangleStatus ? this.mangleStatus(text, phase) : text;
+    const phase1 = mangle(this.statusPhase1(passwordFile, certFile, bgp, tunnels), 1);
+    opts.onStdout?.(Buffer.from(phase1));
+    const input = await readAll(opts.stdin);
+    record.stdin = input;
+    const phase2 = mangle(this.statusPhase2(passwordFile, bgp, tunnels, input), 2);
+    opts.onStdout?.(Buffer.from(phase2));
+    return ok(phase1 + phase2);
+  }
+
+  /** The tun device and transit addresses of a running tunnel, from the config it loaded. */
+  private runningTunnel(
+    unit: string,
+  ): { device: string; local: string; peer: string; config: Map<string, string> } | null {
+    const config = this.loadedConfig(unit);
+    const [local, peer] = (config?.get('ifconfig') ?? '').split(' ');
+    const device = config?.get('dev');
+    return config && device && local && peer ? { device, local, peer, config } : null;
+  }
+
+  private statusPhase1(
+    passwordFile: string,
+    certFile: string,
+    bgp: boolean,
+    tunnels: { unit: string; config: string; port: string; peerAddress: string }[],
+  ): string {
+    const lines = ['status\t1', `time\t${this.now()}`];
+    this.addresses.forEach((cidr, i) => {
+      lines.push(`addr\t${i + 2}: eth${i}    inet ${cidr} scope global eth${i}\\       valid_lft forever`);
+    });
+    let index = this.addresses.length + 2;
+    for (const unit of this.units.keys()) {
+      const t = this.runningTunnel(unit);
+      if (t)
+        lines.push(
+          `addr\t${index++}: ${t.device}    inet ${t.local} peer ${t.peer}/32 scope global ${t.device}\\`,
+        );
+    }
+    const cert = this.text(certFile);
+    if (cert === undefined) lines.push('cert-unreadable');
+    else
+      lines.push(
+        ...cert
+          .replace(/\n$/, '')
+          .split('\n')
+          .map((l) => `cert\t${l}`),
+        'cert-end',
+      );
+    for (const t of tunnels)
+      lines.push(`config\t${t.unit}\t${this.files.has(t.config) ? 'present' : 'absent'}`);
+    if (tunnels.length > 0) {
+      for (const t of tunnels) {
+        const props = this.unitProperties(t.unit);
+        for (const key of ['Id', 'LoadState', 'ActiveState', 'SubState', 'MainPID', 'StatusText'])
+          lines.push(`unit\t${key}=${props[key] ?? ''}`);
+        lines.push('unit-end');
+      }
+    }
+    lines.push(...this.management(tunnels, 'first', passwordFile));
+    if (bgp)
+      lines.push(...framed(this.vtysh(BGP_SUMMARY_COMMAND.slice(1)), 'bgp-summary', 'bgp-unavailable'));
+    lines.push('ready');
+    return `${lines.join('\n')}\n`;
+  }
+
+  private statusPhase2(
+    passwordFile: string,
+    bgp: boolean,
+    tunnels: { unit: string; config: string; port: string; peerAddress: string }[],
+    input: string,
+  ): string {
+    const lines: string[] = [];
+    const probes: [string, string, string][] = [];
+    for (const line of input.split('\n')) {
+      if (line === 'go') break;
+      const words = line.split(' ');
+      const ipv4 = (w: string | undefined) => /^\d{1,3}(\.\d{1,3}){3}$/.test(w ?? '');
+      if (
+        words.length === 4 &&
+        words[0] === 'probe' &&
+        /^[a-z0-9][a-z0-9-]*$/.test(words[1]!) &&
+        ipv4(words[2]) &&
+        ipv4(words[3])
+      ) {
+        probes.push([words[1]!, words[2]!, words[3]!]);
+      } else if (line !== '') lines.push(`probe-refused\t${line}`);
+    }
+    for (const [target, source, destination] of probes) {
+      const route = this.probeRoute(target, source);
+      const ping = route.ok ? 'rtt min/avg/max/mdev = 1.000/1.000/1.000/0.000 ms' : '';
+      const received = route.ok ? 3 : 0;
+      lines.push(
+        `probe\t${target}\t${source}\t${destination}\t${route.ok ? 0 : 1}\t--- ${destination} ping statistics --- | ` +
+          `3 packets transmitted, ${received} received, ${route.ok ? 0 : 100}% packet loss${ping ? ` | ${ping}` : ''}`,
+      );
+      lines.push(
+        `route\t${target}\t${source}\t${destination}\t0\t${destination} from ${source} via ` +
+          `${route.via ?? '198.51.100.254'} dev ${route.device ?? 'eth0'} uid 0  |     cache`,
+      );
+    }
+    if (bgp && probes.length > 0) {
+      lines.push(...framed(this.vtysh(BGP_ROUTES_COMMAND.slice(1)), 'bgp-routes', 'bgp-routes-unavailable'));
+    }
+    for (const t of tunnels) {
+      const answers = this.peerAddresses().get(t.peerAddress) === t.unit && this.tunnelUp(t.unit);
+      lines.push(
+        `ping\t${t.unit}\t${t.peerAddress}\t${answers ? 0 : 1}\t--- ${t.peerAddress} ping statistics --- | ` +
+          `5 packets transmitted, ${answers ? 5 : 0} received, ${answers ? 0 : 100}% packet loss` +
+          (answers ? ' | rtt min/avg/max/mdev = 0.500/0.500/0.500/0.000 ms' : ''),
+      );
+    }
+    lines.push(...this.management(tunnels, 'last', passwordFile), 'end');
+    return `${lines.join('\n')}\n`;
+  }
+
+  /**
+   * The management conversations of one round: OpenVPN answers when the unit runs a config with a `management`
+   * line on this port whose password file is there. CONNECTED when the tunnel is up (both ends run it with the
+   * same pair key), WAIT otherwise; the received-bytes counter grows on each read while it is up.
+   */
+  private management(
+    tunnels: { unit: string; port: string }[],
+    round: 'first' | 'last',
+    passwordFile: string,
+  ): string[] {
+    const lines: string[] = [];
+    for (const t of tunnels) {
+      const running = this.runningTunnel(t.unit);
+      const management = running?.config.get('management')?.split(' ');
+      const listening = management?.[0] === '127.0.0.1' && management[1] === t.port;
+      if (round === 'last' && !(listening && this.files.has(passwordFile))) continue;
+      lines.push(`mgmt\t${t.unit}\t${round}\t${(performance.now() / 1000).toFixed(2)}`);
+      if (!listening) {
+        lines.push(`mgmt-failed\t${t.unit}\t${round}\tnothing listens on 127.0.0.1:${t.port}`);
+        continue;
+      }
+      if (!this.files.has(passwordFile)) {
+        lines.push(`mgmt-failed\t${t.unit}\t${round}\tcannot read ${passwordFile}`);
+        continue;
+      }
+      const up = this.tunnelUp(t.unit);
+      const received = (this.received.get(t.unit) ?? 0) + (up ? 1200 : 0);
+      this.received.set(t.unit, received);
+      const say = (text: string) => lines.push(`mgmt-line\t${t.unit}\t${round}\t${text}`);
+      say(">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info");
+      if (round === 'first') {
+        const remote = (running!.config.get('remote') ?? '').split(' ');
+        const since = this.startedAt.get(t.unit) ?? this.now();
+        say(
+          up
+            ? `${since},CONNECTED,SUCCESS,${running!.local},${remote[0]},${remote[1]},,`
+            : `${since},WAIT,,,,,,`,
+        );
+        say('END');
+      }
+      for (const text of [
+        'OpenVPN STATISTICS',
+        'Updated,2026-12-01 10:00:00',
+        `TCP/UDP read bytes,${received}`,
+        `TCP/UDP write bytes,${received}`,
+        'END',
+      ])
+        say(text);
+      lines.push(`mgmt-end\t${t.unit}\t${round}`);
+    }
+    return lines;
+  }
+
+  /**
+   * The route of a LAN probe from this gateway to `target`'s LAN: the tunnel to the target when this gateway runs
+   * one, else through a peer (a transit hub) that runs one to the target. It answers when every tunnel on it is
+   * up and neither end blocks its LAN (`blockLan`), from one of this gateway's own addresses.
+   */
+  private probeRoute(
+    target: string,
+    source: string,
+  ): { ok: boolean; device: string | null; via: string | null } {
+    const to = this.network.byName(target);
+    const own = this.addresses.some((cidr) => cidr.split('/')[0] === source);
+    const direct = this.runningTunnel(`openvpn-server@mesh-${target}.service`);
+    const lanOk = own && !this.blockLan && to !== undefined && !to.blockLan && to.reachable;
+    if (direct) {
+      const up = this.tunnelUp(`openvpn-server@mesh-${target}.service`);
+      return { ok: lanOk && up, device: direct.device, via: direct.peer };
+    }
+    for (const unit of this.units.keys()) {
+      const hop = this.runningTunnel(unit);
+      const hub = TUNNEL_UNIT.exec(unit)?.[1]?.slice('mesh-'.length);
+      const hubGateway = hub ? this.network.byName(hub) : undefined;
+      if (!hop || !hubGateway?.runningTunnel(`openvpn-server@mesh-${target}.service`)) continue;
+      const up = this.tunnelUp(unit) && hubGateway.tunnelUp(`openvpn-server@mesh-${target}.service`);
+      return { ok: lanOk && up && !hubGateway.blockLan, device: hop.device, via: hop.peer };
+    }
+    return { ok: false, device: null, via: null };
+  }
+
   // --- scripts on stdin (src/execute/bundle.ts) ---------------------------------------------------------------
 
   private script(text: string): ExecResult {
@@ -961,7 +1237,7 @@ export class MemoryNetwork {
     return {
       name: opts.name,
       host: opts.host,
-      exec: async (argv, execOpts) => gateway.exec(argv, execOpts),
+      exec: async (argv, execOpts) => gateway.execStream(argv, execOpts),
       close: async () => {},
     };
   };

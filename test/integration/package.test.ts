@@ -106,6 +106,7 @@ describe('npm pack of a clean checkout installs a working meshctl', function () 
       'dist/src/commands/validate.js',
       'src/facts/probe.sh',
       'src/facts/fetch-old.sh',
+      'src/status/status.sh',
       'roles/openvpn-tunnel/templates/tunnel.conf.liquid',
       'roles/firewall/defaults.yml',
       'inventory/mesh.yml',

@@ -35,6 +35,8 @@ describe('render: desired state of each gateway', () => {
       '/etc/openvpn/server/meshctl/branch.key': { mode: 0o600, secret: true, notifies: tunnels },
       '/etc/openvpn/server/meshctl/ca.crt': { mode: 0o644, secret: false, notifies: tunnels },
       '/etc/openvpn/server/meshctl/crl.pem': { mode: 0o644, secret: false, notifies: [] },
+      // every management interface's password: read by OpenVPN at start
+      '/etc/openvpn/server/meshctl/management.pass': { mode: 0o600, secret: true, notifies: tunnels },
       // pair 1 = head-office (1) ↔ branch (2); pair 5 = branch (2) ↔ cloud (4)
       '/etc/openvpn/server/meshctl/pair-1.key': { mode: 0o600, secret: true, notifies: [tunnels[1]!] },
       '/etc/openvpn/server/meshctl/pair-5.key': { mode: 0o600, secret: true, notifies: [tunnels[0]!] },
@@ -84,10 +86,10 @@ describe('render: desired state of each gateway', () => {
     }
   });
 
-  it('marks exactly the private key and the tls-crypt keys secret, all 0600', () => {
+  it('marks exactly the private key, the tls-crypt keys and the management password secret, all 0600', () => {
     for (const [, state] of states) {
       for (const f of state.files) {
-        const isKey = f.path.endsWith('.key');
+        const isKey = f.path.endsWith('.key') || f.path.endsWith('/management.pass');
         assert.equal(f.secret, isKey, f.path);
         if (isKey) assert.equal(f.mode, 0o600, f.path);
         else assert.notEqual(f.mode & 0o044, 0, `${f.path} should be world readable`);

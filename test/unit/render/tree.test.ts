@@ -24,8 +24,8 @@ describe('render: writeRenderTree', () => {
   it('writes every file under <out>/<lan>/ with its mode, plus the manifest, and returns the paths', async () => {
     const out = join(base, 'out');
     const written = await writeRenderTree(out, states);
-    // per gateway: 13 files plus one unit drop-in per tunnel (two each)
-    assert.equal(written.length, 3 * 15);
+    // per gateway: 14 files plus one unit drop-in per tunnel (two each)
+    assert.equal(written.length, 3 * 16);
     for (const [name, state] of states) {
       assert.equal((await stat(join(out, name))).mode & 0o777, 0o700, `${name}/ holds keys: 0700`);
       for (const f of state.files) {
@@ -66,7 +66,7 @@ describe('render: writeRenderTree', () => {
     const onlyBranch = new Map([['branch', states.get('branch')!]]);
     const written = await writeRenderTree(out, onlyBranch);
     assert.deepEqual((await readdir(out)).sort(), [RENDER_MARKER, 'branch']);
-    assert.equal(written.length, 15);
+    assert.equal(written.length, 16);
   });
 
   it('refuses a state whose LAN name would escape the output directory', async () => {
