@@ -64,7 +64,9 @@ async function main(): Promise<void> {
   try {
     const apply = await lab.meshctl(['apply', '--accept-new', '--no-color'], { timeoutMs: 600_000 });
     if (apply.code !== 0) throw new Error(`apply failed:\n${apply.stdout}\n${apply.stderr}`);
-    console.log(`status of a static full mesh on the lab, ${runs} runs each after a warm-up (median, min–max)`);
+    console.log(
+      `status of a static full mesh on the lab, ${runs} runs each after a warm-up (median, min–max)`,
+    );
     console.log('gateways  status   per gateway  floor (ssh true, parallel)  ratio  exit');
     for (const size of sizes) {
       const names = SPEC.gateways.slice(0, size).map((g) => g.name);

@@ -310,7 +310,8 @@ Exit 0: everything healthy; 2: something is down or the ends disagree; 1: a gate
           .option('html', {
             type: 'string',
             requiresArg: true,
-            describe: 'Also write FILE: one self-contained page with the matrix and the topology coloured by state',
+            describe:
+              'Also write FILE: one self-contained page with the matrix and the topology coloured by state',
           })
           .option('watch', numberOption('Read again every SECONDS (1-3600) and redraw in place until Ctrl-C'))
           .example('$0 status', 'the matrix; exit 0, 2 or 1')

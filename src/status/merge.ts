@@ -1,3 +1,4 @@
+import { TUNNEL_DEVICE_PATTERN } from '../gateway/layout.js';
 import { parseCertificate } from '../pki/certificates.js';
 import { gatewayAsn } from '../render/render.js';
 import type { Gateway, Mesh, Pair, Tunnel } from '../types.js';
@@ -127,6 +128,7 @@ function gatewayStatus(ctx: Context, gateway: Gateway): GatewayStatus {
       certificateDaysLeft: null,
       durationMs: null,
       unreadable: 0,
+      problem: null,
     };
   }
   return {
@@ -138,6 +140,7 @@ function gatewayStatus(ctx: Context, gateway: Gateway): GatewayStatus {
     certificateDaysLeft: ctx.certificateDays.get(gateway.name) ?? null,
     durationMs: reading.finishedAt - reading.startedAt,
     unreadable: reading.unreadable.length,
+    problem: reading.problem ?? null,
   };
 }
 
@@ -362,12 +365,16 @@ function probeStatus(
   }
   const path = probePath(ctx, from, to, probe);
   if (!probe.ping) return { ...planned, path, problem: 'its ping result could not be read' };
-  const ok = probe.ping.received > 0;
+  // a route that leaves by another device (the default route, when the tunnel's is gone) is not the mesh
+  const outside = probe.device !== null && !TUNNEL_DEVICE_PATTERN.test(probe.device);
+  const ok = probe.ping.received > 0 && !outside;
   const problem = ok
     ? null
-    : probe.device === null
-      ? `no route from ${from.name} to ${plan.destination}`
-      : `${plan.destination} does not answer ${plan.source} (${probe.ping.lossPercent}% loss, via ${probe.device})`;
+    : outside
+      ? `not through the mesh: the route from ${plan.source} to ${plan.destination} leaves by ${probe.device}`
+      : probe.device === null
+        ? `no route from ${from.name} to ${plan.destination}`
+        : `${plan.destination} does not answer ${plan.source} (${probe.ping.lossPercent}% loss, via ${probe.device})`;
   return { ...planned, ok, rttMs: probe.ping.rttMs, lossPercent: probe.ping.lossPercent, path, problem };
 }
 
@@ -414,7 +421,7 @@ function healthOf(gateways: GatewayStatus[], tunnels: TunnelStatus[], lanPairs: 
   if (
     tunnels.some((t) => t.state !== 'up') ||
     lanPairs.some((p) => p.state !== 'up') ||
-    gateways.some((g) => g.unreadable > 0)
+    gateways.some((g) => g.unreadable > 0 || g.problem !== null)
   ) {
     return 'degraded';
   }

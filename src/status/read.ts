@@ -82,9 +82,7 @@ export class StatusReader {
   private async connection(gateway: Gateway): Promise<Connection> {
     const open = this.connections.get(gateway.name);
     if (open) return open;
-    const conn = await this.gate.run(() =>
-      this.opts.connector(connectOptions(gateway, this.opts.acceptNew)),
-    );
+    const conn = await this.gate.run(() => this.opts.connector(connectOptions(gateway, this.opts.acceptNew)));
     this.connections.set(gateway.name, conn);
     return conn;
   }

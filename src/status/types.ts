@@ -216,6 +216,8 @@ export interface GatewayStatus {
   durationMs: number | null;
   /** Lines of its output that could not be understood. */
   unreadable: number;
+  /** Why its reading is incomplete (output cut short, no status records); null when it is complete. */
+  problem: string | null;
 }
 
 export interface StatusReport {

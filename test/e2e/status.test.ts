@@ -54,6 +54,16 @@ interface LanPairJson {
   state: string;
   probes: { from: string; to: string; ok: boolean | null; path: string[] | null; problem: string | null }[];
 }
+/** What the browser test reads off the status page. */
+interface PageFacts {
+  rows: number;
+  svg: { width: number; height: number } | null;
+  stroke: string | null;
+  downCells: number;
+  upEdges: number;
+  cellColor: string | null;
+}
+
 interface StatusJson {
   ok: boolean;
   command: string;
@@ -157,11 +167,18 @@ describe('meshctl status on the lab: matrix, JSON, Prometheus, HTML (root + syst
       for (const end of t.ends) {
         const peer = end.gateway === t.low ? t.high : t.low;
         assert.equal(end.state, 'up');
-        assert.equal(end.peerAddress, `${lab!.publicAddress(peer)}:${12000 + t.pair}`, 'the peer address in use');
+        assert.equal(
+          end.peerAddress,
+          `${lab!.publicAddress(peer)}:${12000 + t.pair}`,
+          'the peer address in use',
+        );
         assert.ok((end.bytesIn ?? 0) > 0 && (end.bytesOut ?? 0) > 0, `bytes counted: ${JSON.stringify(end)}`);
         assert.ok(end.rttMs !== null && end.rttMs < 100, `an RTT: ${end.rttMs}`);
         assert.equal(end.lossPercent, 0);
-        assert.ok((end.peerCertificateDaysLeft ?? 0) > 300, `peer certificate days: ${end.peerCertificateDaysLeft}`);
+        assert.ok(
+          (end.peerCertificateDaysLeft ?? 0) > 300,
+          `peer certificate days: ${end.peerCertificateDaysLeft}`,
+        );
         assert.ok(end.since && Date.parse(end.since) <= Date.now(), `since: ${end.since}`);
         assert.ok(end.lastReceived && 'within' in end.lastReceived, `last received: ${JSON.stringify(end)}`);
       }
@@ -169,7 +186,8 @@ describe('meshctl status on the lab: matrix, JSON, Prometheus, HTML (root + syst
     assert.equal(json.lanPairs.length, 6);
     for (const p of json.lanPairs) {
       assert.equal(p.state, 'up', `${p.a}-${p.b}: ${JSON.stringify(p)}`);
-      for (const probe of p.probes) assert.deepEqual(probe.path, [probe.to], 'a full mesh: the direct tunnel');
+      for (const probe of p.probes)
+        assert.deepEqual(probe.path, [probe.to], 'a full mesh: the direct tunnel');
     }
     for (const g of json.gateways) {
       assert.equal(g.read, true);
@@ -209,8 +227,13 @@ describe('meshctl status on the lab: matrix, JSON, Prometheus, HTML (root + syst
       assert.notEqual(broken.state, 'up');
       const sa = broken.ends.find((e) => e.gateway === 'sa')!;
       assert.equal(sa.state, 'not-running', JSON.stringify(broken));
-      assert.equal(broken.blame ?? broken.disagreeing, 'sa', `the stopped end is named: ${JSON.stringify(broken)}`);
-      for (const t of json.tunnels.filter((t) => t !== broken)) assert.equal(t.state, 'up', `${t.low}-${t.high}`);
+      assert.equal(
+        broken.blame ?? broken.disagreeing,
+        'sa',
+        `the stopped end is named: ${JSON.stringify(broken)}`,
+      );
+      for (const t of json.tunnels.filter((t) => t !== broken))
+        assert.equal(t.state, 'up', `${t.low}-${t.high}`);
       const text = await meshctl(lab!, ['status'], 2);
       assert.match(text.stdout, /sa/);
       assert.match(text.stdout, /degraded/);
@@ -235,28 +258,27 @@ describe('meshctl status on the lab: matrix, JSON, Prometheus, HTML (root + syst
     ]) {
       const browser = await openOffline(downPage, viewport);
       try {
-        const seen = await browser.page.evaluate((pair: number) => {
-          const doc = (globalThis as unknown as { document: any }).document;
-          const edge = doc.querySelector(`svg g.edge#tunnel-${pair} path`);
-          const box = doc.querySelector('#topology svg')?.getBoundingClientRect();
-          const view = (globalThis as unknown as { getComputedStyle: (e: unknown) => { color: string } })
-            .getComputedStyle;
+        const seen: PageFacts = await browser.page.evaluate((pair: number): PageFacts => {
+          const edge = document.querySelector(`svg g.edge#tunnel-${pair} path`);
+          const box = document.querySelector('#topology svg')?.getBoundingClientRect();
+          const bad = document.querySelector('#matrix td.state-down, #matrix td.state-disagree');
           return {
-            rows: doc.querySelectorAll('#matrix tr').length,
+            rows: document.querySelectorAll('#matrix tr').length,
             svg: box ? { width: box.width, height: box.height } : null,
             stroke: edge?.getAttribute('stroke') ?? null,
-            downCells: doc.querySelectorAll('#matrix td.state-down, #matrix td.state-disagree').length,
-            upEdges: doc.querySelectorAll('svg g.edge.state-up').length,
-            cellColor: doc.querySelector('#matrix td.state-down, #matrix td.state-disagree')
-              ? view(doc.querySelector('#matrix td.state-down, #matrix td.state-disagree')).color
-              : null,
+            downCells: document.querySelectorAll('#matrix td.state-down, #matrix td.state-disagree').length,
+            upEdges: document.querySelectorAll('svg g.edge.state-up').length,
+            cellColor: bad ? getComputedStyle(bad).backgroundColor : null,
           };
         }, downPair!);
         const shot = await browser.screenshot(`status-down-${viewport.name}`);
         console.log(`      artifact: ${shot}`);
         assert.ok(seen.rows >= 5, `the matrix has a header and a row per LAN: ${JSON.stringify(seen)}`);
         assert.ok(seen.svg && seen.svg.width > 0 && seen.svg.height > 0, 'the SVG is laid out');
-        assert.ok(seen.stroke && /^(red|#ff0000|#d[0-9a-f]{5}|#c[0-9a-f]{5}|#e[0-9a-f]{5})$/i.test(seen.stroke), `the stopped tunnel's edge is red: ${seen.stroke}`);
+        assert.ok(
+          seen.stroke && /^(red|#ff0000|#d[0-9a-f]{5}|#c[0-9a-f]{5}|#e[0-9a-f]{5})$/i.test(seen.stroke),
+          `the stopped tunnel's edge is red: ${seen.stroke}`,
+        );
         assert.ok(seen.downCells >= 2, 'its cells in the matrix (both triangles) say so');
         assert.equal(seen.upEdges, 5, 'the five other tunnels are drawn up');
         assert.deepEqual(browser.requests, [], 'the page fetched nothing');
@@ -266,7 +288,7 @@ describe('meshctl status on the lab: matrix, JSON, Prometheus, HTML (root + syst
     }
   });
 
-  it("a LAN blocked from the mesh on its gateway: its tunnels stay up, the LAN-to-LAN probes to it fail", async () => {
+  it('a LAN blocked from the mesh on its gateway: its tunnels stay up, the LAN-to-LAN probes to it fail', async () => {
     const subnet = SPEC.gateways.find((g) => g.name === 'sd')!.subnets[0]!;
     const rules = [
       ['INPUT', '-i', 'mtun+', '-d', subnet, '-j', 'DROP'],

@@ -36,6 +36,7 @@ function gatewayJson(g: GatewayStatus): Record<string, unknown> {
     certificateDaysLeft: g.certificateDaysLeft,
     durationMs: g.durationMs,
     unreadable: g.unreadable,
+    problem: g.problem,
   };
 }
 

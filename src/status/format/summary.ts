@@ -92,6 +92,7 @@ export function problemLines(report: StatusReport): string[] {
     }
   }
   for (const g of report.gateways) {
+    if (g.problem !== null) lines.push(`gateway ${g.name}: its reading is incomplete: ${g.problem}`);
     if (g.unreadable > 0) {
       lines.push(
         `gateway ${g.name}: ${g.unreadable} line${g.unreadable === 1 ? '' : 's'} of its output could not be read`,

@@ -80,6 +80,7 @@ describe('shell completion', function () {
       'remove-lan',
       'render',
       'routes',
+      'status',
       'validate',
     ]);
     assert.deepEqual(await offered('meshctl re'), ['remove-lan', 'render']);

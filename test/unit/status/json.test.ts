@@ -73,6 +73,7 @@ describe('statusToJson', () => {
       certificateDaysLeft: null,
       durationMs: null,
       unreadable: 0,
+      problem: null,
     });
   });
 

@@ -139,13 +139,18 @@ describe('mergeStatus', () => {
       certificateDaysLeft: null,
       durationMs: 1000,
       unreadable: 0,
+      problem: null,
     });
   });
 
   it('one end stopped and the other unanswered: the pair is down and blames the stopped end', () => {
     const mesh = fullMesh(3);
     const readings = healthyReadings(mesh);
-    Object.assign(tunnelIn(readings, 'l1', 'l2'), { activeState: 'inactive', openvpnState: null, ping: null });
+    Object.assign(tunnelIn(readings, 'l1', 'l2'), {
+      activeState: 'inactive',
+      openvpnState: null,
+      ping: null,
+    });
     Object.assign(tunnelIn(readings, 'l2', 'l1'), {
       ping: { sent: 5, received: 0, lossPercent: 100, rttMs: null },
     });
