@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_TRANSIT } from '../../src/inventory/mesh-file.js';
 import { pairIndex, pairTransit } from '../../src/mesh/allocate.js';
 import { Lab, type LabSpec, reapOrphans } from '../lab/lab.js';
-import { meshctl, parseJson, skipUnlessLabUsable, tunnelPids } from './helpers/gateways.js';
+import { meshctl, parseJson, skipUnlessLabUsable, statusUntil, tunnelPids } from './helpers/gateways.js';
 import { changingActions, type RunJson, statuses } from './helpers/results.js';
 
 /**
@@ -320,6 +320,36 @@ describe('routing: bgp on the lab: FRR sessions, failover, filters (root + syste
     );
     for (const g of MESH) assert.equal(await pidOf(g, 'bgpd'), bgpd.get(g), `${g}: bgpd kept its PID`);
     assert.deepEqual(await tunnelPids(lab!, ['late']), pids);
+  });
+
+  it('status with bgp: every session Established at both ends with prefixes, every LAN pair up, the leaf reached through a core', async () => {
+    const status = await statusUntil(lab!, 0, 30_000);
+    assert.equal(status.health, 'healthy');
+    for (const t of status.tunnels) {
+      for (const end of t.ends) {
+        assert.equal(
+          end.bgp?.state,
+          'Established',
+          `${end.gateway} on ${t.low}-${t.high}: ${JSON.stringify(end)}`,
+        );
+        assert.ok((end.bgp?.prefixesReceived ?? 0) > 0, `${end.gateway} received prefixes from its peer`);
+      }
+    }
+    const leafPairs = status.lanPairs.filter((p) => p.a === 'leaf' || p.b === 'leaf');
+    assert.equal(leafPairs.length, 4, 'the leaf is probed from every core');
+    for (const pair of leafPairs) {
+      assert.equal(pair.state, 'up');
+      for (const probe of pair.probes) {
+        const core = probe.from === 'leaf' ? probe.to : probe.from;
+        const homed = core === 'ka' || core === 'kb';
+        assert.ok(probe.path, `a path: ${JSON.stringify(probe)}`);
+        if (homed) assert.equal(probe.path.length, 1, `${probe.from} -> ${probe.to}: direct`);
+        else {
+          assert.equal(probe.path.length, 2, `${probe.from} -> ${probe.to} crosses a core: ${probe.path}`);
+          assert.ok(['ka', 'kb'].includes(probe.path[0] === 'leaf' ? probe.path[1]! : probe.path[0]!));
+        }
+      }
+    }
   });
 
   it('a core-to-core tunnel cut at one end heals through a third LAN within 5 s; traffic returns to it once it is back', async () => {

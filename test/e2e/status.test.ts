@@ -4,7 +4,30 @@ import { join } from 'node:path';
 import { openOffline, skipUnlessBrowser, whyNoBrowser } from '../helpers/browser.js';
 import { Lab, type LabSpec, reapOrphans } from '../lab/lab.js';
 import type { RunResult } from '../lab/run.js';
-import { meshctl, parseJson, skipUnlessLabUsable, transcript, tunnelUnit } from './helpers/gateways.js';
+import {
+  meshctl,
+  parseJson,
+  type StatusJson,
+  skipUnlessLabUsable,
+  transcript,
+  tunnelUnit,
+  statusUntil as until,
+} from './helpers/gateways.js';
+
+type TunnelJson = StatusJson['tunnels'][number];
+type LanPairJson = StatusJson['lanPairs'][number];
+
+/** What the browser test reads off the status page. */
+interface PageFacts {
+  rows: number;
+  svg: { width: number; height: number } | null;
+  stroke: string | null;
+  downCells: number;
+  upEdges: number;
+  cellColor: string | null;
+  /** How far the page is wider than the window (0: no sideways scrolling of the page itself). */
+  overflow: number;
+}
 
 /**
  * `meshctl status` on real gateways (SPEC §8): one lab, a static full mesh of four LANs. All up → exit 0 and every
@@ -25,54 +48,6 @@ const SPEC: LabSpec = {
   ],
 };
 const NAMES = SPEC.gateways.map((g) => g.name);
-
-interface EndJson {
-  gateway: string;
-  state: string;
-  since: string | null;
-  peerAddress: string | null;
-  bytesIn: number | null;
-  bytesOut: number | null;
-  rttMs: number | null;
-  lossPercent: number | null;
-  peerCertificateDaysLeft: number | null;
-  lastReceived: { within?: number; over?: number } | null;
-  problem: string | null;
-}
-interface TunnelJson {
-  pair: number;
-  low: string;
-  high: string;
-  state: string;
-  disagreeing: string | null;
-  blame?: string | null;
-  ends: [EndJson, EndJson];
-}
-interface LanPairJson {
-  a: string;
-  b: string;
-  state: string;
-  probes: { from: string; to: string; ok: boolean | null; path: string[] | null; problem: string | null }[];
-}
-/** What the browser test reads off the status page. */
-interface PageFacts {
-  rows: number;
-  svg: { width: number; height: number } | null;
-  stroke: string | null;
-  downCells: number;
-  upEdges: number;
-  cellColor: string | null;
-}
-
-interface StatusJson {
-  ok: boolean;
-  command: string;
-  health: string;
-  exitCode: number;
-  gateways: { name: string; read: boolean; error: string | null; lanAddress: string | null }[];
-  tunnels: TunnelJson[];
-  lanPairs: LanPairJson[];
-}
 
 describe('meshctl status on the lab: matrix, JSON, Prometheus, HTML (root + systemd-nspawn)', function () {
   this.timeout(600_000);
@@ -100,16 +75,7 @@ describe('meshctl status on the lab: matrix, JSON, Prometheus, HTML (root + syst
     return found;
   }
 
-  /** Runs status until it exits `code` (a tunnel just started takes a moment), at most `timeoutMs`. */
-  async function statusUntil(code: number, timeoutMs: number): Promise<StatusJson> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const run = await lab!.meshctl(['status', '--json'], { timeoutMs: 120_000 });
-      if (run.code === code) return parseJson<StatusJson>(run);
-      if (Date.now() > deadline) assert.fail(`status never exited ${code}:\n${transcript(run)}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
+  const statusUntil = (code: number, timeoutMs: number) => until(lab!, code, timeoutMs);
 
   /** Files changed on a gateway since `marker` in the places a status read could write to. */
   async function writtenSince(gateway: string, marker: string): Promise<string[]> {
@@ -269,6 +235,7 @@ describe('meshctl status on the lab: matrix, JSON, Prometheus, HTML (root + syst
             downCells: document.querySelectorAll('#matrix td.state-down, #matrix td.state-disagree').length,
             upEdges: document.querySelectorAll('svg g.edge.state-up').length,
             cellColor: bad ? getComputedStyle(bad).backgroundColor : null,
+            overflow: document.documentElement.scrollWidth - window.innerWidth,
           };
         }, downPair!);
         const shot = await browser.screenshot(`status-down-${viewport.name}`);
@@ -282,6 +249,10 @@ describe('meshctl status on the lab: matrix, JSON, Prometheus, HTML (root + syst
         assert.ok(seen.downCells >= 2, 'its cells in the matrix (both triangles) say so');
         assert.equal(seen.upEdges, 5, 'the five other tunnels are drawn up');
         assert.deepEqual(browser.requests, [], 'the page fetched nothing');
+        assert.ok(
+          seen.overflow <= 1,
+          `${viewport.name}: the page does not scroll sideways (${seen.overflow} px)`,
+        );
       } finally {
         await browser.close();
       }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, type LabSpec, reapOrphans } from '../lab/lab.js';
-import { meshctl, skipUnlessLabUsable, tunnelPids, tunnelUnit } from './helpers/gateways.js';
+import { meshctl, skipUnlessLabUsable, statusUntil, tunnelPids, tunnelUnit } from './helpers/gateways.js';
 
 /**
  * SPEC §7 topologies on real gateways, one lab re-shaped from test to test (each step an ordinary `meshctl apply`
@@ -171,6 +171,21 @@ describe('topologies on the lab: leaves, hubs, one gateway per AZ (root + system
       `every transit rule on the hub counted packets:\n${counters.stdout}`,
     );
     await meshctl(lab!, ['diff'], 0);
+    // status: three tunnels, every LAN pair probed, a spoke's probe to another spoke crossing the hub
+    const status = await statusUntil(lab!, 0, 30_000);
+    assert.deepEqual(status.tunnels.map((t) => `${t.low}-${t.high} ${t.state}`).sort(), [
+      'hub-sa up',
+      'hub-sb up',
+      'hub-sc up',
+    ]);
+    assert.equal(status.lanPairs.length, 6);
+    for (const pair of status.lanPairs) {
+      assert.equal(pair.state, 'up', JSON.stringify(pair));
+      for (const probe of pair.probes) {
+        const expected = probe.from === 'hub' || probe.to === 'hub' ? [probe.to] : ['hub', probe.to];
+        assert.deepEqual(probe.path, expected, `${probe.from} -> ${probe.to}`);
+      }
+    }
   });
 
   it('across the hub a spoke cannot spoof another LAN; the same packet with its own source arrives', async () => {
@@ -256,6 +271,19 @@ gateways:
     const lans = { hub: ['hub'], sa: ['sa'], eu: ['eua', 'eub'] };
     assert.deepEqual(await everyHostReachesEveryHost(lans), []);
     await meshctl(lab!, ['diff'], 0);
+    // status: the eu LAN's row merges both of its gateways; every gateway of a LAN probes every gateway of the other
+    const status = await statusUntil(lab!, 0, 30_000);
+    assert.equal(status.tunnels.length, 5);
+    const toEu = status.lanPairs.filter((p) => p.a === 'eu' || p.b === 'eu');
+    assert.equal(toEu.length, 2);
+    for (const pair of toEu) {
+      assert.equal(pair.state, 'up');
+      assert.deepEqual(
+        pair.probes.map((p) => [p.from, p.to].sort().join('-')).sort().length,
+        2,
+        JSON.stringify(pair),
+      );
+    }
 
     await lab!.stop('eua');
     const gone = await lab!.execLan('hub', ['ping', '-n', '-c', '2', '-W', '1', lab!.lanHostAddress('eua')]);

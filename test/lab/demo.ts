@@ -87,7 +87,8 @@ async function main(keep: boolean): Promise<number> {
       '2. Write an inventory for them (lab addresses, a fresh SSH key, a known_hosts with their host keys).',
       "3. Run meshctl from the lab's bastion namespace: `validate`, `render --out rendered`, `apply` (which",
       '   installs nothing here but configs, keys, forwarding and firewall, and starts every tunnel), then',
-      '   `diff`, which must find nothing left to do.',
+      '   `diff`, which must find nothing left to do, and `status`, which reads every tunnel from both ends and',
+      '   probes every LAN pair through the mesh (and writes the page status.html).',
       '4. Ping every LAN from every other LAN and print the matrix: after apply, every cell should be ok.',
       `5. ${keep ? 'Keep the lab up and print the commands to explore it and to tear it down.' : 'Tear everything down (pass -- --keep to explore instead).'}`,
     ].join('\n'),
@@ -131,6 +132,17 @@ async function main(keep: boolean): Promise<number> {
       );
       say(`   exit ${diff.code}`);
       if (diff.code !== 0) code = 1;
+      step(
+        `meshctl status --html ${join(lab.dir, 'status.html')} (every tunnel from both ends, every LAN pair probed)`,
+      );
+      // a tunnel started by apply a moment ago may still be coming up at its other end
+      let status = await lab.meshctl(['status', '--no-color', '--html', 'status.html']);
+      for (let attempt = 0; status.code === 2 && attempt < 10; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        status = await lab.meshctl(['status', '--no-color', '--html', 'status.html']);
+      }
+      show(status);
+      if (status.code !== 0) code = 1;
     }
     step('LAN-to-LAN ping matrix (rows ping columns)');
     const results = await lab.pingMatrix();

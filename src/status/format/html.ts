@@ -98,7 +98,10 @@ td.end-down, td.end-connecting, td.end-not-running, td.end-not-deployed { color:
 td.end-unknown { color: var(--unknown); }
 td.diagonal { background: repeating-linear-gradient(45deg, transparent 0 4px, #8c959f33 4px 8px); }
 #problems li { margin: 0.2em 0; }
+#topology { margin: 0; overflow-x: auto; max-width: 100%; -webkit-overflow-scrolling: touch; }
 #topology svg { width: 100%; max-width: 100%; height: auto; }
+/* a phone: the picture keeps a legible size and scrolls sideways instead of shrinking to a stamp */
+@media (max-width: 720px) { #topology svg { width: 720px; max-width: none; } }
 #tunnels td { text-align: left; }
 footer { margin-top: 2em; font-size: 0.8em; color: #6e7781; }
 `;

@@ -127,3 +127,59 @@ export function assertNoKeyMaterial(text: string, where: string): void {
     assert.ok(!text.includes(marker), `${where} shows key material ("${marker}")`);
   }
 }
+
+/** The parts of `meshctl status --json` the end-to-end tests read (docs/status.md has them all). */
+export interface StatusJson {
+  ok: boolean;
+  command: string;
+  health: string;
+  exitCode: number;
+  gateways: { name: string; read: boolean; error: string | null; lanAddress: string | null }[];
+  tunnels: {
+    pair: number;
+    low: string;
+    high: string;
+    state: string;
+    disagreeing: string | null;
+    blame: string | null;
+    ends: {
+      gateway: string;
+      state: string;
+      since: string | null;
+      peerAddress: string | null;
+      bytesIn: number | null;
+      bytesOut: number | null;
+      rttMs: number | null;
+      lossPercent: number | null;
+      peerCertificateDaysLeft: number | null;
+      lastReceived: { within?: number; over?: number } | null;
+      bgp: { state: string; prefixesReceived: number } | null;
+      problem: string | null;
+    }[];
+  }[];
+  lanPairs: {
+    a: string;
+    b: string;
+    state: string;
+    probes: { from: string; to: string; ok: boolean | null; path: string[] | null; problem: string | null }[];
+  }[];
+}
+
+/**
+ * Runs `meshctl status --json` until it exits `code` (a tunnel or session just started takes a moment to be up at
+ * both ends), at most `timeoutMs`; fails with the last transcript.
+ */
+export async function statusUntil(
+  lab: Lab,
+  code: number,
+  timeoutMs: number,
+  args: string[] = [],
+): Promise<StatusJson> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await lab.meshctl(['status', '--json', ...args], { timeoutMs: 120_000 });
+    if (result.code === code) return parseJson<StatusJson>(result);
+    if (Date.now() > deadline) assert.fail(`meshctl status never exited ${code}:\n${transcript(result)}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
