@@ -4,7 +4,6 @@ import { loadInventoryOrThrow } from '../inventory/load.js';
 import { allocateMesh } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
 import { writeFileAtomic } from '../pki/atomic-file.js';
-import { formatHtml } from '../status/format/html.js';
 import { statusToJson } from '../status/format/json.js';
 import { formatMatrix } from '../status/format/matrix.js';
 import { formatPrometheus } from '../status/format/prometheus.js';
@@ -49,8 +48,10 @@ export async function run(options: StatusOptions, out: Output, deps: CommandDeps
   });
   let stop = false;
   let wake: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
   const onSignal = () => {
     stop = true;
+    clearTimeout(timer);
     wake?.();
   };
   if (options.watch !== undefined) {
@@ -61,13 +62,17 @@ export async function run(options: StatusOptions, out: Output, deps: CommandDeps
   try {
     for (;;) {
       const readings = await reader.read();
-      const report = mergeStatus(mesh, readings, { now: new Date(), ...(previous ? { previous } : {}) });
+      const report = mergeStatus(mesh, readings, {
+        now: new Date(),
+        probes: reader.lastProbes,
+        ...(previous ? { previous } : {}),
+      });
       await emit(report, mesh, options, out, warnings);
       previous = report;
       if (options.watch === undefined || stop) return report.exitCode;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        setTimeout(resolve, options.watch! * 1000);
+        timer = setTimeout(resolve, options.watch! * 1000);
       });
       if (stop) return report.exitCode;
     }
@@ -89,6 +94,8 @@ async function emit(
     await writeFileAtomic(options.prometheus, formatPrometheus(report), 0o644, { replace: true });
   }
   if (options.html !== undefined) {
+    // Graphviz (WebAssembly) is loaded only when a page is asked for
+    const { formatHtml } = await import('../status/format/html.js');
     await writeFileAtomic(options.html, await formatHtml(report, mesh), 0o644, { replace: true });
   }
   if (out.json) {

@@ -1,6 +1,6 @@
 import { TUNNEL_DEVICE_PATTERN } from '../gateway/layout.js';
+import { gatewayAsn } from '../inventory/bgp.js';
 import { parseCertificate } from '../pki/certificates.js';
-import { gatewayAsn } from '../render/render.js';
 import type { Gateway, Mesh, Pair, Tunnel } from '../types.js';
 import { lanAddressOf, type ProbePlan, planProbes, probePairs } from './probes.js';
 import {
@@ -42,7 +42,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const ESTABLISHED = 'Established';
 
 /** Units that are running, as systemd says it. */
-const RUNNING_STATES = new Set(['active', 'reloading']);
+const RUNNING_STATES = new Set(['active', 'reloading', 'activating']);
 
 export function mergeStatus(
   mesh: Mesh,
@@ -278,12 +278,15 @@ function endState(t: TunnelReading, tunnel: Tunnel): { state: EndState; reason: 
   if (t.activeState === null) return { state: 'unknown', reason: `the state of ${t.unit} could not be read` };
   if (!RUNNING_STATES.has(t.activeState))
     return { state: 'not-running', reason: `${t.unit} is ${t.activeState}` };
-  if (t.openvpnState !== 'CONNECTED') {
-    return {
-      state: 'connecting',
-      reason: t.openvpnState === null ? "OpenVPN's state could not be read" : `OpenVPN is ${t.openvpnState}`,
-    };
+  // a unit still starting: OpenVPN has not told systemd it is ready yet
+  if (t.activeState === 'activating') return { state: 'connecting', reason: `${t.unit} is activating` };
+  if (t.openvpnState === null) {
+    // OpenVPN's own state could not be read (its management interface did not answer, or is not configured yet):
+    // the ping through the tunnel decides whether it carries traffic; the end's problem says what was not read
+    if (t.ping && t.ping.received > 0) return { state: 'up', reason: null };
+    return { state: 'unknown', reason: "OpenVPN's state could not be read and the peer does not answer" };
   }
+  if (t.openvpnState !== 'CONNECTED') return { state: 'connecting', reason: `OpenVPN is ${t.openvpnState}` };
   if (!t.ping) return { state: 'unknown', reason: `no ping result for ${tunnel.peerAddress}` };
   if (t.ping.received === 0) {
     return {
@@ -347,7 +350,10 @@ function probeStatus(
       .map((g) =>
         ctx.read.has(g.name) ? `${g.name} has no address in its subnets` : `${g.name} was not read`,
       );
-    return { ...base, problem: `not probed: ${missing.join('; ') || 'not in the probe plan'}` };
+    return {
+      ...base,
+      problem: `not probed: ${missing.join('; ') || `${from.name} or ${to.name} was not ready when the probes were sent (slow to connect; see --forks)`}`,
+    };
   }
   const planned = { ...base, source: plan.source, destination: plan.destination };
   const probe = reading.probes.find(
@@ -390,7 +396,9 @@ function probePath(ctx: Context, from: Gateway, to: Gateway, probe: ProbeReading
   if (first === to.name) return [to.name];
   if (ctx.mesh.inventory.mesh.routing === 'bgp') {
     if (!probe.asPath || probe.asPath.length === 0) return null;
-    const byAsn = new Map(ctx.mesh.inventory.gateways.map((g) => [gatewayAsn(ctx.mesh, g), g.name]));
+    const byAsn = new Map(
+      ctx.mesh.inventory.gateways.map((g) => [gatewayAsn(ctx.mesh.inventory.mesh.bgp, g.id), g.name]),
+    );
     const path = [first];
     for (const asn of probe.asPath) {
       const name = byAsn.get(asn) ?? `AS${asn}`;

@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { Connection, Connector } from '../connection/types.js';
+import { ConnectError } from '../errors.js';
 import { connectOptions } from '../execute/gateway.js';
 import { gatewayPaths, tunnelUnitOf } from '../gateway/layout.js';
 import type { Gateway, Mesh } from '../types.js';
@@ -71,6 +72,8 @@ function message(error: unknown): string {
 export class StatusReader {
   private readonly connections = new Map<string, Connection>();
   private readonly gate: Gate;
+  /** The probes the last read sent, per source gateway (what the merge reports on). */
+  lastProbes = new Map<string, ProbePlan[]>();
 
   constructor(
     private readonly mesh: Mesh,
@@ -102,6 +105,17 @@ export class StatusReader {
     const anyReady = new Promise<void>((resolve) => {
       firstReady = resolve;
     });
+    // the wait for late gateways starts only once every gateway's command has started (or failed): with fewer
+    // --forks than gateways, the last ones connect after the first are ready
+    let begun = 0;
+    let everyoneBegun: (() => void) | undefined;
+    const allBegun = new Promise<void>((resolve) => {
+      everyoneBegun = resolve;
+    });
+    const began = () => {
+      begun++;
+      if (begun === gateways.length) everyoneBegun?.();
+    };
     const settle = (name: string) => settled.get(name)?.();
     // set once the probes went out: a gateway ready after that gets none (its stdin ends at once)
     let probesSent = false;
@@ -110,33 +124,60 @@ export class StatusReader {
       const startedAt = Date.now();
       const targets = statusTargets(this.mesh, gateway);
       const peers = new Map(targets.map((t) => [t.unit, t.peer]));
-      try {
-        const conn = await this.connection(gateway);
+      let counted = false;
+      const begin = () => {
+        if (!counted) began();
+        counted = true;
+      };
+      const argv = statusCommand({
+        passwordFile: gatewayPaths.managementPassword,
+        certFile: gatewayPaths.cert(gateway.name),
+        bgp,
+        tunnels: targets,
+      });
+      let ready = false;
+      const attempt = async (conn: Connection) => {
         const stdin = new PassThrough();
         stdins.set(gateway.name, stdin);
         let seen = '';
-        let ready = false;
-        const argv = statusCommand({
-          passwordFile: gatewayPaths.managementPassword,
-          certFile: gatewayPaths.cert(gateway.name),
-          bgp,
-          tunnels: targets,
-        });
-        const result = await conn.exec(argv, {
-          stdin,
-          timeoutMs: this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
-          onStdout: (chunk) => {
-            if (ready) return;
-            seen += chunk.toString('utf8');
-            if (seen.includes(`\n${READY_LINE}\n`) || seen.startsWith(`${READY_LINE}\n`)) {
-              ready = true;
-              addresses.set(gateway.name, lanAddressOf(gateway, parseAddresses(seen)));
-              if (probesSent) stdin.end(probeInput([]));
-              firstReady?.();
-              settle(gateway.name);
-            }
-          },
-        });
+        begin();
+        try {
+          return await conn.exec(argv, {
+            stdin,
+            timeoutMs: this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+            onStdout: (chunk) => {
+              if (ready) return;
+              seen += chunk.toString('utf8');
+              if (seen.includes(`\n${READY_LINE}\n`) || seen.startsWith(`${READY_LINE}\n`)) {
+                ready = true;
+                addresses.set(gateway.name, lanAddressOf(gateway, parseAddresses(seen)));
+                if (probesSent) stdin.end(probeInput([]));
+                firstReady?.();
+                settle(gateway.name);
+              }
+            },
+          });
+        } finally {
+          // whatever happened, this stdin must not keep a command waiting
+          if (!ready || probesSent) stdin.end();
+        }
+      };
+      const drop = () => {
+        const conn = this.connections.get(gateway.name);
+        this.connections.delete(gateway.name);
+        void conn?.close().catch(() => undefined);
+      };
+      try {
+        const reused = this.connections.has(gateway.name);
+        let result: Awaited<ReturnType<typeof attempt>>;
+        try {
+          result = await attempt(await this.connection(gateway));
+        } catch (error) {
+          // a connection kept from the previous read (--watch) may have died since: one retry on a fresh one
+          if (!reused || ready || !(error instanceof ConnectError)) throw error;
+          drop();
+          result = await attempt(await this.connection(gateway));
+        }
         settle(gateway.name);
         if (result.code !== 0) {
           const said = result.stderr.trim().split('\n').slice(-2).join(' | ');
@@ -147,15 +188,10 @@ export class StatusReader {
         }
         return parseReading(gateway.name, result.stdout, { startedAt, finishedAt: Date.now(), peers });
       } catch (error) {
+        begin();
         settle(gateway.name);
-        // a lost link is retried on the next read (--watch)
-        const conn = this.connections.get(gateway.name);
-        this.connections.delete(gateway.name);
-        void conn?.close().catch(() => undefined);
+        drop();
         return { gateway: gateway.name, error: message(error) };
-      } finally {
-        // a failed gateway's stdin, if any, must not keep its command waiting
-        stdins.get(gateway.name)?.end();
       }
     };
 
@@ -165,7 +201,7 @@ export class StatusReader {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       allSettled,
-      anyReady.then(
+      Promise.all([anyReady, allBegun]).then(
         () =>
           new Promise<void>((resolve) => {
             timer = setTimeout(resolve, waitMs);
@@ -177,10 +213,12 @@ export class StatusReader {
     // only the gateways ready by now probe, and only towards gateways ready by now (the others' addresses are
     // unknown: their probes are reported as not run)
     const plan = planProbes(this.mesh, addresses);
+    this.lastProbes = new Map();
     for (const g of gateways) {
       const stdin = stdins.get(g.name);
       if (!stdin || stdin.writableEnded || !addresses.has(g.name)) continue;
       const probes: ProbePlan[] = plan.get(g.name) ?? [];
+      this.lastProbes.set(g.name, probes);
       stdin.end(probeInput(probes));
     }
     return new Map(await Promise.all(readings));

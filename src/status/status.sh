@@ -40,12 +40,12 @@
 #   bgp-summary-end | bgp-unavailable DETAIL
 #   ready                                     phase 1 is over: probes are read from stdin now
 #   probe-refused LINE                        a stdin line that is neither a valid probe nor `go`
-#   probe TARGET SOURCE DESTINATION EXIT OUT  `ping -c 3 -i 0.2 -W 1 -q -I SOURCE DESTINATION`: its exit status
+#   probe TARGET SOURCE DESTINATION EXIT OUT  `ping -c 3 -i 0.05 -W 1 -q -I SOURCE DESTINATION`: its exit status
 #                                             and its output, lines joined by ` | `
 #   route TARGET SOURCE DESTINATION EXIT OUT  `ip -4 route get DESTINATION from SOURCE`, the same way
 #   bgp-routes LINE                           with BGP=1 and a probe: each line of `show bgp ipv4 unicast json`
 #   bgp-routes-end | bgp-routes-unavailable DETAIL
-#   ping UNIT PEER_ADDRESS EXIT OUT           `ping -c 5 -i 0.2 -W 1 -q PEER_ADDRESS` (started at the beginning)
+#   ping UNIT PEER_ADDRESS EXIT OUT           `ping -c 5 -i 0.05 -W 1 -q PEER_ADDRESS` (started at the beginning)
 #   end
 
 # sbin directories first: a non-root login's PATH often lacks them (sudo's secure_path may not).
@@ -81,8 +81,25 @@ record() {
 }
 
 # Command output flattened to one field: lines joined by ` | `, TABs and carriage returns made spaces.
+# one_line TEXT, with builtins only (a status read runs it dozens of times): splitting with IFS, with globbing off
+# (set -f above); runs of blanks become one space.
+NL='
+'
 one_line() {
-  tr '\t\r' '  ' | sed -e ':a' -e '$!N' -e '$!ba' -e 's/\n/ | /g' -e 's/ *$//'
+  _ol_ifs=$IFS
+  IFS=$NL
+  # shellcheck disable=SC2086
+  set -- $1
+  _ol_out=
+  for _ol_line in "$@"; do
+    IFS=" $TAB$CR"
+    # shellcheck disable=SC2086
+    set -- $_ol_line
+    _ol_line="$*"
+    [ -n "$_ol_line" ] && _ol_out="${_ol_out:+$_ol_out | }$_ol_line"
+  done
+  IFS=$_ol_ifs
+  printf '%s' "$_ol_out"
 }
 
 have() {
@@ -109,74 +126,165 @@ is_ipv4() {
   done
 }
 
-# The management conversation, in bash (its /dev/tcp, `read -t`, `read -d` and builtin printf): connect to
-# 127.0.0.1:PORT, wait for the password prompt, send the password read from PASSWORD_FILE, then each of COMMANDS
-# (words) after the END of the previous one's answer (OpenVPN drops a command that arrives while it answers
-# another), then `quit`; every line of the answers is printed. Exit status: 0 all read, 3 not listening, 4 password
-# file unreadable, 5 no prompt, 6 password refused, 7 cut short.
+# The management conversations, in ONE bash process for every tunnel (its /dev/tcp, `read -t`, `read -d` and builtin
+# printf; one process, not one per tunnel: a read of a big mesh's gateway must not spawn dozens): for each
+# `UNIT PORT`, connect to 127.0.0.1:PORT, wait for the password prompt, send the password read from PASSWORD_FILE,
+# then each of COMMANDS (words) after the END of the previous one's answer (OpenVPN drops a command that arrives
+# while it answers another), then `quit`. Each conversation prints `mgmt`, its answer's lines and `mgmt-end` or
+# `mgmt-failed` (the reason), each line in one write, and the unit of a failed one on fd 5. Every read waits at
+# most 2 s and an answer is at most 200 lines; localhost connects or is refused at once.
 # shellcheck disable=SC2016
-MGMT='unit=$1 round=$2 port=$3 file=$4 commands=$5
-exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 3
-IFS= read -r pw <"$file" || [ -n "$pw" ] || exit 4
-IFS= read -r -d : -t 2 prompt <&3 || exit 5
-case $prompt in *"ENTER PASSWORD") ;; *) exit 5 ;; esac
-printf "%s\n" "$pw" >&3
-pw=
-IFS= read -r -d : -t 2 answer <&3 || exit 6
-case $answer in *SUCCESS) IFS= read -r -t 2 answer <&3 || exit 7 ;; *) exit 6 ;; esac
-for command in $commands; do
-  printf "%s\n" "$command" >&3
-  while :; do
-    IFS= read -r -t 2 line <&3 || exit 7
-    line=${line%$'\''\r'\''}
-    printf "mgmt-line\t%s\t%s\t%s\n" "$unit" "$round" "$line"
-    case $line in END) break ;; esac
+MGMT='round=$1 file=$2 commands=$3
+shift 3
+T=$'"'"'\t'"'"'
+uptime() { local up idle; if read -r up idle </proc/uptime 2>/dev/null; then printf %s "$up"; else printf %s -; fi; }
+failed() { printf "mgmt-failed$T%s$T%s$T%s\n" "$unit" "$round" "$1"; printf "%s " "$unit" >&5; exec 3>&-; }
+talk() {
+  local pw prompt answer line command n
+  exec 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null || {
+    failed "nothing listens on 127.0.0.1:$port (OpenVPN not running, or its config has no management line)"
+    return
+  }
+  IFS= read -r pw <"$file" || [ -n "$pw" ] || { failed "cannot read $file"; return; }
+  IFS= read -r -d : -t 2 prompt <&3 || { failed "127.0.0.1:$port did not ask for a password"; return; }
+  case $prompt in *"ENTER PASSWORD") ;; *) failed "127.0.0.1:$port did not ask for a password"; return ;; esac
+  printf "%s\n" "$pw" >&3
+  pw=
+  IFS= read -r -d : -t 2 answer <&3 || { failed "127.0.0.1:$port stopped answering"; return; }
+  case $answer in
+  *SUCCESS) IFS= read -r -t 2 answer <&3 || { failed "127.0.0.1:$port stopped answering"; return; } ;;
+  *) failed "127.0.0.1:$port refused the password of $file"; return ;;
+  esac
+  n=0
+  for command in $commands; do
+    printf "%s\n" "$command" >&3
+    while :; do
+      IFS= read -r -t 2 line <&3 || { failed "127.0.0.1:$port stopped answering"; return; }
+      line=${line%$'"'"'\r'"'"'}
+      printf "mgmt-line$T%s$T%s$T%s\n" "$unit" "$round" "$line"
+      n=$((n + 1))
+      [ "$n" -le 200 ] || { failed "127.0.0.1:$port answered too much"; return; }
+      case $line in END) break ;; esac
+    done
   done
-done
-printf "quit\n" >&3'
+  printf "quit\n" >&3
+  exec 3>&-
+  printf "mgmt-end$T%s$T%s\n" "$unit" "$round"
+}
+while [ "$#" -ge 2 ]; do
+  unit=$1 port=$2
+  shift 2
+  printf "mgmt$T%s$T%s$T%s\n" "$unit" "$round" "$(uptime)"
+  talk
+done'
 
-# talk ROUND COMMANDS: one conversation with each tunnel's OpenVPN, one tunnel after the other (a management
-# interface takes one client at a time; each conversation takes milliseconds, at most 3 s when it hangs). The
-# last round skips the tunnels whose first conversation failed (" UNIT " in $failed).
+# talk ROUND COMMANDS: the conversations with every tunnel's OpenVPN (see MGMT); the last round skips the tunnels
+# whose first conversation failed (" UNIT " in $failed). Without bash or timeout, each tunnel says so.
 failed=' '
 talk() {
   round=$1
   commands=$2
+  pairs=
   # shellcheck disable=SC2086
   set -- $tunnels
   while [ "$#" -ge 4 ]; do
-    case $round$failed in last*" $1 "*)
-      shift 4
-      continue
+    case $round$failed in last*" $1 "*) ;;
+    *) pairs="$pairs $1 $3" ;;
+    esac
+    shift 4
+  done
+  [ -n "$pairs" ] || return 0
+  if [ "$round" = first ]; then
+    # the password goes only to the tunnel's own OpenVPN: the process listening on 127.0.0.1:PORT must be the
+    # unit's main process (any local user may bind a free port while a unit restarts)
+    checked=
+    # shellcheck disable=SC2086
+    set -- $pairs
+    while [ "$#" -ge 2 ]; do
+      main=$(WANTED_UNIT=$1 main_pid)
+      holder=$(listener_pid "$2")
+      if [ -n "$main" ] && [ "$main" != 0 ] && [ "$holder" = "$main" ]; then
+        checked="$checked $1 $2"
+      elif [ -z "$holder" ] && [ -n "$listeners_read" ]; then
+        record mgmt "$1" "$round" "$(uptime_now)"
+        record mgmt-failed "$1" "$round" "nothing listens on 127.0.0.1:$2 (OpenVPN not running, or its config has no management line)"
+        printf '%s ' "$1" >&5
+      else
+        record mgmt "$1" "$round" "$(uptime_now)"
+        if [ -z "$listeners_read" ]; then
+          record mgmt-failed "$1" "$round" "cannot tell who listens on 127.0.0.1:$2 (ss failed): the password is not sent"
+        else
+          record mgmt-failed "$1" "$round" "127.0.0.1:$2 is held by process $holder, not by $1 (main process ${main:-unknown}): the password is not sent"
+        fi
+        printf '%s ' "$1" >&5
+      fi
+      shift 2
+    done
+    pairs=$checked
+    [ -n "$pairs" ] || return 0
+  fi
+  if [ -z "$has_bash" ] || [ -z "$has_timeout" ]; then
+    missing='bash is not installed (its /dev/tcp talks to OpenVPN)'
+    [ -n "$has_bash" ] && missing='timeout (coreutils) is not installed'
+    # shellcheck disable=SC2086
+    set -- $pairs
+    while [ "$#" -ge 2 ]; do
+      record mgmt "$1" "$round" "$(uptime_now)"
+      record mgmt-failed "$1" "$round" "$missing"
+      printf '%s ' "$1" >&5
+      shift 2
+    done
+    return 0
+  fi
+  # the whole round is bounded too: 3 s per tunnel at the very most
+  # shellcheck disable=SC2086
+  set -- $pairs
+  timeout $(($# / 2 * 3 + 2)) bash -c "$MGMT" meshctl-status-mgmt "$round" "$PASSWORD_FILE" "$commands" $pairs \
+    </dev/null 2>/dev/null
+}
+
+# main_pid UNIT: its MainPID from the `systemctl show` read above ($shown: blank-line separated blocks, properties
+# in systemd's order), empty when unknown.
+main_pid() {
+  _mp_ifs=$IFS
+  IFS=$NL
+  # shellcheck disable=SC2086
+  set -- $shown "" 
+  IFS=$_mp_ifs
+  _mp_id=
+  _mp_pid=
+  for _mp_line in "$@"; do
+    case $_mp_line in
+    Id=*) _mp_id=${_mp_line#Id=} ;;
+    MainPID=*) _mp_pid=${_mp_line#MainPID=} ;;
+    esac
+    if [ -n "$_mp_id" ] && [ -n "$_mp_pid" ]; then
+      if [ "$_mp_id" = "$WANTED_UNIT" ]; then
+        printf '%s' "$_mp_pid"
+        return
+      fi
+      _mp_id=
+      _mp_pid=
+    fi
+  done
+}
+
+# listener_pid PORT: the process listening on 127.0.0.1:PORT (TCP), from the `ss` read above ($listeners).
+listener_pid() {
+  _lp_port=$1
+  _lp_ifs=$IFS
+  IFS=$NL
+  # shellcheck disable=SC2086
+  set -- $listeners
+  IFS=$_lp_ifs
+  for _lp_line in "$@"; do
+    case $_lp_line in
+    *" 127.0.0.1:$_lp_port "*pid=*)
+      _lp_rest=${_lp_line#*pid=}
+      printf '%s' "${_lp_rest%%,*}"
+      return
       ;;
     esac
-    record mgmt "$1" "$round" "$(uptime_now)"
-    if [ -z "$has_bash" ]; then
-      record mgmt-failed "$1" "$round" "bash is not installed (its /dev/tcp talks to OpenVPN)"
-      failed="$failed$1 "
-    elif [ -z "$has_timeout" ]; then
-      record mgmt-failed "$1" "$round" "timeout (coreutils) is not installed"
-      failed="$failed$1 "
-    else
-      timeout 3 bash -c "$MGMT" meshctl-status-mgmt "$1" "$round" "$3" "$PASSWORD_FILE" "$commands" \
-        </dev/null 2>/dev/null
-      code=$?
-      case $code in
-      0) record mgmt-end "$1" "$round" ;;
-      *) failed="$failed$1 " ;;
-      esac
-      case $code in
-      0) ;;
-      3) record mgmt-failed "$1" "$round" "nothing listens on 127.0.0.1:$3 (OpenVPN not running, or its config has no management line)" ;;
-      4) record mgmt-failed "$1" "$round" "cannot read $PASSWORD_FILE" ;;
-      5) record mgmt-failed "$1" "$round" "127.0.0.1:$3 did not ask for a password" ;;
-      6) record mgmt-failed "$1" "$round" "127.0.0.1:$3 refused the password of $PASSWORD_FILE" ;;
-      7) record mgmt-failed "$1" "$round" "127.0.0.1:$3 stopped answering" ;;
-      124 | 137) record mgmt-failed "$1" "$round" "127.0.0.1:$3 timed out" ;;
-      *) record mgmt-failed "$1" "$round" "the conversation with 127.0.0.1:$3 failed" ;;
-      esac
-    fi
-    shift 4
   done
 }
 
@@ -187,9 +295,14 @@ transit_pings() {
   set -- $tunnels
   while [ "$#" -ge 4 ]; do
     (
-      out=$(ping -c 5 -i 0.2 -W 1 -q "$4" 2>&1)
+      out=$(ping -c 5 -i 0.05 -W 1 -q "$4" 2>&1)
       code=$?
-      record ping "$1" "$4" "$code" "$(printf '%s\n' "$out" | one_line)"
+      # exit 2 with nothing sent: an unprivileged ping refuses intervals under 0.2 s
+      if [ "$code" = 2 ]; then
+        out=$(ping -c 5 -i 0.2 -W 1 -q "$4" 2>&1)
+        code=$?
+      fi
+      record ping "$1" "$4" "$code" "$(one_line "$out")"
     ) &
     shift 4
   done
@@ -198,12 +311,16 @@ transit_pings() {
 
 # phase 2: one probe, printing its records as ONE write (probes run in parallel)
 probe() {
-  out=$(ping -c 3 -i 0.2 -W 1 -q -I "$2" "$3" 2>&1)
+  out=$(ping -c 3 -i 0.05 -W 1 -q -I "$2" "$3" 2>&1)
   code=$?
-  ping_line=$(record probe "$1" "$2" "$3" "$code" "$(printf '%s\n' "$out" | one_line)")
+  if [ "$code" = 2 ]; then
+    out=$(ping -c 3 -i 0.2 -W 1 -q -I "$2" "$3" 2>&1)
+    code=$?
+  fi
+  ping_line=$(record probe "$1" "$2" "$3" "$code" "$(one_line "$out")")
   out=$(ip -4 route get "$3" from "$2" 2>&1)
   code=$?
-  printf '%s\n%s\n' "$ping_line" "$(record route "$1" "$2" "$3" "$code" "$(printf '%s\n' "$out" | one_line)")"
+  printf '%s\n%s\n' "$ping_line" "$(record route "$1" "$2" "$3" "$code" "$(one_line "$out")")"
 }
 
 # vtysh_framed TAG COMMAND: FRR's JSON, one record per line, then TAG-end (or the unavailable record).
@@ -214,11 +331,12 @@ vtysh_framed() {
     record "$missing" "vtysh is not installed"
     return
   fi
-  if out=$(vtysh -c "$3" 2>&1 </dev/null); then
+  # a stuck FRR must not hold the read: 5 s at most when timeout is there
+  if out=$(${has_timeout:+timeout 5} vtysh -c "$3" 2>&1 </dev/null); then
     printf '%s\n' "$out" | while IFS= read -r line || [ -n "$line" ]; do record "$tag" "${line%"$CR"}"; done
     record "$tag-end"
   else
-    record "$missing" "$(printf '%s\n' "$out" | one_line)"
+    record "$missing" "$(one_line "$out")"
   fi
 }
 
@@ -237,7 +355,7 @@ transit_pings </dev/null | {
   if have ip && addresses=$(ip -4 -o addr show 2>&1); then
     printf '%s\n' "$addresses" | while IFS= read -r line; do [ -n "$line" ] && record addr "$line"; done
   else
-    record addr-unavailable "$(printf '%s\n' "${addresses:-ip (iproute2) is not installed}" | one_line)"
+    record addr-unavailable "$(one_line "${addresses:-ip (iproute2) is not installed}")"
   fi
 
   if [ -r "$CERT_FILE" ]; then
@@ -257,18 +375,24 @@ transit_pings </dev/null | {
   done
   if [ -n "$units" ]; then
     # shellcheck disable=SC2086
-    if have systemctl && shown=$(systemctl show --no-pager -p Id -p LoadState -p ActiveState -p SubState \
+    if have systemctl && shown=$(${has_timeout:+timeout 5} systemctl show --no-pager -p Id -p LoadState -p ActiveState -p SubState \
       -p MainPID -p StatusText -- $units 2>&1); then
       printf '%s\n' "$shown" | while IFS= read -r line; do
         if [ -z "$line" ]; then record unit-end; else record unit "$line"; fi
       done
       record unit-end
     else
-      record systemd-unavailable "$(printf '%s\n' "${shown:-systemctl is not installed}" | one_line)"
+      record systemd-unavailable "$(one_line "${shown:-systemctl is not installed}")"
     fi
   fi
 
-  talk first 'state status'
+  # who listens where (TCP), once, to check each management port's holder before the password goes to it
+  listeners=
+  listeners_read=
+  if have ss && listeners=$(ss -Hltnp 2>/dev/null); then listeners_read=1; fi
+  exec 6>&1
+  failed=" $(talk first 'state status' 5>&1 >&6) "
+
   if [ "$BGP" = 1 ]; then
     vtysh_framed bgp-summary bgp-unavailable 'show bgp ipv4 unicast summary json'
   fi
@@ -284,7 +408,7 @@ transit_pings </dev/null | {
       case $2 in [a-z0-9]*) case $2 in *[!a-z0-9-]*) false ;; *) true ;; esac ;; *) false ;; esac; then
       probes="$probes $2 $3 $4"
     else
-      record probe-refused "$(printf '%s\n' "$line" | one_line)"
+      record probe-refused "$(one_line "$line")"
     fi
     line=
   done
@@ -306,7 +430,7 @@ transit_pings </dev/null | {
 
   # the transit pings (all done once their pipe ends), then the received bytes again
   cat <&4
-  talk last status
+  talk last status 5>/dev/null
   record end
 }
 exit 0

@@ -278,9 +278,11 @@ gateways:
     assert.equal(toEu.length, 2);
     for (const pair of toEu) {
       assert.equal(pair.state, 'up');
+      const other = pair.a === 'eu' ? pair.b : pair.a;
+      // every gateway of the lower-id LAN probes every gateway of the other: both AZ gateways, once each
       assert.deepEqual(
-        pair.probes.map((p) => [p.from, p.to].sort().join('-')).sort().length,
-        2,
+        pair.probes.map((p) => [p.from, p.to].sort().join('-')).sort(),
+        ['eua', 'eub'].map((g) => [g, other].sort().join('-')).sort(),
         JSON.stringify(pair),
       );
     }

@@ -228,7 +228,9 @@ async function main(args: string[]): Promise<number> {
 main(hideBin(process.argv)).then(
   async (code) => {
     await signalTeardownDone();
-    process.exit(code);
+    // process.exit would cut a long stdout written to a pipe (a status --json of a big mesh): exit once it drained
+    process.exitCode = code;
+    process.stdout.write('', () => process.exit(code));
   },
   async (error: Error) => {
     await signalTeardownDone();

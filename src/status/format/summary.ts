@@ -76,6 +76,13 @@ export function problemLines(report: StatusReport): string[] {
       lines.push(`${tunnelName(t)} down${at}: ${endText(low)}; ${endText(high)}`);
     } else if (t.state === 'unknown' && !unread.has(t.low) && !unread.has(t.high)) {
       lines.push(`${tunnelName(t)} unknown: ${endText(low)}; ${endText(high)}`);
+    } else if (t.state === 'up') {
+      // up by the ping through it, but something was not read (e.g. OpenVPN's management interface)
+      for (const end of t.ends) {
+        if (end.problem && (end.bgp === null || end.bgp.state === 'Established')) {
+          lines.push(`${tunnelName(t)} up, but at ${end.gateway}: ${end.problem}`);
+        }
+      }
     }
     for (const end of t.ends) {
       if (end.bgp && end.bgp.state !== 'Established') {
@@ -99,7 +106,17 @@ export function problemLines(report: StatusReport): string[] {
       );
     }
   }
-  return lines;
+  return lines.map(printable);
+}
+
+/**
+ * Text a gateway sent (stderr, command output, lines it did not understand) reaches a terminal: its control
+ * characters (C0, DEL, C1: escape sequences that could move the cursor, retitle the window or write the
+ * clipboard) are shown as `?`.
+ */
+export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are what is replaced
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 
 function counted(n: number, one: string, many = `${one}s`): string {

@@ -77,6 +77,12 @@ describe('meshctl status (memory gateways)', () => {
     }
   });
 
+  it('--forks 1 (fewer than gateways): every gateway still probed, every LAN pair up', async () => {
+    const { code, json } = await run({ forks: 1 });
+    assert.equal(code, 0, JSON.stringify(json!.lanPairs));
+    assert.ok(json!.lanPairs.every((p) => p.state === 'up'));
+  });
+
   it('the matrix as text: every LAN, the summary line, no colour off a TTY', async () => {
     const { code, c } = await run({}, false);
     assert.equal(code, 0);

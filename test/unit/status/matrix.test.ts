@@ -125,3 +125,11 @@ describe('formatMatrix', () => {
     assert.equal(stripVTControlCharacters(text), formatMatrix(report, { color: plain }));
   });
 });
+
+describe('status problem lines: what a gateway sent cannot drive the terminal', () => {
+  it('control characters (escape sequences, OSC) become ?', async () => {
+    const { printable } = await import('../../../src/status/format/summary.js');
+    assert.equal(printable('a\u001b]52;c;ZXZpbA==\u0007b\u009b2J\tc'), 'a?]52;c;ZXZpbA==?b?2J?c');
+    assert.equal(printable('plain text: 10.1.0.1 -> 10.2.0.1'), 'plain text: 10.1.0.1 -> 10.2.0.1');
+  });
+});

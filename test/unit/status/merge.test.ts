@@ -431,3 +431,40 @@ describe('mergeStatus', () => {
     assert.equal(report.exitCode, 2);
   });
 });
+
+describe('mergeStatus: an end whose OpenVPN could not be asked', () => {
+  it('the ping through the tunnel answered: up, with the problem said; no answer: unknown, never "connecting"', () => {
+    const mesh = fullMesh(3);
+    const readings = healthyReadings(mesh);
+    Object.assign(tunnelIn(readings, 'l1', 'l2'), {
+      openvpnState: null,
+      stateSince: null,
+      problem: 'its management interface did not answer: 127.0.0.1:1 timed out',
+    });
+    Object.assign(tunnelIn(readings, 'l1', 'l3'), {
+      openvpnState: null,
+      problem: 'its management interface did not answer: 127.0.0.1:2 timed out',
+      ping: { sent: 5, received: 0, lossPercent: 100, rttMs: null },
+    });
+    const report = mergeStatus(mesh, readings, { now: NOW });
+    const answered = tunnel(report, 'l1', 'l2');
+    assert.equal(answered.state, 'up');
+    assert.match(answered.ends[0].problem ?? '', /timed out/);
+    const silent = tunnel(report, 'l1', 'l3');
+    assert.equal(silent.ends[0].state, 'unknown');
+    assert.equal(silent.state, 'unknown');
+    assert.equal(silent.blame, 'l1');
+  });
+
+  it('a unit still activating is connecting, not "not running"', () => {
+    const mesh = fullMesh(2);
+    const readings = healthyReadings(mesh);
+    Object.assign(tunnelIn(readings, 'l1', 'l2'), {
+      activeState: 'activating',
+      openvpnState: null,
+      ping: null,
+    });
+    const t = tunnel(mergeStatus(mesh, readings, { now: NOW }), 'l1', 'l2');
+    assert.equal(t.ends[0].state, 'connecting');
+  });
+});

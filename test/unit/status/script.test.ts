@@ -90,7 +90,7 @@ describe('status.sh run by the local /bin/sh', function () {
   [ -n "$first" ] && echo
   first=1
   echo "Id=$unit"; echo LoadState=loaded
-  case $unit in *mesh-a*) echo ActiveState=active; echo SubState=running ;; *) echo ActiveState=inactive; echo SubState=dead ;; esac
+  case $unit in *mesh-a*) echo MainPID=4242; echo ActiveState=active; echo SubState=running ;; *) echo MainPID=0; echo ActiveState=inactive; echo SubState=dead ;; esac
 done
 `,
     );
@@ -123,7 +123,17 @@ esac
     );
     server = managementServer('1796000000,CONNECTED,SUCCESS,172.19.0.1,198.51.100.2,11001,,', counters);
     port = await listen(server);
+    // the listener of the management port is the unit's main process (status.sh checks before it sends the password)
+    holder(4242);
   });
+
+  /** A fake `ss -Hltnp` in which process `pid` listens on the management port. */
+  function holder(pid: number): void {
+    fake(
+      'ss',
+      `echo 'LISTEN 0      1          127.0.0.1:${port}        0.0.0.0:*    users:(("openvpn",pid=${pid},fd=6))'\n`,
+    );
+  }
 
   afterEach(async () => {
     await new Promise((resolve) => server.close(resolve));
@@ -269,7 +279,7 @@ esac
         .filter(Boolean)
         .map((l) => l.split(' ')[0]),
     );
-    assert.deepEqual([...names].sort(), ['ip', 'ping', 'systemctl', 'vtysh']);
+    assert.deepEqual([...names].sort(), ['ip', 'ping', 'ss', 'systemctl', 'vtysh']);
   });
 
   it('with bgp: the session table, and each probe gets the AS path of the longest prefix holding its destination', async () => {
@@ -316,6 +326,17 @@ esac
       peers: new Map([['openvpn-server@mesh-a.service', 'a']]),
     });
     assert.match(reading.tunnels[0]!.problem ?? '', /did not answer: .*refused the password/);
+  });
+
+  it("sends the password only to the unit's own process: another listener on the port gets nothing", async () => {
+    holder(999);
+    const { stdout } = await run(false, 'go\n');
+    assert.match(
+      stdout,
+      /^mgmt-failed\topenvpn-server@mesh-a\.service\tfirst\t127\.0\.0\.1:\d+ is held by process 999, not by openvpn-server@mesh-a\.service \(main process 4242\): the password is not sent$/m,
+    );
+    assert.ok(!/^mgmt-line\t/m.test(stdout), 'no conversation took place');
+    assert.ok(!stdout.includes(PASSWORD));
   });
 
   it('refuses arguments it does not understand', async () => {
