@@ -163,6 +163,8 @@ describe('e2e: meshctl diff and apply on a 4-gateway lab (root + systemd-nspawn)
       expected.set(`${KEY_DIR}/${gw}.crt`, '644 root:root');
       expected.set(`${KEY_DIR}/ca.crt`, '644 root:root');
       expected.set(`${KEY_DIR}/crl.pem`, '644 root:root');
+      // the password of the tunnels' management interfaces (read by `meshctl status`)
+      expected.set(`${KEY_DIR}/management.pass`, '600 root:root');
       for (const peer of peers) {
         expected.set(`${KEY_DIR}/pair-${pairIndex(idOf(gw), idOf(peer))}.key`, '600 root:root');
         expected.set(`/etc/openvpn/server/mesh-${peer}.conf`, '644 root:root');
