@@ -83,6 +83,41 @@ describe('meshctl status (memory gateways)', () => {
     assert.ok(json!.lanPairs.every((p) => p.state === 'up'));
   });
 
+  it('--watch: reads again every SECONDS on the same connections until Ctrl-C; the second read has rates', async () => {
+    const c = captured(true);
+    let connects = 0;
+    const pending = status(engineOptions(mesh.dir, { json: true, watch: 1 }), c.out, {
+      connector: (opts) => {
+        connects++;
+        return mesh.network.connector(opts);
+      },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const started = Date.now();
+    process.emit('SIGINT');
+    assert.equal(await pending, 0);
+    assert.ok(Date.now() - started < 1000, 'Ctrl-C ends the wait at once');
+    const documents = c
+      .text()
+      .split(/\n(?=\{)/)
+      .filter((d) => d.trim())
+      .map((d) => JSON.parse(d) as { tunnels: { ends: { rateIn: number | null }[] }[] });
+    assert.equal(documents.length, 2, 'one document per read');
+    assert.equal(connects, 3, 'one connection per gateway, kept for the second read');
+    assert.ok(
+      documents[0]!.tunnels.every((t) => t.ends.every((e) => e.rateIn === null)),
+      'no rate on a first read',
+    );
+    assert.ok(
+      documents[1]!.tunnels.every((t) => t.ends.every((e) => e.rateIn !== null)),
+      'rates on the second',
+    );
+    for (const name of ['alpha', 'beta', 'gamma']) {
+      const sent = mesh.network.get(name).log.map((r) => r.argv[3]);
+      assert.deepEqual(sent, ['meshctl-status', 'meshctl-status'], `${name}: one status command per read`);
+    }
+  });
+
   it('the matrix as text: every LAN, the summary line, no colour off a TTY', async () => {
     const { code, c } = await run({}, false);
     assert.equal(code, 0);
