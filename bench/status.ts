@@ -92,6 +92,7 @@ async function main(): Promise<void> {
     console.log(
       `status of a static full mesh on the lab, ${runs} runs each after a warm-up (median, min–max)`,
     );
+    console.log('ratio: status ÷ (SSH floor + start-up floor)');
     console.log(
       'gateways  status                per gateway  floor: ssh true, parallel  validate (start-up)  ratio  exit',
     );
