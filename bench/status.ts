@@ -111,7 +111,12 @@ async function main(): Promise<void> {
       const floors: number[] = [];
       const startups: number[] = [];
       for (let i = 0; i < runs; i++) {
-        const worker = await lab.execCtl([process.execPath, fileURLToPath(import.meta.url), '--floor-worker', inventory]);
+        const worker = await lab.execCtl([
+          process.execPath,
+          fileURLToPath(import.meta.url),
+          '--floor-worker',
+          inventory,
+        ]);
         if (worker.code !== 0) throw new Error(`the SSH floor failed:\n${worker.stderr}`);
         floors.push(Number(worker.stdout.trim()) * 1000);
         startups.push(await timed(() => lab.meshctl(['validate', '-i', inventory, '--no-color'])));
