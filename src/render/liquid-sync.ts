@@ -60,14 +60,22 @@ const BINARY = new Set(['==', '!=', '>', '<', '>=', '<=', 'contains', 'and', 'or
 
 const compiled = new WeakMap<Template[], Render>();
 
-/** Renders parsed templates in a fresh context, as `engine.renderSync(templates, scope)` does. */
-export function renderParsedSync(engine: Liquid, templates: Template[], scope: object): string {
+/**
+ * Renders parsed templates in a fresh context, as `engine.renderSync(templates, scope, { globals })` does: a
+ * variable of `scope` wins over one of `globals`.
+ */
+export function renderParsedSync(
+  engine: Liquid,
+  templates: Template[],
+  scope: object,
+  globals: object = {},
+): string {
   let render = compiled.get(templates);
   if (!render) {
     render = compileList(templates);
     compiled.set(templates, render);
   }
-  const ctx = new Context(scope, engine.options, { sync: true }, { liquid: engine });
+  const ctx = new Context(scope, engine.options, { sync: true, globals }, { liquid: engine });
   const emitter = simpleEmitter();
   render(ctx, emitter);
   return emitter.buffer;
