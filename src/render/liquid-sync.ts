@@ -22,10 +22,13 @@ import {
  * liquidjs renders through nested generators (every node, expression, filter and property read is one), which
  * costs far more than the text it writes when a mesh renders tens of thousands of files. This walker handles the
  * nodes meshctl's roles are made of — text, `{{ output | filters }}`, `for` (without limit/offset/reversed), `if`
- * and `unless` — with plain calls, and reads variables through liquidjs's own `Context.readProperty`. Everything
- * else (another tag, an expression with operators, a range, a missing variable) is handed to liquidjs itself, node
- * by node, so an operator's copy of roles/ may use any tag and still renders exactly as before: the fast path
+ * and `unless` — with plain calls, reads variables through liquidjs's own `Context.readProperty` and applies
+ * liquidjs's own operators and filters. Everything else (another tag, a unary operator, a range, a computed path,
+ * a missing variable) is handed to liquidjs itself, node by node, so an operator's copy of roles/ may use any tag and still renders exactly as before: the fast path
  * only ever decides *when* liquidjs is asked, never *what* a template means.
+ *
+ * It assumes the engine options template.ts sets: no keepOutputType, catchAllErrors, renderLimit or
+ * memoryLimit (the walker does not apply them). test/unit/render/liquid-sync.test.ts compares it with liquidjs.
  */
 
 type Emit = { buffer: string; write(html: unknown): void };
