@@ -53,8 +53,10 @@ export function renderMesh(
   opts: RenderOptions,
 ): Map<string, DesiredState> {
   const states = new Map<string, DesiredState>();
+  // every gateway is every other's peer: each is checked once, in the order a gateway at a time would
+  const checked = new Set<Gateway>();
   for (const gateway of [...mesh.inventory.gateways].sort((a, b) => a.id - b.id)) {
-    states.set(gateway.name, renderGateway(mesh, gateway.name, pki, roles, opts));
+    states.set(gateway.name, renderOne(mesh, gateway.name, pki, roles, opts, checked));
   }
   return states;
 }
@@ -66,6 +68,23 @@ export function renderGateway(
   roles: Roles,
   opts: RenderOptions,
 ): DesiredState {
+  return renderOne(mesh, gatewayName, pki, roles, opts, new Set());
+}
+
+/** `checked`: gateways whose values already passed checkGateway in this render (the checks are pure). */
+function renderOne(
+  mesh: Mesh,
+  gatewayName: string,
+  pki: PkiMaterial,
+  roles: Roles,
+  opts: RenderOptions,
+  checked: Set<Gateway>,
+): DesiredState {
+  const check = (gateway: Gateway) => {
+    if (checked.has(gateway)) return;
+    checkGateway(gateway);
+    checked.add(gateway);
+  };
   const lan = mesh.inventory.gateways.find((candidate) => candidate.name === gatewayName);
   if (!lan) {
     const known = mesh.inventory.gateways.map((l) => l.name).join(', ');
@@ -74,10 +93,10 @@ export function renderGateway(
     );
   }
   checkMeshSettings(mesh.inventory);
-  checkGateway(lan);
+  check(lan);
   const firewall = firewallLayout(roles);
   const tunnels = mesh.tunnels.get(lan.name) ?? [];
-  for (const tunnel of tunnels) checkGateway(tunnel.peer);
+  for (const tunnel of tunnels) check(tunnel.peer);
   // with bgp, FRR installs every route to another LAN: no route in a tunnel config, no routes.sh
   const policy = mesh.bgp?.get(lan.name);
   const bgp = policy ? desiredBgp(mesh, lan, tunnels) : undefined;
@@ -461,24 +480,32 @@ function frrFiles(
   // that may originate what this one accepts, and per accepted set a route-map of those gateways. Neighbours
   // accepting the same set share the route-map: every remote gateway's is MESHCTL-IN-MESH, any other is named
   // after its peer (names stay put when LANs come and go).
-  const announced = (g: Gateway) => [...g.subnets, ...g.backupSubnets];
+  const announcedBy = new Map(mesh.inventory.gateways.map((g) => [g, [...g.subnets, ...g.backupSubnets]]));
+  const announced = (g: Gateway) => announcedBy.get(g)!;
   const candidates = mesh.inventory.gateways.filter((g) => g.lan !== lan.lan && announced(g).length > 0);
+  // the topology shares one accepted list among the peers of a part of the mesh (every core peer of a full
+  // mesh): its origins are worked out once, not once per tunnel
+  const originsByList = new Map<string[], { from: Gateway[]; key: string }>();
   const originsOf = (accepts: string[]) => {
-    const set = new Set(accepts);
-    return candidates.filter((g) => announced(g).every((s) => set.has(s)));
+    let found = originsByList.get(accepts);
+    if (!found) {
+      const set = new Set(accepts);
+      const from = candidates.filter((g) => announced(g).every((s) => set.has(s)));
+      found = { from, key: from.map((g) => g.name).join(' ') };
+      originsByList.set(accepts, found);
+    }
+    return found;
   };
-  const remoteKey = originsOf(policy.remote)
-    .map((g) => g.name)
-    .join(' ');
+  const remoteKey = originsOf(policy.remote).key;
   const origins = new Map<string, Gateway>();
   const lists = new Map<string, { name: string; origins: string[] }>();
+  const none: string[] = [];
   const neighbors = tunnels.map((t) => {
-    const accepts = policy.accepts.get(t.peer.name) ?? [];
-    const from = originsOf(accepts);
-    for (const g of from) origins.set(g.name, g);
-    const key = from.map((g) => g.name).join(' ');
+    const accepts = policy.accepts.get(t.peer.name) ?? none;
+    const { from, key } = originsOf(accepts);
     let list = lists.get(key);
     if (!list) {
+      for (const g of from) origins.set(g.name, g);
       list = {
         name: key === remoteKey ? 'MESHCTL-IN-MESH' : `MESHCTL-IN-${t.peer.name}`,
         origins: from.map((g) => `MESHCTL-FROM-${g.name}`),

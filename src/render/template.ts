@@ -1,4 +1,5 @@
 import { Liquid, type Template } from 'liquidjs';
+import { renderParsedSync } from './liquid-sync.js';
 import { type Role, RoleError, type Roles } from './roles.js';
 
 /**
@@ -57,7 +58,7 @@ export function renderTemplate(
       parsed.set(templateName, template);
     }
     // meshctl's computed values win over defaults.yml, so a default can never redirect a path or a peer
-    return String(engine.renderSync(template, { ...role.defaults, ...vars }));
+    return renderParsedSync(engine, template, vars, role.defaults);
   } catch (error) {
     throw new RoleError(
       `template ${where} failed: ${(error as Error).message}; fix the template, or define the variable in ${roleName}/defaults.yml`,
