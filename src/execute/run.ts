@@ -27,6 +27,11 @@ export interface EngineOptions {
   tunnelTimeoutMs: number;
   /** Pause on the gateway between two checks of tunnels not up yet (default 100 ms). */
   pollIntervalMs?: number;
+  /**
+   * All or nothing before the first write (rotate): when one selected gateway cannot be reached or planned, none
+   * is converged, so the two ends of a changed key never end up on different keys.
+   */
+  together?: boolean;
 }
 
 function renderer(out: Output): { renderer: 'silent' | 'default'; fallbackRenderer: 'simple' } {
@@ -118,6 +123,18 @@ export function gatherTasks(
           const plan = plans.get(run.name);
           if (plan instanceof HostPlanError) fail(run, 'plan', plan);
           else if (plan) run.plan = plan;
+        }
+        const failed = runs.filter((run) => run.failure).map((run) => run.name);
+        if (opts.together && failed.length > 0) {
+          for (const run of alive(runs)) {
+            fail(
+              run,
+              'plan',
+              new Error(
+                `not converged: ${failed.join(', ')} could not be reached or planned, and this run changes its gateways together or not at all`,
+              ),
+            );
+          }
         }
       },
     },
