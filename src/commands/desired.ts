@@ -3,6 +3,7 @@ import { loadInventoryOrThrow } from '../inventory/load.js';
 import { allocateMesh } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
 import { ensurePki, holdsPlaceholder, placeholderOf, previewPki } from '../pki/index.js';
+import { pendingRotationWarning } from '../pki/rotation.js';
 import { expiryFindings, expiryOfMaterial, refuseExpired } from '../pki/warnings.js';
 import { renderMesh } from '../render/render.js';
 import { loadRoles } from '../render/roles.js';
@@ -79,6 +80,9 @@ export async function desiredFromInventory(
     else if (expiry === 'warn') out.warn(out.color.red(`error: ${finding.message}`));
   }
   if (expiry === 'refuse') refuseExpired(findings);
+  // rotate (the 'warn' policy) is the command that finishes a pending rotation: no warning about itself
+  const rotation = expiry === 'refuse' ? pendingRotationWarning(inventory.mesh.pkiDir) : undefined;
+  if (rotation) out.warn(out.color.yellow(`warning: ${rotation}`));
   const states = renderMesh(mesh, material, loadRoles(), { version: meshctlVersion() });
   if (mode === 'create') refusePlaceholders(states);
   return { inventory, mesh, pki: material, states, created, warnings: [], ...(preview ? { preview } : {}) };

@@ -5,6 +5,7 @@ import { allocateMesh } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
 import { writeFileAtomic } from '../pki/atomic-file.js';
 import { readExpiryInput } from '../pki/expiry-read.js';
+import { pendingRotationWarning } from '../pki/rotation.js';
 import { expiryFindings, refuseExpired } from '../pki/warnings.js';
 import { statusToJson } from '../status/format/json.js';
 import { formatMatrix } from '../status/format/matrix.js';
@@ -55,6 +56,8 @@ export async function run(options: StatusOptions, out: Output, deps: CommandDeps
     out.warn(out.color.yellow(`warning: ${f.message}`));
   }
   refuseExpired(expiry);
+  const rotation = pendingRotationWarning(inventory.mesh.pkiDir);
+  if (rotation) out.warn(out.color.yellow(`warning: ${rotation}`));
   const reader = new StatusReader(mesh, {
     forks: options.forks,
     acceptNew: Boolean(options.acceptNew),

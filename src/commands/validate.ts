@@ -6,6 +6,7 @@ import { allocateMesh } from '../mesh/allocate.js';
 import { allocationRows, formatAllocation, formatPaths } from '../mesh/table.js';
 import type { Output } from '../output.js';
 import { readExpiryInput } from '../pki/expiry-read.js';
+import { pendingRotationWarning } from '../pki/rotation.js';
 import { expiryFindings, refuseExpired } from '../pki/warnings.js';
 import { type GlobalOptions, selectLans } from './options.js';
 
@@ -29,6 +30,8 @@ export async function run(options: GlobalOptions, out: Output): Promise<number> 
     out.warn(out.color.yellow(`warning: ${f.message}`));
   }
   refuseExpired(expiry);
+  const rotation = pendingRotationWarning(inventory.mesh.pkiDir);
+  if (rotation) out.warn(out.color.yellow(`warning: ${rotation}`));
   const counts = [...mesh.tunnels.values()].map((t) => t.length);
   const perGateway =
     Math.min(...counts) === Math.max(...counts)

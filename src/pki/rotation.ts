@@ -337,3 +337,18 @@ export async function revokePrevious(opts: {
   await writer.write(rel.rotation, serializeRecord(revoking), PUBLIC_MODE, true);
   return revoking;
 }
+
+/**
+ * For the other commands: a warning when a rotation is not finished (its previous material is still kept aside,
+ * and another rotation is refused until it is). Never throws: an unreadable record is rotate's to refuse.
+ */
+export function pendingRotationWarning(dir: string): string | undefined {
+  try {
+    const record = readRotation(dir);
+    if (!record) return undefined;
+    const phase = record.kind === 'gateway' ? ` (phase ${record.phase})` : '';
+    return `a key rotation started ${record.startedAt} is not finished${phase}. Fix: run \`${rotationCommand(record)}\` to finish it`;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}

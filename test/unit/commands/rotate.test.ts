@@ -214,6 +214,13 @@ describe('rotate against memory gateways', function () {
       ends: ['alpha', 'beta'],
     });
     const newKey = pkiFile(rel.tlsCrypt(PAIR_AB));
+    // the other commands say so
+    const v = captured();
+    assert.equal(await validate(engineOptions(mesh.dir), v.out), 0);
+    assert.match(
+      v.errors(),
+      /warning: a key rotation .* is not finished\. Fix: run `meshctl rotate --pair alpha,beta`/,
+    );
     await assert.rejects(
       rotate(engineOptions(mesh.dir, { gateway: 'gamma' }), captured().out, connector()),
       (e: Error) =>
