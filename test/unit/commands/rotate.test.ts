@@ -308,6 +308,42 @@ describe('rotate against memory gateways', function () {
     assert.equal(readRotation(pki), undefined);
   });
 
+  it('--gateway: a gateway that misses the new CRL keeps the rotation pending; the same command delivers it', async () => {
+    // delta: a leaf via alpha, so not a peer of beta: beta's switch goes ahead, only the CRL cannot reach delta
+    mesh.writeLanText(
+      'delta',
+      'id: 4\nsubnets: [10.4.0.0/16]\nvia: [alpha]\ngateway:\n  endpoint: 198.51.100.4\n  ssh_host: delta.memory\n',
+    );
+    mesh.network.add('delta', 'delta.memory').addresses = ['10.4.0.1/16'];
+    assert.equal(await apply(engineOptions(mesh.dir), captured().out, connector()), 0);
+    const oldSerial = certSerial(parseCertificate(pkiFile(rel.gatewayCert('beta')))!);
+    mesh.network.get('delta').reachable = false;
+    const c = captured(true);
+    assert.equal(
+      await rotate(engineOptions(mesh.dir, { gateway: 'beta', json: true }), c.out, connector()),
+      1,
+    );
+    assert.equal(c.json().outcome, 'pending');
+    assert.match(c.errors(), /delta did not get the new CRL yet.*run `meshctl rotate --gateway beta` again/);
+    const record = readRotation(pki);
+    assert.ok(record?.kind === 'gateway' && record.phase === 'revoking');
+    for (const name of NAMES) {
+      const crl = parseCrl(mesh.network.get(name).text(gatewayPaths.crl)!)!;
+      assert.deepEqual(crlSerials(crl), [oldSerial], `${name} has the new CRL`);
+    }
+    mesh.network.get('delta').reachable = true;
+    const pidsBefore = pids(mesh.network);
+    const again = captured();
+    assert.equal(
+      await rotate(engineOptions(mesh.dir, { gateway: 'beta' }), again.out, connector()),
+      0,
+      again.errors(),
+    );
+    assert.deepEqual(crlSerials(parseCrl(mesh.network.get('delta').text(gatewayPaths.crl)!)!), [oldSerial]);
+    assert.deepEqual(restarted(pidsBefore, pids(mesh.network)), [], 'the CRL restarts nothing');
+    assert.equal(readRotation(pki), undefined);
+  });
+
   it('refuses bad options before any lock, file or gateway is touched', async () => {
     mesh.writeLanText(
       'delta',
