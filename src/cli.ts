@@ -332,7 +332,7 @@ Exit 0: everything healthy; 2: something is down or the ends disagree; 1: a gate
 
 --pair A,B: a new tls-crypt key for the tunnel between gateways A and B. Both ends are converged together (or neither, when one cannot be reached) and only that tunnel restarts, at both ends. When it does not come up within --tunnel-timeout, the previous key is restored at both ends and in pki_dir.
 
---gateway NAME: a new private key and certificate for NAME (same CN, new serial). NAME and its peers are converged together: NAME's tunnels restart (both ends), nothing else does; the peers' files do not change. Once every tunnel of NAME is verified on the new certificate, the old serial is revoked and the new CRL goes to every gateway (no tunnel restarts for it: OpenVPN re-reads the CRL). When NAME's tunnels do not come up, its previous key and certificate are restored on NAME and in pki_dir.
+--gateway NAME: a new private key and certificate for NAME (same CN, new serial). NAME and its peers are converged together: NAME's tunnels restart (both ends), nothing else does; the peers' files do not change. Once every tunnel of NAME is verified on the new certificate, the old serial is revoked, the new CRL goes to every gateway and NAME's tunnels restart once more so their peers check it (OpenVPN loads a changed CRL only for its next TLS session). When NAME's tunnels do not come up, its previous key and certificate are restored on NAME and in pki_dir.
 
 An interrupted rotation is recorded in pki_dir: the same command finishes it; any other rotation is refused until then. --plan prints what would change and restart, and writes nothing.`,
           )

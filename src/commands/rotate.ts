@@ -34,8 +34,9 @@ import { type CommandDeps, type ConnectingOptions, lockInventory } from './prepa
  *                   tunnel restarts. Not up: the previous key goes back at both ends and in pki_dir.
  *   --gateway NAME  a new key and certificate for NAME (same CN, new serial); NAME and its peers are converged
  *                   together: NAME's tunnels restart (both ends), nothing else does. Once every one is verified,
- *                   the old serial is revoked and the new CRL goes to every gateway (no tunnel restarts for it).
- *                   Not up: the previous key and certificate go back on NAME and in pki_dir.
+ *                   the old serial is revoked, the new CRL goes to every gateway and NAME's tunnels restart once
+ *                   more (OpenVPN checks a changed CRL only from its next TLS session on; no other tunnel
+ *                   accepts NAME's CN). Not up: the previous key and certificate go back on NAME and in pki_dir.
  *
  * The rotation's state lives in pki_dir (src/pki/rotation.ts): the same command again finishes an interrupted
  * run, and any other rotation is refused until then. `--plan` prints what would change and restart, and writes
@@ -214,7 +215,8 @@ function printPlan(resolved: Resolved, pending: RotationRecord | undefined, mesh
       title: `revoke the old certificate of ${name}`,
       pki: [`${rel.crl}: a new CRL listing the old serial; the old certificate moved to revoked/`],
       converge: mesh.inventory.gateways.map((g) => `${g.name}: ${gatewayPaths.crl}`),
-      restarts: [],
+      // OpenVPN checks a changed CRL only from its next TLS session on: the tunnels verifying NAME reload it
+      restarts: restartList(),
     });
   }
   phases.forEach((phase, i) => {
@@ -223,9 +225,7 @@ function printPlan(resolved: Resolved, pending: RotationRecord | undefined, mesh
     for (const p of phase.pki) lines.push(`    ${p}`);
     lines.push('  files on gateways:');
     for (const c of phase.converge) lines.push(`    ${c}`);
-    lines.push(
-      `  restarts: ${phase.restarts.length === 0 ? 'nothing (OpenVPN re-reads the CRL when it changes)' : ''}`,
-    );
+    lines.push(`  restarts: ${phase.restarts.length === 0 ? 'nothing' : ''}`);
     for (const r of phase.restarts) lines.push(`    ${r}`);
   });
   lines.push(
@@ -251,6 +251,7 @@ async function converge(
   out: Output,
   connector: Connector,
   together: boolean,
+  restart?: ReadonlyMap<string, string>,
 ): Promise<GatewayRun[]> {
   // expired material is reported, not refused: rotating it is the fix
   const desired = await computeDesired({ inventory: inventoryDir }, out, 'create', 'warn');
@@ -263,6 +264,7 @@ async function converge(
     out,
     tunnelTimeoutMs: (options.tunnelTimeout ?? 60) * 1000,
     together,
+    ...(restart ? { restart } : {}),
   });
   return runs;
 }
@@ -434,11 +436,24 @@ async function rotateGateway(
     }
     record = await revokePrevious({ dir, mesh, record });
     out.info(
-      `pki: old certificate of ${name} (serial ${record.oldSerial}) revoked; the new CRL goes to every gateway (no tunnel restarts)`,
+      `pki: old certificate of ${name} (serial ${record.oldSerial}) revoked; the new CRL goes to every gateway, and ${name}'s tunnels restart once more to load it`,
     );
   }
   const all = inventory.gateways.map((g) => g.name);
-  const revoked = await converge(options.inventory, all, options, out, connector, false);
+  // OpenVPN loads a changed crl-verify file only when it sets up its next TLS session, so the next handshake of
+  // a running tunnel would still be checked against the old list (seen on OpenVPN 2.6: a peer presenting the
+  // revoked certificate got in once). The tunnels that verify NAME restart (both ends) with the new CRL loaded;
+  // no other tunnel accepts NAME's CN, so no other restarts.
+  const reload = new Map<string, string>();
+  for (const [gateway, units] of resolved.restarts) {
+    for (const unit of units) {
+      reload.set(
+        `${gateway} ${unit}`,
+        `the old certificate of ${name} is revoked: restart so OpenVPN checks the new CRL from the next handshake on`,
+      );
+    }
+  }
+  const revoked = await converge(options.inventory, all, options, out, connector, false, reload);
   const ok = revoked.every(runSucceeded);
   const runs = [...switched, ...revoked];
   if (!ok) {

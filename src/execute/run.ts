@@ -32,6 +32,8 @@ export interface EngineOptions {
    * is converged, so the two ends of a changed key never end up on different keys.
    */
   together?: boolean;
+  /** Tunnels restarted and verified though none of their files changed (`gateway unit` → reason). */
+  restart?: ReadonlyMap<string, string>;
 }
 
 function renderer(out: Output): { renderer: 'silent' | 'default'; fallbackRenderer: 'simple' } {
@@ -118,7 +120,11 @@ export function gatherTasks(
       task: () => {
         const facts = new Map(alive(runs).map((run) => [run.name, run.facts!]));
         // the bastion's clock, for the pre-flight clock check (the planner reads no clock itself)
-        const plans = planHosts(desired, facts, { limit: alive(runs).map((r) => r.name), now: Date.now() });
+        const plans = planHosts(desired, facts, {
+          limit: alive(runs).map((r) => r.name),
+          now: Date.now(),
+          ...(opts.restart ? { restart: opts.restart } : {}),
+        });
         for (const run of runs) {
           const plan = plans.get(run.name);
           if (plan instanceof HostPlanError) fail(run, 'plan', plan);

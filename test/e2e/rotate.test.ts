@@ -264,7 +264,13 @@ describe('e2e: meshctl rotate on a 5-LAN lab (root + systemd-nspawn)', function 
 
     // rb presenting its OLD (now revoked) certificate and key: ra refuses it
     const { log, peerLog } = await impostor({ cert: oldCert, key: oldKey }, 15);
-    assert.doesNotMatch(log, /Initialization Sequence Completed/, log);
+    const crlText = await lab!.exec('ra', ['openssl', 'crl', '-in', `${KEY_DIR}/crl.pem`, '-noout', '-text']);
+    const stat = await lab!.exec('ra', ['stat', `${KEY_DIR}/crl.pem`]);
+    assert.doesNotMatch(
+      log,
+      /Initialization Sequence Completed/,
+      `impostor:\n${log}\nra's journal:\n${peerLog}\nra's CRL:\n${crlText.stdout}${crlText.stderr}\n${stat.stdout}\nold serial ${oldSerial}`,
+    );
     assert.match(peerLog, /VERIFY ERROR.*(revoked|CRL)|certificate revoked/i, `ra's journal:\n${peerLog}`);
     await statusUntil(lab!, 0, 60_000);
     assert.deepEqual(await unansweredPings(lab!), []);
