@@ -460,7 +460,7 @@ async function rotateGateway(
     const left = revoked.filter((r) => !runSucceeded(r)).map((r) => r.name);
     out.warn(
       out.color.red(
-        `rotate: ${name} runs on its new certificate and the old serial is revoked in pki_dir, but ${left.join(', ')} did not get the new CRL yet (see above), so there the old certificate is still accepted. Fix the cause and run \`${rotationCommand(record)}\` again (or \`meshctl apply\`)`,
+        `rotate: ${name} runs on its new certificate and the old serial is revoked in pki_dir, but ${left.join(', ')} did not get the new CRL yet, or not the restart that loads it (see above), so there the old certificate may still be accepted. Fix the cause and run \`${rotationCommand(record)}\` again (or \`meshctl apply\`)`,
       ),
     );
     return finishResult(out, { ok: false, target, outcome: 'pending', runs });

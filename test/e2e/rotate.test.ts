@@ -235,6 +235,7 @@ describe('e2e: meshctl rotate on a 5-LAN lab (root + systemd-nspawn)', function 
     const { log, peerLog } = await impostor({ tlsCrypt: oldKey }, 12);
     assert.doesNotMatch(log, /Initialization Sequence Completed/, log);
     assert.match(peerLog, /tls-crypt unwrapping failed/, `ra's journal:\n${peerLog}`);
+    console.log(`      ra refused the old pair key: ${/.*tls-crypt unwrapping failed.*/.exec(peerLog)![0]}`);
     await statusUntil(lab!, 0, 60_000);
   });
 
@@ -272,6 +273,9 @@ describe('e2e: meshctl rotate on a 5-LAN lab (root + systemd-nspawn)', function 
       `impostor:\n${log}\nra's journal:\n${peerLog}\nra's CRL:\n${crlText.stdout}${crlText.stderr}\n${stat.stdout}\nold serial ${oldSerial}`,
     );
     assert.match(peerLog, /VERIFY ERROR.*(revoked|CRL)|certificate revoked/i, `ra's journal:\n${peerLog}`);
+    console.log(
+      `      ra refused the old certificate: ${/.*(VERIFY ERROR|certificate revoked).*/i.exec(peerLog)![0]}`,
+    );
     await statusUntil(lab!, 0, 60_000);
     assert.deepEqual(await unansweredPings(lab!), []);
   });

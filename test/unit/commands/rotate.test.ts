@@ -325,7 +325,7 @@ describe('rotate against memory gateways', function () {
       1,
     );
     assert.equal(c.json().outcome, 'pending');
-    assert.match(c.errors(), /delta did not get the new CRL yet.*run `meshctl rotate --gateway beta` again/);
+    assert.match(c.errors(), /delta did not get the new CRL yet.*run `meshctl rotate --gateway beta` again/s);
     const record = readRotation(pki);
     assert.ok(record?.kind === 'gateway' && record.phase === 'revoking');
     for (const name of NAMES) {
