@@ -360,6 +360,9 @@ async function rotatePair(
     ends.map((gateway) => ({ gateway, path: gatewayPaths.tlsCrypt(pair.index) })),
   );
   const target = resolved.target;
+  // "untouched" proves the previous key is still at both ends only when this run began the rotation: an earlier
+  // run may have landed the new one already
+  const undo = result === 'rolled-back' || (result === 'untouched' && pending === undefined);
   if (result === 'verified') {
     await clearRotation(dir, record);
     out.info(
@@ -367,7 +370,7 @@ async function rotatePair(
     );
     return finishResult(out, { ok: true, target, outcome: 'rotated', runs });
   }
-  if (result === 'rolled-back' || result === 'untouched') {
+  if (undo) {
     await undoPairRotation(dir, record);
     out.warn(
       out.color.red(
@@ -415,7 +418,8 @@ async function rotateGateway(
   if (record.phase === 'switching') {
     switched = await converge(options.inventory, resolved.gateways, options, out, connector, true);
     const result = verdict(switched, resolved.restarts, [{ gateway: name, path: gatewayPaths.cert(name) }]);
-    if (result === 'rolled-back' || result === 'untouched') {
+    // as for a pair: "untouched" is proof only for a rotation this run began
+    if (result === 'rolled-back' || (result === 'untouched' && pending === undefined)) {
       await undoGatewayRotation(dir, record);
       out.warn(
         out.color.red(

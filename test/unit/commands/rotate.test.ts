@@ -230,6 +230,14 @@ describe('rotate against memory gateways', function () {
     const c = captured();
     await rotate(engineOptions(mesh.dir, { pair: 'beta,alpha', plan: true }), c.out, connector());
     assert.match(c.text(), /resumes/);
+    // resumed with an end unreachable: nothing proves which key the gateways hold, so nothing is undone
+    mesh.network.get('beta').reachable = false;
+    const down = captured();
+    assert.equal(await rotate(engineOptions(mesh.dir, { pair: 'beta,alpha' }), down.out, connector()), 1);
+    assert.match(down.errors(), /not finished/);
+    assert.equal(pkiFile(rel.tlsCrypt(PAIR_AB)), newKey);
+    assert.equal(readRotation(pki)?.kind, 'pair');
+    mesh.network.get('beta').reachable = true;
     assert.equal(
       await rotate(engineOptions(mesh.dir, { pair: 'beta,alpha' }), captured().out, connector()),
       0,
