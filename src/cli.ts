@@ -100,6 +100,7 @@ const COMMANDS: readonly CommandName[] = [
   'routes',
   'graph',
   'status',
+  'rotate',
 ];
 
 export async function main(args: string[], streams: CliStreams = {}): Promise<number> {
@@ -322,6 +323,49 @@ Exit 0: everything healthy; 2: something is down or the ends disagree; 1: a gate
       run('status', () => import('./commands/status.js')),
     )
     .command(
+      'rotate',
+      'Planned key changes: a new tls-crypt key for one tunnel (--pair A,B) or a new key and certificate for one gateway (--gateway NAME), switched, verified and rolled back together',
+      (y) =>
+        connecting(y)
+          .usage(
+            `$0 rotate (--pair A,B | --gateway NAME) [--plan] [--accept-new] [--tunnel-timeout SECONDS]
+
+--pair A,B: a new tls-crypt key for the tunnel between gateways A and B. Both ends are converged together (or neither, when one cannot be reached) and only that tunnel restarts, at both ends. When it does not come up within --tunnel-timeout, the previous key is restored at both ends and in pki_dir.
+
+--gateway NAME: a new private key and certificate for NAME (same CN, new serial). NAME and its peers are converged together: NAME's tunnels restart (both ends), nothing else does; the peers' files do not change. Once every tunnel of NAME is verified on the new certificate, the old serial is revoked, the new CRL goes to every gateway and NAME's tunnels restart once more so their peers check it (OpenVPN loads a changed CRL only for its next TLS session). When NAME's tunnels do not come up, its previous key and certificate are restored on NAME and in pki_dir.
+
+An interrupted rotation is recorded in pki_dir: the same command finishes it; any other rotation is refused until then. --plan prints what would change and restart, and writes nothing.`,
+          )
+          .option('pair', {
+            type: 'string',
+            requiresArg: true,
+            describe: 'The two gateways of the tunnel whose tls-crypt key is replaced (A,B)',
+          })
+          .option('gateway', {
+            type: 'string',
+            requiresArg: true,
+            describe: 'The gateway whose private key and certificate are replaced',
+          })
+          .option('plan', {
+            type: 'boolean',
+            default: false,
+            describe: 'Print what would change and what restarts; write nothing',
+          })
+          .option(
+            'tunnel-timeout',
+            numberOption(
+              'Seconds a restarted tunnel may take to come up before the previous key is restored (1-3600)',
+              60,
+            ),
+          )
+          .example(
+            '$0 rotate --pair hq,branch --plan',
+            'what a new key for the tunnel hq <-> branch restarts',
+          )
+          .example('$0 rotate --gateway branch', 'a new certificate for branch; the old one revoked'),
+      run('rotate', () => import('./commands/rotate.js')),
+    )
+    .command(
       'completion [shell]',
       'Print the shell completion script (bash or zsh): commands, options and the LAN names of the inventory',
       (y) =>
@@ -356,7 +400,7 @@ Exit 0: everything healthy; 2: something is down or the ends disagree; 1: a gate
     )
     .demandCommand(
       1,
-      'Name a command: init, validate, render, diff, apply, add-lan, remove-lan, routes, graph, status, completion (see --help)',
+      'Name a command: init, validate, render, diff, apply, add-lan, remove-lan, routes, graph, status, rotate, completion (see --help)',
     )
     .strict()
     .recommendCommands()

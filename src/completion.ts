@@ -69,7 +69,8 @@ export function completionScript(shell: CompletionShell): string {
 export const LAN_OPTIONS: Readonly<Record<string, { list: boolean; gateways?: boolean }>> = {
   '--limit': { list: true, gateways: true },
   '--via': { list: true },
-  // `meshctl rotate --gateway NAME` goes here once it exists
+  '--gateway': { list: false, gateways: true },
+  '--pair': { list: true, gateways: true },
 };
 
 /** Commands whose first positional is an existing LAN (add-lan names a new one: nothing to offer). */

@@ -17,7 +17,8 @@ export type CommandName =
   | 'remove-lan'
   | 'routes'
   | 'graph'
-  | 'status';
+  | 'status'
+  | 'rotate';
 
 /** The body of a `--json` result: `ok` and the command's own fields (schema and command are added by result). */
 export type JsonBody = { ok: boolean } & Record<string, unknown>;

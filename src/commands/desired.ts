@@ -2,7 +2,9 @@ import { formatDiagnostic } from '../inventory/format.js';
 import { loadInventoryOrThrow } from '../inventory/load.js';
 import { allocateMesh } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
-import { ensurePki, holdsPlaceholder, pkiWarnings, placeholderOf, previewPki } from '../pki/index.js';
+import { ensurePki, holdsPlaceholder, placeholderOf, previewPki } from '../pki/index.js';
+import { pendingRotationWarning } from '../pki/rotation.js';
+import { expiryFindings, expiryOfMaterial, refuseExpired } from '../pki/warnings.js';
 import { renderMesh } from '../render/render.js';
 import { loadRoles } from '../render/roles.js';
 import type { DesiredState, Diagnostic, Inventory, Mesh, PkiMaterial } from '../types.js';
@@ -37,11 +39,18 @@ export async function computeDesired(
   options: { inventory: string },
   out: Output,
   mode: PkiMode = 'create',
+  expiry: ExpiryPolicy = 'refuse',
 ): Promise<Desired> {
   const { inventory, warnings } = loadInventoryOrThrow(options.inventory);
   for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
-  return { ...(await desiredFromInventory(inventory, out, mode)), warnings };
+  return { ...(await desiredFromInventory(inventory, out, mode, expiry)), warnings };
 }
+
+/**
+ * Expired key material (SPEC §10): `refuse` stops the command before any gateway is touched (diff, apply, add-lan,
+ * remove-lan); `warn` reports it and goes on (rotate, which is the fix).
+ */
+export type ExpiryPolicy = 'refuse' | 'warn';
 
 /**
  * The same for an inventory already loaded (add-lan and remove-lan validate a would-be inventory first):
@@ -51,6 +60,7 @@ export async function desiredFromInventory(
   inventory: Inventory,
   out: Output,
   mode: PkiMode = 'create',
+  expiry: ExpiryPolicy = 'refuse',
 ): Promise<Desired> {
   const mesh = allocateMesh(inventory);
   const request = {
@@ -62,7 +72,17 @@ export async function desiredFromInventory(
   };
   const pki: PkiResult = mode === 'preview' ? await previewed(request) : await ensurePki(request);
   const { material, created, preview } = pki;
-  for (const warning of pkiWarnings(material, new Date())) out.warn(out.color.yellow(`warning: ${warning}`));
+  // after ensurePki, which renews a CRL near its end: what is left is for the operator (a preview's placeholders
+  // parse as nothing and are skipped: apply creates or renews them)
+  const findings = expiryFindings(expiryOfMaterial(material), new Date());
+  for (const finding of findings) {
+    if (finding.severity === 'warning') out.warn(out.color.yellow(`warning: ${finding.message}`));
+    else if (expiry === 'warn') out.warn(out.color.red(`error: ${finding.message}`));
+  }
+  if (expiry === 'refuse') refuseExpired(findings);
+  // rotate (the 'warn' policy) is the command that finishes a pending rotation: no warning about itself
+  const rotation = expiry === 'refuse' ? pendingRotationWarning(inventory.mesh.pkiDir) : undefined;
+  if (rotation) out.warn(out.color.yellow(`warning: ${rotation}`));
   const states = renderMesh(mesh, material, loadRoles(), { version: meshctlVersion() });
   if (mode === 'create') refusePlaceholders(states);
   return { inventory, mesh, pki: material, states, created, warnings: [], ...(preview ? { preview } : {}) };

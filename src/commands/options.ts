@@ -157,6 +157,19 @@ export const COMMAND_RULES: Readonly<Record<string, Readonly<Record<string, Opti
     format: { kind: 'choice', what: 'the picture format', values: GRAPH_FORMATS, omitted: 'default: dot' },
     out: { kind: 'text', what: 'the file graph writes', metavar: 'FILE', omitted: 'to print on stdout' },
   },
+  rotate: {
+    pair: {
+      kind: 'text',
+      what: 'the two gateways of the tunnel whose tls-crypt key is replaced',
+      metavar: 'A,B (two gateway names)',
+      list: true,
+    },
+    gateway: {
+      kind: 'text',
+      what: 'the gateway whose key and certificate are replaced',
+      metavar: 'NAME (a gateway name)',
+    },
+  },
   status: {
     prometheus: {
       kind: 'text',

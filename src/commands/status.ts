@@ -4,6 +4,9 @@ import { loadInventoryOrThrow } from '../inventory/load.js';
 import { allocateMesh } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
 import { writeFileAtomic } from '../pki/atomic-file.js';
+import { readExpiryInput } from '../pki/expiry-read.js';
+import { pendingRotationWarning } from '../pki/rotation.js';
+import { expiryFindings, refuseExpired } from '../pki/warnings.js';
 import { statusToJson } from '../status/format/json.js';
 import { formatMatrix } from '../status/format/matrix.js';
 import { formatPrometheus } from '../status/format/prometheus.js';
@@ -41,6 +44,20 @@ export async function run(options: StatusOptions, out: Output, deps: CommandDeps
   selectLans(inventory, options.limit);
   for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
   const mesh = allocateMesh(inventory);
+  // SPEC §10: the same expiry checks as validate, diff and apply; an unreadable pki_dir is a warning (status reads
+  // the gateways, not the PKI)
+  const { input, problem } = readExpiryInput(
+    inventory.mesh.pkiDir,
+    inventory.gateways.map((g) => g.name),
+  );
+  if (problem) out.warn(out.color.yellow(`warning: pki_dir: ${problem}; expiry not checked for it`));
+  const expiry = expiryFindings(input, new Date());
+  for (const f of expiry.filter((f) => f.severity === 'warning')) {
+    out.warn(out.color.yellow(`warning: ${f.message}`));
+  }
+  refuseExpired(expiry);
+  const rotation = pendingRotationWarning(inventory.mesh.pkiDir);
+  if (rotation) out.warn(out.color.yellow(`warning: ${rotation}`));
   const reader = new StatusReader(mesh, {
     forks: options.forks,
     acceptNew: Boolean(options.acceptNew),

@@ -27,6 +27,13 @@ export interface EngineOptions {
   tunnelTimeoutMs: number;
   /** Pause on the gateway between two checks of tunnels not up yet (default 100 ms). */
   pollIntervalMs?: number;
+  /**
+   * All or nothing before the first write (rotate): when one selected gateway cannot be reached or planned, none
+   * is converged, so the two ends of a changed key never end up on different keys.
+   */
+  together?: boolean;
+  /** Tunnels restarted and verified though none of their files changed (`gateway unit` → reason). */
+  restart?: ReadonlyMap<string, string>;
 }
 
 function renderer(out: Output): { renderer: 'silent' | 'default'; fallbackRenderer: 'simple' } {
@@ -113,11 +120,27 @@ export function gatherTasks(
       task: () => {
         const facts = new Map(alive(runs).map((run) => [run.name, run.facts!]));
         // the bastion's clock, for the pre-flight clock check (the planner reads no clock itself)
-        const plans = planHosts(desired, facts, { limit: alive(runs).map((r) => r.name), now: Date.now() });
+        const plans = planHosts(desired, facts, {
+          limit: alive(runs).map((r) => r.name),
+          now: Date.now(),
+          ...(opts.restart ? { restart: opts.restart } : {}),
+        });
         for (const run of runs) {
           const plan = plans.get(run.name);
           if (plan instanceof HostPlanError) fail(run, 'plan', plan);
           else if (plan) run.plan = plan;
+        }
+        const failed = runs.filter((run) => run.failure).map((run) => run.name);
+        if (opts.together && failed.length > 0) {
+          for (const run of alive(runs)) {
+            fail(
+              run,
+              'plan',
+              new Error(
+                `not converged: ${failed.join(', ')} could not be reached or planned, and this run changes its gateways together or not at all`,
+              ),
+            );
+          }
         }
       },
     },

@@ -13,6 +13,9 @@ import { join } from 'node:path';
  *   private/ca.key            CA private key (0600)
  *   private/<lan>.key         gateway private keys (0600)
  *   tls-crypt/pair-<k>.key    one OpenVPN static key V1 per pair index k, used by tls-crypt (0600)
+ *   rotation.json             only while a `meshctl rotate` is not finished: what it rotates and how far it got
+ *   private/rotation/         the material that rotation keeps aside until its outcome is known (0600 files):
+ *                             previous-pair-<k>.key, previous-<gw>.key/.crt, next-<gw>.key/.crt
  *
  * Every directory is 0700. Public files are committed with the inventory; the .gitignore keeps secrets out.
  */
@@ -32,6 +35,13 @@ export const rel = {
   gatewayKey: (lan: string) => join('private', `${lan}.key`),
   revokedCert: (lan: string, serial: string) => join('revoked', `${lan}-${serial}.crt`),
   tlsCrypt: (pairIndex: number) => join('tls-crypt', `pair-${pairIndex}.key`),
+  rotation: 'rotation.json',
+  rotationDir: join('private', 'rotation'),
+  previousTlsCrypt: (pairIndex: number) => join('private', 'rotation', `previous-pair-${pairIndex}.key`),
+  previousKey: (lan: string) => join('private', 'rotation', `previous-${lan}.key`),
+  previousCert: (lan: string) => join('private', 'rotation', `previous-${lan}.crt`),
+  nextKey: (lan: string) => join('private', 'rotation', `next-${lan}.key`),
+  nextCert: (lan: string) => join('private', 'rotation', `next-${lan}.crt`),
 } as const;
 
 /** Directories that hold secrets: checked for group/other access before anything is read. */

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { PkiError } from '../errors.js';
 import type { PkiMaterial } from '../types.js';
 import { parseCertificate } from './certificates.js';
 import { parseCrl } from './crl.js';
@@ -6,34 +7,96 @@ import { EXPIRY_WARNING_DAYS, rel } from './layout.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** A message for each certificate or CRL that expires within 90 days (or has expired): name, date and fix. */
-export function pkiWarnings(material: PkiMaterial, now: Date): string[] {
-  const warnings: string[] = [];
+/** One certificate or the CRL near or past its end (SPEC §10): a warning from 90 days, an error once past. */
+export interface ExpiryFinding {
+  severity: 'warning' | 'error';
+  /** What it is and where: `the certificate of alpha (pki_dir/issued/alpha.crt)`. */
+  what: string;
+  expires: Date;
+  /** The command that fixes it. */
+  fix: string;
+  message: string;
+}
+
+/** The public parts expiry is judged on; any may be missing (validate and status read what exists). */
+export interface ExpiryInput {
+  caCert?: string;
+  crl?: string;
+  /** Certificate PEM per gateway name. */
+  certs: Map<string, string>;
+}
+
+export const ROTATE_CA_FIX =
+  '`meshctl rotate --ca` (not in this version yet: until then point pki_dir at an empty directory and run `meshctl apply`, which issues a new CA and new certificates)';
+
+export function rotateGatewayFix(gateway: string): string {
+  return `\`meshctl rotate --gateway ${gateway}\` issues a new key and certificate`;
+}
+
+/** Every certificate and the CRL that expire within 90 days (warning) or have expired (error), sorted by name. */
+export function expiryFindings(input: ExpiryInput, now: Date): ExpiryFinding[] {
+  const findings: ExpiryFinding[] = [];
   const horizon = now.getTime() + EXPIRY_WARNING_DAYS * DAY_MS;
-  const check = (what: string, expires: Date | undefined, fix: string) => {
+  const check = (what: string, expires: Date | undefined, effect: string, fix: string) => {
     if (expires === undefined || expires.getTime() > horizon) return;
-    const verb = expires.getTime() <= now.getTime() ? 'expired' : 'expires';
-    warnings.push(`${what} ${verb} on ${expires.toISOString().slice(0, 10)}: ${fix}`);
+    const expired = expires.getTime() <= now.getTime();
+    const verb = expired ? 'expired' : 'expires';
+    const day = expires.toISOString().slice(0, 10);
+    findings.push({
+      severity: expired ? 'error' : 'warning',
+      what,
+      expires,
+      fix,
+      message: `${what} ${verb} on ${day}: ${expired ? effect.replace(' then', ' now') : effect}. Fix: ${fix}`,
+    });
   };
-  const ca = parseCertificate(material.caCert);
-  check(
-    `the mesh CA certificate (pki_dir/${rel.caCert})`,
-    ca?.notAfter,
-    'every tunnel stops then; build a new PKI (point pki_dir at an empty directory) and run `meshctl apply`',
-  );
-  for (const [lan, { cert }] of [...material.gateways].sort(([a], [b]) => a.localeCompare(b))) {
+  if (input.caCert !== undefined) {
     check(
-      `the certificate of ${lan} (pki_dir/${rel.gatewayCert(lan)})`,
-      parseCertificate(cert)?.notAfter,
-      `its tunnels stop then; move pki_dir/${rel.gatewayCert(lan)} and pki_dir/${rel.gatewayKey(lan)} away and run \`meshctl apply\` to issue a new one`,
+      `the mesh CA certificate (pki_dir/${rel.caCert})`,
+      parseCertificate(input.caCert)?.notAfter,
+      'every tunnel stops then',
+      ROTATE_CA_FIX,
     );
   }
-  check(
-    `the CRL (pki_dir/${rel.crl})`,
-    parseCrl(material.crl)?.nextUpdate,
-    'OpenVPN refuses every peer once it is past; run `meshctl apply`, which renews it',
+  for (const [name, cert] of [...input.certs].sort(([a], [b]) => a.localeCompare(b))) {
+    check(
+      `the certificate of ${name} (pki_dir/${rel.gatewayCert(name)})`,
+      parseCertificate(cert)?.notAfter,
+      'its tunnels stop then',
+      rotateGatewayFix(name),
+    );
+  }
+  if (input.crl !== undefined) {
+    check(
+      `the CRL (pki_dir/${rel.crl})`,
+      parseCrl(input.crl)?.nextUpdate,
+      'OpenVPN refuses every peer then',
+      '`meshctl apply`, which renews it',
+    );
+  }
+  return findings;
+}
+
+export function expiryOfMaterial(material: PkiMaterial): ExpiryInput {
+  return {
+    caCert: material.caCert,
+    crl: material.crl,
+    certs: new Map([...material.gateways].map(([name, { cert }]) => [name, cert])),
+  };
+}
+
+/** A message for each certificate or CRL that expires within 90 days (or has expired): name, date and fix. */
+export function pkiWarnings(material: PkiMaterial, now: Date): string[] {
+  return expiryFindings(expiryOfMaterial(material), now).map((f) => f.message);
+}
+
+/** Refuses expired material (SPEC §10: an error, before any gateway is touched), every finding at once. */
+export function refuseExpired(findings: ExpiryFinding[]): void {
+  const errors = findings.filter((f) => f.severity === 'error');
+  if (errors.length === 0) return;
+  throw new PkiError(
+    `expired key material (its tunnels cannot come up; nothing was changed):\n  ${errors.map((f) => f.message).join('\n  ')}`,
   );
-  return warnings;
 }
 
 /** SHA-256 fingerprint of a PEM certificate as colon-separated uppercase hex (as `openssl x509 -fingerprint`). */

@@ -12,6 +12,11 @@ export interface MeshView {
   changes(lan: string): FileChange[] | null;
   /** A peer's file changes, or why its end cannot be judged (outside --limit, no facts, refused). */
   peerChanges(peer: string): { changes: FileChange[] } | { unknown: string };
+  /**
+   * Tunnels to restart (both ends) whether or not their files changed, keyed `gateway unit`, with the reason:
+   * rotate --gateway after a revocation (OpenVPN checks a changed CRL only from its next TLS session on).
+   */
+  restart?: ReadonlyMap<string, string>;
 }
 
 /** Collects actions by phase; `ordered()` returns them in execution order. */

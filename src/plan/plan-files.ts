@@ -105,7 +105,7 @@ export function planFiles(changes: FileChange[], phases: PhasedActions, noops: N
       noops.push({
         subject: path,
         reason: path.endsWith('/crl.pem')
-          ? `${path} changes without a restart: OpenVPN re-reads the CRL on every handshake`
+          ? `${path} changes without a restart: OpenVPN loads a changed CRL when it sets up its next TLS session`
           : isUnitFile(path)
             ? `${path} changes without a restart: systemctl daemon-reload applies it`
             : `${path} changes without a restart: no service reads it at start only`,

@@ -202,6 +202,10 @@ function planTunnelRestart(
   }
   const peerUnit = view.desired.get(peer)?.units.find((u) => u.tunnel?.peer === lan)?.name;
   const there = peerUnit ? changesNotifying(peerView.changes, peerUnit).map(changedPath) : [];
+  const forced = view.restart?.get(`${lan} ${unit.name}`);
+  if (here.length === 0 && there.length === 0 && forced !== undefined) {
+    return { kind: 'restart-unit', unit: unit.name, reason: forced };
+  }
   if (here.length === 0 && there.length === 0) {
     noops.push({
       subject: unit.name,

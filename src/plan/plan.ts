@@ -29,6 +29,8 @@ import type { HostPlan, Noop } from './types.js';
 export interface PlanOptions extends PreflightOptions {
   /** The gateways being acted on (--limit, or all). Every one of them should have facts. */
   limit: string[];
+  /** Tunnels restarted (and verified) though no file of theirs changed: see MeshView.restart. */
+  restart?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -82,6 +84,7 @@ export function planHosts(
     desired,
     facts,
     limit,
+    ...(opts.restart ? { restart: opts.restart } : {}),
     changes(lan) {
       if (!cache.has(lan)) {
         const d = desired.get(lan);

@@ -195,7 +195,9 @@ function keyFiles(
   const files = [
     // a new CA or a new certificate/key only takes effect when each tunnel restarts
     file(gatewayPaths.caCert, withNewline(pki.caCert), PUBLIC, tunnelUnits),
-    // OpenVPN re-reads the CRL on every handshake: no restart needed
+    // OpenVPN loads a changed CRL when it sets up its next TLS session (the first handshake after the change may
+    // still be checked against the old one): no restart here. remove-lan stops every tunnel that accepted the
+    // revoked CN; rotate --gateway restarts the tunnels that verify the rotated gateway itself
     file(gatewayPaths.crl, withNewline(pki.crl), PUBLIC, []),
     file(gatewayPaths.cert(lan.name), withNewline(own.cert), PUBLIC, tunnelUnits),
     file(gatewayPaths.key(lan.name), key, SECRET, tunnelUnits, true),

@@ -15,7 +15,7 @@ import {
 
 /**
  * SPEC §6, "no secret in argv, logs, diffs, --json or error messages", checked on real gateways: every command
- * (validate, render, diff, apply, and add-lan / remove-lan when the CLI has them), with -v and with --json,
+ * (validate, render, diff, apply, rotate, and add-lan / remove-lan when the CLI has them), with -v and with --json,
  * succeeding and failing; meanwhile every gateway's process list is sampled in a tight loop. Everything printed,
  * every argv seen on a gateway and every gateway's journal is scanned for the bytes of every private key and
  * tls-crypt key of the PKI (any 16 characters of them).
@@ -164,6 +164,13 @@ describe('secrets: no key material in output, logs or remote argv (root + system
     await lab!.exec('b', ['rm', '-f', '/etc/openvpn/server/meshctl']);
     await watchingArgv('apply', () => meshctl(['apply', '-v'], 0));
 
+    // rotations: new key material travels to the gateways like any other, the old stays looked for
+    await meshctl(['rotate', '--pair', 'a,b', '--plan', '-v'], 0);
+    await meshctl(['rotate', '--gateway', 'b', '--plan', '-v', '--json'], 0);
+    await watchingArgv('rotate --pair', () => meshctl(['rotate', '--pair', 'a,b', '-v', '--json'], 0));
+    await watchingArgv('rotate --gateway', () => meshctl(['rotate', '--gateway', 'b', '-v'], 0));
+    await meshctl(['rotate', '--gateway', 'nosuch', '-v', '--json'], 1);
+
     if (hasAddLan) {
       renameSync(cAside, join(lab!.dir, 'c.yml.original'));
       await watchingArgv('add-lan', () =>
@@ -194,6 +201,9 @@ describe('secrets: no key material in output, logs or remote argv (root + system
     await meshctl(['apply', '-v', '--limit', 'nosuch'], 1);
     await lab!.stop('c');
     await watchingArgv('apply with a gateway down', () => meshctl(['apply', '-v', '--json'], 1));
+    await watchingArgv('rotate with a gateway down', () =>
+      meshctl(['rotate', '--pair', 'a,c', '-v', '--json'], 1),
+    );
 
     if (hasRemoveLan) {
       await watchingArgv('remove-lan', () => meshctl(['remove-lan', 'c', '-v', '--json'], 0));

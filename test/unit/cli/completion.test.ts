@@ -79,6 +79,7 @@ describe('shell completion', function () {
       'init',
       'remove-lan',
       'render',
+      'rotate',
       'routes',
       'status',
       'validate',

@@ -12,7 +12,7 @@ import { countingServer, exampleCopy, jsonOf, localInventory, meshctl } from './
  */
 const SHAPES = {
   init: ['dir', 'files'],
-  validate: ['mesh', 'lans', 'paths', 'pairs', 'warnings'],
+  validate: ['mesh', 'lans', 'paths', 'pairs', 'warnings', 'pkiWarnings'],
   render: ['mesh', 'out', 'gateways', 'pkiCreated', 'files', 'warnings'],
   diff: ['changes', 'mesh', 'gateways', 'plans', 'pki', 'warnings'],
   apply: ['mesh', 'gateways', 'pkiCreated', 'warnings'],

@@ -67,7 +67,7 @@ describe('pki: pkiWarnings and certFingerprint', () => {
     assert.equal(warnings.length, 3, warnings.join('\n'));
     assert.match(
       warnings[0]!,
-      /^the certificate of alpha \(pki_dir\/issued\/alpha\.crt\) expires on 2026-03-01: .*meshctl apply/,
+      /^the certificate of alpha \(pki_dir\/issued\/alpha\.crt\) expires on 2026-03-01: .*`meshctl rotate --gateway alpha`/,
     );
     assert.match(warnings[1]!, /^the certificate of beta .* expires on 2026-03-01/);
     assert.match(warnings[2]!, /^the CRL \(pki_dir\/crl\.pem\) expires on 2026-03-01: .*renews it/);

@@ -1,0 +1,354 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PkiError } from '../errors.js';
+import { removeFileDurably } from './atomic-file.js';
+import { certificatePem, certSerial, createGatewayCertificate, randomSerial } from './certificates.js';
+import { createCrl, crlPem } from './crl.js';
+import { PkiWriter } from './ensure.js';
+import { inspectPki, pkiErrorFrom } from './inspect.js';
+import { generateKeyPair, importKeyPair } from './keys.js';
+import { LAN_NAME, PUBLIC_MODE, rel, SECRET_MODE } from './layout.js';
+import { readPlainFile } from './pki-files.js';
+import type { PkiProblem } from './problems.js';
+import { serializePkiState } from './state.js';
+import { generateTlsCryptKey } from './tls-crypt.js';
+
+/**
+ * A rotation's record in pki_dir (rotation.json) and the material it keeps aside (private/rotation/). A rotation
+ * changes pki_dir first and converges the gateways second; until the outcome is known the previous material stays
+ * here, so a run interrupted anywhere can tell exactly where it stopped: the same `meshctl rotate` again finishes
+ * it (or puts the previous material back when its tunnels do not come up). Every step is idempotent and ordered so
+ * that the record is written before what it describes and removed before what it kept.
+ *
+ *   pair:    previous-pair-<k>.key kept → record → new tls-crypt/pair-<k>.key → converge both ends
+ *            → verified: record removed, copy removed | rolled back: previous key back, record removed
+ *   gateway: previous-<gw>.key/.crt kept → new key + certificate issued (serial recorded in pki.json) as
+ *            next-<gw>.key/.crt → record (switching) → installed as private/<gw>.key, issued/<gw>.crt → converge
+ *            <gw> and its peers → verified: old serial revoked, CRL renewed (record: revoking) → CRL to every
+ *            gateway → record removed, copies removed | rolled back: previous key and certificate back
+ */
+
+export const ROTATION_FORMAT = 1;
+
+export type RotationRecord =
+  | { format: 1; kind: 'pair'; pair: number; ends: [string, string]; startedAt: string }
+  | {
+      format: 1;
+      kind: 'gateway';
+      gateway: string;
+      oldSerial: string;
+      newSerial: string;
+      /** switching: the new certificate is in place, not yet verified; revoking: verified, the CRL goes out. */
+      phase: 'switching' | 'revoking';
+      startedAt: string;
+    };
+
+/** The command that started (and so finishes) a rotation. */
+export function rotationCommand(record: RotationRecord): string {
+  return record.kind === 'pair'
+    ? `meshctl rotate --pair ${record.ends.join(',')}`
+    : `meshctl rotate --gateway ${record.gateway}`;
+}
+
+/** The pending rotation of `dir`, if any. An unreadable record is refused: guessing could lose the old key. */
+export function readRotation(dir: string): RotationRecord | undefined {
+  const file = join(dir, rel.rotation);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const bad = (why: string) =>
+    new PkiError(
+      `${file}: ${why}; it records an unfinished key rotation. Fix: restore it from a backup, or (once you have checked which key each gateway holds) move it away`,
+    );
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw bad('is not valid JSON');
+  }
+  if (typeof raw !== 'object' || raw === null || raw.format !== ROTATION_FORMAT) {
+    throw bad(`is not a rotation record of format ${ROTATION_FORMAT}`);
+  }
+  const name = (v: unknown) => typeof v === 'string' && LAN_NAME.test(v);
+  if (
+    raw.kind === 'pair' &&
+    Number.isSafeInteger(raw.pair) &&
+    (raw.pair as number) > 0 &&
+    Array.isArray(raw.ends) &&
+    raw.ends.length === 2 &&
+    raw.ends.every(name)
+  ) {
+    return raw as unknown as RotationRecord;
+  }
+  if (
+    raw.kind === 'gateway' &&
+    name(raw.gateway) &&
+    typeof raw.oldSerial === 'string' &&
+    typeof raw.newSerial === 'string' &&
+    (raw.phase === 'switching' || raw.phase === 'revoking')
+  ) {
+    return raw as unknown as RotationRecord;
+  }
+  throw bad('does not describe a pair or gateway rotation');
+}
+
+function serializeRecord(record: RotationRecord): string {
+  return `${JSON.stringify(record, null, 2)}\n`;
+}
+
+function readKept(dir: string, relative: string, what: string, record: RotationRecord): string {
+  const problems: PkiProblem[] = [];
+  const text = readPlainFile(join(dir, relative), true, problems);
+  if (problems.length > 0) throw pkiErrorFrom(problems);
+  if (text === undefined) {
+    throw new PkiError(
+      `${join(dir, relative)}: missing, but ${join(dir, rel.rotation)} says ${rotationCommand(record)} kept ${what} there; the previous material cannot be put back. Fix: run \`${rotationCommand(record)}\` again to finish with the new material`,
+    );
+  }
+  return text;
+}
+
+/** Ends a rotation: the record goes first (from then on nothing is pending), then what it kept aside. */
+export async function clearRotation(dir: string, record: RotationRecord): Promise<void> {
+  await removeFileDurably(join(dir, rel.rotation));
+  const kept =
+    record.kind === 'pair'
+      ? [rel.previousTlsCrypt(record.pair)]
+      : [
+          rel.previousKey(record.gateway),
+          rel.previousCert(record.gateway),
+          rel.nextKey(record.gateway),
+          rel.nextCert(record.gateway),
+        ];
+  for (const relative of kept) await removeFileDurably(join(dir, relative));
+}
+
+/**
+ * `rotate --pair`: keeps the current tls-crypt key of pair `pair` aside, records the rotation, writes a new key.
+ * The key must exist (a pair never applied has nothing to rotate: apply creates its key).
+ */
+export async function beginPairRotation(opts: {
+  dir: string;
+  mesh: string;
+  pair: number;
+  ends: [string, string];
+  now?: Date;
+}): Promise<RotationRecord> {
+  const { snapshot, problems } = await inspectPki(
+    { dir: opts.dir, mesh: opts.mesh, lans: [], pairs: [opts.pair] },
+    'use',
+  );
+  if (problems.length > 0) throw pkiErrorFrom(problems);
+  const current = snapshot.tlsCrypt.get(opts.pair);
+  if (snapshot.state === undefined || current === undefined) {
+    throw new PkiError(
+      `${join(opts.dir, rel.tlsCrypt(opts.pair))}: no tls-crypt key of pair ${opts.pair} (${opts.ends.join(' <-> ')}) yet, so there is nothing to rotate. Fix: run \`meshctl apply\`, which creates it`,
+    );
+  }
+  const writer = new PkiWriter(opts.dir);
+  const record: RotationRecord = {
+    format: 1,
+    kind: 'pair',
+    pair: opts.pair,
+    ends: opts.ends,
+    startedAt: (opts.now ?? new Date()).toISOString(),
+  };
+  // an earlier rotation's leftover copy (its record already gone) is replaced
+  await writer.write(rel.previousTlsCrypt(opts.pair), current, SECRET_MODE, true);
+  await writer.write(rel.rotation, serializeRecord(record), PUBLIC_MODE, true);
+  await writer.write(rel.tlsCrypt(opts.pair), generateTlsCryptKey(), SECRET_MODE, true);
+  return record;
+}
+
+/** The pair's tunnel did not come up and the gateways went back to the previous key: so does pki_dir. */
+export async function undoPairRotation(
+  dir: string,
+  record: RotationRecord & { kind: 'pair' },
+): Promise<void> {
+  const previous = readKept(dir, rel.previousTlsCrypt(record.pair), 'the previous key', record);
+  await new PkiWriter(dir).write(rel.tlsCrypt(record.pair), previous, SECRET_MODE, true);
+  await clearRotation(dir, record);
+}
+
+/**
+ * `rotate --gateway`: keeps the current key and certificate of `gateway` aside, issues a new key and certificate
+ * (same CN, new serial, recorded in pki.json so it is never issued again), records the rotation and puts the new
+ * pair in place. The old certificate stays valid until revokePrevious.
+ */
+export async function beginGatewayRotation(opts: {
+  dir: string;
+  mesh: string;
+  gateway: string;
+  now?: Date;
+}): Promise<RotationRecord & { kind: 'gateway' }> {
+  const now = opts.now ?? new Date();
+  const { snapshot, problems } = await inspectPki(
+    { dir: opts.dir, mesh: opts.mesh, lans: [opts.gateway], pairs: [] },
+    'use',
+  );
+  if (problems.length > 0) throw pkiErrorFrom(problems);
+  const { state } = snapshot;
+  const { cert: ca, key: caKeyObject, keyPem: caKeyPem } = snapshot.ca;
+  const existing = snapshot.gateways.get(opts.gateway);
+  if (
+    state === undefined ||
+    ca === undefined ||
+    caKeyObject === undefined ||
+    caKeyPem === undefined ||
+    existing?.cert === undefined ||
+    existing.certPem === undefined ||
+    existing.keyPem === undefined
+  ) {
+    throw new PkiError(
+      `${join(opts.dir, rel.gatewayCert(opts.gateway))}: gateway ${opts.gateway} has no certificate and key yet, so there is nothing to rotate. Fix: run \`meshctl apply\`, which issues them`,
+    );
+  }
+  if (ca.notAfter.getTime() <= now.getTime()) {
+    throw new PkiError(
+      `${join(opts.dir, rel.caCert)}: the mesh CA expired on ${ca.notAfter.toISOString().slice(0, 10)}; a certificate it signs now is not valid either. Fix: \`meshctl rotate --ca\` (not in this version yet: until then point pki_dir at an empty directory and run \`meshctl apply\`)`,
+    );
+  }
+  const writer = new PkiWriter(opts.dir);
+  await writer.write(rel.previousKey(opts.gateway), existing.keyPem, SECRET_MODE, true);
+  await writer.write(rel.previousCert(opts.gateway), existing.certPem, SECRET_MODE, true);
+
+  const taken = new Set([
+    ...state.issued.map((i) => i.serial),
+    ...state.revoked.map((r) => r.serial),
+    certSerial(ca),
+    certSerial(existing.cert),
+  ]);
+  const serial = randomSerial(taken);
+  const keys = await generateKeyPair();
+  const caKey = await importKeyPair(caKeyObject, caKeyPem);
+  const cert = await createGatewayCertificate({
+    lan: opts.gateway,
+    publicKey: keys.publicKey,
+    ca,
+    caKey,
+    serial,
+    now,
+  });
+  // recorded before the certificate exists anywhere: its serial is never handed out again
+  state.issued.push({
+    lan: opts.gateway,
+    serial: certSerial(cert),
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+  });
+  await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
+  await writer.write(rel.nextKey(opts.gateway), keys.pem, SECRET_MODE, true);
+  await writer.write(rel.nextCert(opts.gateway), certificatePem(cert), SECRET_MODE, true);
+  const record: RotationRecord & { kind: 'gateway' } = {
+    format: 1,
+    kind: 'gateway',
+    gateway: opts.gateway,
+    oldSerial: certSerial(existing.cert),
+    newSerial: certSerial(cert),
+    phase: 'switching',
+    startedAt: now.toISOString(),
+  };
+  await writer.write(rel.rotation, serializeRecord(record), PUBLIC_MODE, true);
+  await installNext(opts.dir, record);
+  return record;
+}
+
+/**
+ * Puts the rotation's new key and certificate in place (again: a run interrupted between the two files left a key
+ * that does not match its certificate, which inspectPki refuses). Idempotent.
+ */
+export async function installNext(dir: string, record: RotationRecord & { kind: 'gateway' }): Promise<void> {
+  const key = readKept(dir, rel.nextKey(record.gateway), 'the new key', record);
+  const cert = readKept(dir, rel.nextCert(record.gateway), 'the new certificate', record);
+  const writer = new PkiWriter(dir);
+  const current = (relative: string) => {
+    try {
+      return readFileSync(join(dir, relative), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  if (current(rel.gatewayKey(record.gateway)) !== key) {
+    await writer.write(rel.gatewayKey(record.gateway), key, SECRET_MODE, true);
+  }
+  if (current(rel.gatewayCert(record.gateway)) !== cert) {
+    await writer.write(rel.gatewayCert(record.gateway), cert, PUBLIC_MODE, true);
+  }
+}
+
+/** The gateway's tunnels did not come up on the new certificate and went back to the previous one: so does pki_dir. */
+export async function undoGatewayRotation(
+  dir: string,
+  record: RotationRecord & { kind: 'gateway' },
+): Promise<void> {
+  const key = readKept(dir, rel.previousKey(record.gateway), 'the previous key', record);
+  const cert = readKept(dir, rel.previousCert(record.gateway), 'the previous certificate', record);
+  const writer = new PkiWriter(dir);
+  await writer.write(rel.gatewayKey(record.gateway), key, SECRET_MODE, true);
+  await writer.write(rel.gatewayCert(record.gateway), cert, PUBLIC_MODE, true);
+  await clearRotation(dir, record);
+}
+
+/**
+ * The new certificate is verified on every tunnel of the gateway: revoke the old serial (pki.json, then a new CRL,
+ * then the old certificate kept under revoked/ for audit) and record that the CRL now goes out. Idempotent.
+ */
+export async function revokePrevious(opts: {
+  dir: string;
+  mesh: string;
+  record: RotationRecord & { kind: 'gateway' };
+  now?: Date;
+}): Promise<RotationRecord & { kind: 'gateway' }> {
+  const now = opts.now ?? new Date();
+  const { record, dir } = opts;
+  const { snapshot, problems } = await inspectPki(
+    { dir, mesh: opts.mesh, lans: [record.gateway], pairs: [] },
+    'use',
+  );
+  if (problems.length > 0) throw pkiErrorFrom(problems);
+  const { state } = snapshot;
+  const { cert: ca, key: caKeyObject, keyPem: caKeyPem } = snapshot.ca;
+  if (state === undefined || ca === undefined || caKeyObject === undefined || caKeyPem === undefined) {
+    throw new PkiError(`${dir}: the CA or pki.json is missing: cannot revoke serial ${record.oldSerial}`);
+  }
+  const writer = new PkiWriter(dir);
+  if (!state.revoked.some((r) => r.serial === record.oldSerial)) {
+    state.revoked.push({ lan: record.gateway, serial: record.oldSerial, revokedAt: now.toISOString() });
+    await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
+  }
+  const wanted = state.revoked.map((r) => r.serial).sort();
+  const crl = snapshot.crl;
+  if (crl === undefined || !crl.signedByCa || wanted.join(',') !== crl.serials.join(',')) {
+    state.crlNumber += 1;
+    const caKey = await importKeyPair(caKeyObject, caKeyPem);
+    const pem = crlPem(
+      await createCrl({ ca, caKey, revoked: state.revoked, crlNumber: state.crlNumber, now }),
+    );
+    await writer.write(rel.crl, pem, PUBLIC_MODE, true);
+    await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
+  }
+  const previousCert = readKept(dir, rel.previousCert(record.gateway), 'the previous certificate', record);
+  await writer.write(rel.revokedCert(record.gateway, record.oldSerial), previousCert, PUBLIC_MODE, true);
+  const revoking = { ...record, phase: 'revoking' as const };
+  await writer.write(rel.rotation, serializeRecord(revoking), PUBLIC_MODE, true);
+  return revoking;
+}
+
+/**
+ * For the other commands: a warning when a rotation is not finished (its previous material is still kept aside,
+ * and another rotation is refused until it is). Never throws: an unreadable record is rotate's to refuse.
+ */
+export function pendingRotationWarning(dir: string): string | undefined {
+  try {
+    const record = readRotation(dir);
+    if (!record) return undefined;
+    const phase = record.kind === 'gateway' ? ` (phase ${record.phase})` : '';
+    return `a key rotation started ${record.startedAt} is not finished${phase}. Fix: run \`${rotationCommand(record)}\` to finish it`;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
