@@ -13,6 +13,7 @@ import {
   beginGatewayRotation,
   beginPairRotation,
   clearRotation,
+  ensurePairReplaced,
   installNext,
   type RotationRecord,
   readRotation,
@@ -342,6 +343,9 @@ async function rotatePair(
     out.info(
       `rotate: finishing the rotation of pair ${pair.index} (${ends.join(' <-> ')}) started ${pending.startedAt}`,
     );
+    // stopped before the new key was written: write it now, or the resume would "verify" the old key
+    if (await ensurePairReplaced(dir, record))
+      out.info('rotate: the new key had not been written yet: written now');
   } else {
     record = (await beginPairRotation({
       dir,

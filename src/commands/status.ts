@@ -6,7 +6,7 @@ import type { Output } from '../output.js';
 import { writeFileAtomic } from '../pki/atomic-file.js';
 import { readExpiryInput } from '../pki/expiry-read.js';
 import { pendingRotationWarning } from '../pki/rotation.js';
-import { expiryFindings, refuseExpired } from '../pki/warnings.js';
+import { expiryFindings } from '../pki/warnings.js';
 import { statusToJson } from '../status/format/json.js';
 import { formatMatrix } from '../status/format/matrix.js';
 import { formatPrometheus } from '../status/format/prometheus.js';
@@ -55,7 +55,10 @@ export async function run(options: StatusOptions, out: Output, deps: CommandDeps
   for (const f of expiry.filter((f) => f.severity === 'warning')) {
     out.warn(out.color.yellow(`warning: ${f.message}`));
   }
-  refuseExpired(expiry);
+  // unlike apply, status still reads the mesh: expired material is when its live picture matters most; it is
+  // said first and makes the exit 1
+  const expired = expiry.filter((f) => f.severity === 'error').map((f) => f.message);
+  for (const message of expired) out.warn(out.color.red(`error: expired: ${message}`));
   const rotation = pendingRotationWarning(inventory.mesh.pkiDir);
   if (rotation) out.warn(out.color.yellow(`warning: ${rotation}`));
   const reader = new StatusReader(mesh, {
@@ -79,12 +82,14 @@ export async function run(options: StatusOptions, out: Output, deps: CommandDeps
   try {
     for (;;) {
       const readings = await reader.read();
-      const report = mergeStatus(mesh, readings, {
+      const merged = mergeStatus(mesh, readings, {
         now: new Date(),
         probes: reader.lastProbes,
         ...(previous ? { previous } : {}),
       });
-      await emit(report, mesh, options, out, warnings);
+      // expired key material is an error of the mesh, whatever the gateways say
+      const report: StatusReport = expired.length > 0 ? { ...merged, health: 'error', exitCode: 1 } : merged;
+      await emit(report, mesh, options, out, warnings, expired);
       previous = report;
       if (options.watch === undefined || stop) return report.exitCode;
       await new Promise<void>((resolve) => {
@@ -106,6 +111,7 @@ async function emit(
   options: StatusOptions,
   out: Output,
   warnings: Parameters<typeof diagnosticsToJson>[0],
+  expired: string[],
 ): Promise<void> {
   if (options.prometheus !== undefined) {
     await writeFileAtomic(options.prometheus, formatPrometheus(report), 0o644, { replace: true });
@@ -119,12 +125,14 @@ async function emit(
     out.result('status', {
       ok: report.exitCode === 0,
       ...statusToJson(report),
+      expired,
       warnings: diagnosticsToJson(warnings),
     });
     return;
   }
   const redraw = options.watch !== undefined && process.stdout.isTTY ? CLEAR : '';
   const written = [
+    ...expired.map((message) => `expired: ${message}`),
     options.prometheus !== undefined ? `prometheus: ${options.prometheus}` : '',
     options.html !== undefined ? `html: ${options.html}` : '',
   ].filter(Boolean);

@@ -87,8 +87,11 @@ export function readRotation(dir: string): RotationRecord | undefined {
   if (
     raw.kind === 'gateway' &&
     name(raw.gateway) &&
+    // serials become file names (revoked/<serial>.crt): hex only, never a path
     typeof raw.oldSerial === 'string' &&
+    /^[0-9a-f]{1,64}$/i.test(raw.oldSerial) &&
     typeof raw.newSerial === 'string' &&
+    /^[0-9a-f]{1,64}$/i.test(raw.newSerial) &&
     (raw.phase === 'switching' || raw.phase === 'revoking')
   ) {
     return raw as unknown as RotationRecord;
@@ -162,6 +165,25 @@ export async function beginPairRotation(opts: {
   await writer.write(rel.rotation, serializeRecord(record), PUBLIC_MODE, true);
   await writer.write(rel.tlsCrypt(opts.pair), generateTlsCryptKey(), SECRET_MODE, true);
   return record;
+}
+
+/**
+ * A pair rotation being resumed: the new key must be in place. A run stopped between writing the record and
+ * writing the new key left the previous key as the pair's key; a resume would then converge nothing, check no
+ * tunnel and call the rotation done with the old key still in use. So the key is replaced now when it is still
+ * the previous one (or missing). Returns whether it wrote one.
+ */
+export async function ensurePairReplaced(
+  dir: string,
+  record: RotationRecord & { kind: 'pair' },
+): Promise<boolean> {
+  const previous = readKept(dir, rel.previousTlsCrypt(record.pair), 'the previous key', record);
+  const problems: PkiProblem[] = [];
+  const current = readPlainFile(join(dir, rel.tlsCrypt(record.pair)), true, problems);
+  if (problems.length > 0) throw pkiErrorFrom(problems);
+  if (current !== undefined && current.trim() !== previous.trim()) return false;
+  await new PkiWriter(dir).write(rel.tlsCrypt(record.pair), generateTlsCryptKey(), SECRET_MODE, true);
+  return true;
 }
 
 /** The pair's tunnel did not come up and the gateways went back to the previous key: so does pki_dir. */

@@ -58,7 +58,9 @@ export function renderTemplate(
       parsed.set(templateName, template);
     }
     // meshctl's computed values win over defaults.yml, so a default can never redirect a path or a peer
-    return renderParsedSync(engine, template, vars, role.defaults);
+    // a shallow copy: a template's own assignments ({% assign %}, {% increment %}) must not reach the caller's
+    // variables, which render hands to several templates in turn
+    return renderParsedSync(engine, template, { ...vars }, role.defaults);
   } catch (error) {
     throw new RoleError(
       `template ${where} failed: ${(error as Error).message}; fix the template, or define the variable in ${roleName}/defaults.yml`,

@@ -206,6 +206,24 @@ describe('rotate against memory gateways', function () {
     assert.equal(readRotation(pki), undefined);
   });
 
+  it('a --pair stopped after its record but before the new key: the resume writes a new key and rolls it out', async () => {
+    const before = pkiFile(rel.tlsCrypt(PAIR_AB));
+    await beginPairRotation({ dir: pki, mesh: 'memory', pair: PAIR_AB, ends: ['alpha', 'beta'] });
+    // the crash: the record and the kept copy are written, the pair's key is still the previous one
+    writeFileSync(path.join(pki, rel.tlsCrypt(PAIR_AB)), before, { mode: 0o600 });
+    const c = captured();
+    assert.equal(
+      await rotate(engineOptions(mesh.dir, { pair: 'alpha,beta' }), c.out, connector()),
+      0,
+      c.errors(),
+    );
+    const after = pkiFile(rel.tlsCrypt(PAIR_AB));
+    assert.notEqual(after, before, 'never "rotated" onto the old key');
+    assert.equal(mesh.network.get('alpha').text(gatewayPaths.tlsCrypt(PAIR_AB)), after);
+    assert.equal(mesh.network.get('beta').text(gatewayPaths.tlsCrypt(PAIR_AB)), after);
+    assert.equal(readRotation(pki), undefined);
+  });
+
   it('an interrupted --pair is finished by the same command; another rotation is refused meanwhile', async () => {
     // a run that stopped after pki_dir changed, before any gateway was converged
     const record = await beginPairRotation({
@@ -453,7 +471,7 @@ describe('expiry: validate, diff, apply and status warn from 90 days and fail on
     assert.match(s.errors(), /warning: the certificate of gamma/);
   });
 
-  it('expired: validate, diff, apply and status refuse before any gateway is touched; rotate --gateway fixes it', async () => {
+  it('expired: validate, diff and apply refuse before any gateway is touched, status reads and exits 1; rotate --gateway fixes it', async () => {
     await reissueGamma(-2);
     const execs = execCount(mesh.network);
     const expired = (e: Error) =>
@@ -463,8 +481,16 @@ describe('expiry: validate, diff, apply and status warn from 90 days and fail on
     await assert.rejects(apply(engineOptions(mesh.dir), captured().out, connector()), expired);
     const { run: diff } = await import('../../../src/commands/diff.js');
     await assert.rejects(diff(engineOptions(mesh.dir), captured().out, connector()), expired);
-    await assert.rejects(status(engineOptions(mesh.dir), captured().out, connector()), expired);
     assert.equal(execCount(mesh.network), execs, 'no gateway contacted');
+    // status still reads the mesh (its live picture matters most then), says what expired and exits 1
+    const s = captured(true);
+    assert.equal(await status(engineOptions(mesh.dir, { json: true }), s.out, connector()), 1);
+    const report = s.json() as { health: string; expired: string[] };
+    assert.equal(report.health, 'error');
+    assert.match(
+      report.expired.join('\n'),
+      /the certificate of gamma .* expired on .*meshctl rotate --gateway gamma/,
+    );
     const c = captured();
     assert.equal(
       await rotate(engineOptions(mesh.dir, { gateway: 'gamma' }), c.out, connector()),
