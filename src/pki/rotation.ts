@@ -10,7 +10,7 @@ import { generateKeyPair, importKeyPair } from './keys.js';
 import { LAN_NAME, PUBLIC_MODE, rel, SECRET_MODE } from './layout.js';
 import { readPlainFile } from './pki-files.js';
 import type { PkiProblem } from './problems.js';
-import { serializePkiState } from './state.js';
+import { parsePkiState, serializePkiState } from './state.js';
 import { generateTlsCryptKey } from './tls-crypt.js';
 
 /**
@@ -312,6 +312,17 @@ export async function undoGatewayRotation(
   const writer = new PkiWriter(dir);
   await writer.write(rel.gatewayKey(record.gateway), key, SECRET_MODE, true);
   await writer.write(rel.gatewayCert(record.gateway), cert, PUBLIC_MODE, true);
+  // the certificate that was issued and never used is revoked all the same (pki.json now lists it; the next
+  // apply renews the CRL with it): its key may have reached the gateway before the rollback
+  const state = parsePkiState(readFileSync(join(dir, rel.state), 'utf8'));
+  if (!('problem' in state) && !state.revoked.some((r) => r.serial === record.newSerial)) {
+    state.revoked.push({
+      lan: record.gateway,
+      serial: record.newSerial,
+      revokedAt: new Date().toISOString(),
+    });
+    await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
+  }
   await clearRotation(dir, record);
 }
 

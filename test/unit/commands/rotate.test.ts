@@ -330,9 +330,16 @@ describe('rotate against memory gateways', function () {
     assert.match(c.errors(), /previous key and certificate are restored on beta and in pki_dir/);
     assert.equal(pkiFile(rel.gatewayCert('beta')), oldCert);
     assert.equal(pkiFile(rel.gatewayKey('beta')), oldKey);
-    assert.equal(pkiFile(rel.crl), crl, 'nothing revoked');
+    assert.equal(pkiFile(rel.crl), crl, 'the CRL is not rewritten by the rollback');
     assert.deepEqual(changedFiles(before, gatewayFiles(mesh.network)), []);
     assert.equal(readRotation(pki), undefined);
+    // the certificate issued for the rotation and never used is revoked all the same: the next apply's CRL lists it
+    const state = JSON.parse(pkiFile(rel.state)) as { revoked: { lan: string }[]; issued: { lan: string }[] };
+    assert.equal(state.revoked.filter((r) => r.lan === 'beta').length, 1, 'the unused serial is revoked');
+    mesh.network.cut.clear();
+    assert.equal(await apply(engineOptions(mesh.dir), captured().out, connector()), 0);
+    assert.notEqual(pkiFile(rel.crl), crl, 'apply issued a CRL with it');
+    assert.equal(pkiFile(rel.gatewayCert('beta')), oldCert, 'the certificate in use stays valid');
   });
 
   it('--gateway: a gateway that misses the new CRL keeps the rotation pending; the same command delivers it', async () => {
