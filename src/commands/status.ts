@@ -4,9 +4,6 @@ import { loadInventoryOrThrow } from '../inventory/load.js';
 import { allocateMesh } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
 import { writeFileAtomic } from '../pki/atomic-file.js';
-import { readExpiryInput } from '../pki/expiry-read.js';
-import { pendingRotationWarning } from '../pki/rotation.js';
-import { expiryFindings } from '../pki/warnings.js';
 import { statusToJson } from '../status/format/json.js';
 import { formatMatrix } from '../status/format/matrix.js';
 import { formatPrometheus } from '../status/format/prometheus.js';
@@ -14,6 +11,7 @@ import { mergeStatus } from '../status/merge.js';
 import { StatusReader } from '../status/read.js';
 import type { StatusReport } from '../status/types.js';
 import type { Mesh } from '../types.js';
+import { checkExpiry } from './expiry.js';
 import { checkOutFile } from './graph.js';
 import { selectLans } from './options.js';
 import type { CommandDeps, ConnectingOptions } from './prepare.js';
@@ -44,23 +42,11 @@ export async function run(options: StatusOptions, out: Output, deps: CommandDeps
   selectLans(inventory, options.limit);
   for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
   const mesh = allocateMesh(inventory);
-  // SPEC §10: the same expiry checks as validate, diff and apply; an unreadable pki_dir is a warning (status reads
-  // the gateways, not the PKI)
-  const { input, problem } = readExpiryInput(
-    inventory.mesh.pkiDir,
-    inventory.gateways.map((g) => g.name),
-  );
-  if (problem) out.warn(out.color.yellow(`warning: pki_dir: ${problem}; expiry not checked for it`));
-  const expiry = expiryFindings(input, new Date());
-  for (const f of expiry.filter((f) => f.severity === 'warning')) {
-    out.warn(out.color.yellow(`warning: ${f.message}`));
-  }
-  // unlike apply, status still reads the mesh: expired material is when its live picture matters most; it is
-  // said first and makes the exit 1
+  // SPEC §10: the same expiry checks as validate, diff and apply; unlike them, status still reads the mesh:
+  // expired material is when its live picture matters most; it is said first and makes the exit 1
+  const expiry = checkExpiry(inventory, out);
   const expired = expiry.filter((f) => f.severity === 'error').map((f) => f.message);
   for (const message of expired) out.warn(out.color.red(`error: expired: ${message}`));
-  const rotation = pendingRotationWarning(inventory.mesh.pkiDir);
-  if (rotation) out.warn(out.color.yellow(`warning: ${rotation}`));
   const reader = new StatusReader(mesh, {
     forks: options.forks,
     acceptNew: Boolean(options.acceptNew),

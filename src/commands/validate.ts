@@ -5,9 +5,8 @@ import { formatRouting } from '../inventory/routing-view.js';
 import { allocateMesh } from '../mesh/allocate.js';
 import { allocationRows, formatAllocation, formatPaths } from '../mesh/table.js';
 import type { Output } from '../output.js';
-import { readExpiryInput } from '../pki/expiry-read.js';
-import { pendingRotationWarning } from '../pki/rotation.js';
-import { expiryFindings, refuseExpired } from '../pki/warnings.js';
+import { refuseExpired } from '../pki/warnings.js';
+import { checkExpiry } from './expiry.js';
 import { type GlobalOptions, selectLans } from './options.js';
 
 /** `meshctl validate`: offline checks of SPEC §1. Exit 0 when valid (warnings allowed), 1 otherwise. */
@@ -19,19 +18,9 @@ export async function run(options: GlobalOptions, out: Output): Promise<number> 
   const warnings = diagnostics.filter((d) => d.severity === 'warning');
   for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
   const mesh = allocateMesh(inventory);
-  // SPEC §10: the certificates and the CRL that exist in pki_dir, read only (a PKI not created yet is fine)
-  const { input, problem } = readExpiryInput(
-    inventory.mesh.pkiDir,
-    inventory.gateways.map((g) => g.name),
-  );
-  if (problem) out.warn(out.color.yellow(`warning: pki_dir: ${problem}; expiry not checked for it`));
-  const expiry = expiryFindings(input, new Date());
-  for (const f of expiry.filter((f) => f.severity === 'warning')) {
-    out.warn(out.color.yellow(`warning: ${f.message}`));
-  }
+  // SPEC §10: expired material is refused here (exit 1)
+  const expiry = checkExpiry(inventory, out);
   refuseExpired(expiry);
-  const rotation = pendingRotationWarning(inventory.mesh.pkiDir);
-  if (rotation) out.warn(out.color.yellow(`warning: ${rotation}`));
   const counts = [...mesh.tunnels.values()].map((t) => t.length);
   const perGateway =
     Math.min(...counts) === Math.max(...counts)
