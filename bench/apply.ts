@@ -9,14 +9,13 @@ import type { ConnectingOptions } from '../src/commands/prepare.js';
 import { run as renderCommand } from '../src/commands/render.js';
 import { sshConnector } from '../src/connection/ssh.js';
 import type { Connection, Connector } from '../src/connection/types.js';
-import { connectOptions } from '../src/execute/gateway.js';
-import { loadInventoryOrThrow } from '../src/inventory/load.js';
 import type { Output } from '../src/output.js';
 import { hierarchies, processesIn } from '../test/lab/cgroup.js';
 import { Lab, type LabSpec, reapOrphans } from '../test/lab/lab.js';
 import { prerequisiteProblems } from '../test/lab/prerequisites.js';
 import { sleep } from '../test/lab/process.js';
 import { names } from '../test/lab/spec.js';
+import { sshFloorSeconds } from './floor.js';
 
 /**
  * Push-engine figures on the lab: wall time of a cold `apply` (fresh gateways, PKI already made; until apply exits
@@ -89,20 +88,7 @@ function countingConnector(inner: Connector, counts: Measured['gateways']): Conn
 
 /** Worker mode, floor: connect to every gateway at once (meshctl's own SSH connector), run `true`, close. */
 async function measureSsh(inventory: string): Promise<void> {
-  const { inventory: inv } = loadInventoryOrThrow(inventory);
-  const started = performance.now();
-  await Promise.all(
-    inv.gateways.map(async (lan) => {
-      const conn = await sshConnector(connectOptions(lan, false));
-      try {
-        const result = await conn.exec(['true'], { timeoutMs: 30_000 });
-        if (result.code !== 0) throw new Error(`${lan.name}: true exited ${result.code}`);
-      } finally {
-        await conn.close();
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = await sshFloorSeconds(inventory);
   process.stdout.write(
     `${JSON.stringify({ command: 'floor-ssh', exitCode: 0, seconds, gateways: {}, statuses: {} })}\n`,
   );

@@ -1,11 +1,9 @@
 import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sshConnector } from '../src/connection/ssh.js';
-import { connectOptions } from '../src/execute/gateway.js';
-import { loadInventoryOrThrow } from '../src/inventory/load.js';
 import { Lab, type LabSpec, reapOrphans } from '../test/lab/lab.js';
 import { prerequisiteProblems } from '../test/lab/prerequisites.js';
+import { sshFloorSeconds } from './floor.js';
 
 /**
  * How long `meshctl status` takes (SPEC §8; goal ≤ 1.5 s at 12 gateways): a static full mesh of 12 gateways on the
@@ -62,22 +60,9 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-/** Worker mode (in the lab's namespace): connect to every gateway at once, run `true`, close; prints seconds. */
+/** Worker mode (in the lab's namespace): the SSH floor of bench/floor.ts; prints seconds. */
 async function floorWorker(inventory: string): Promise<void> {
-  const { inventory: inv } = loadInventoryOrThrow(inventory);
-  const started = performance.now();
-  await Promise.all(
-    inv.gateways.map(async (gw) => {
-      const conn = await sshConnector(connectOptions(gw, false));
-      try {
-        const result = await conn.exec(['true'], { timeoutMs: 30_000 });
-        if (result.code !== 0) throw new Error(`${gw.name}: true exited ${result.code}`);
-      } finally {
-        await conn.close();
-      }
-    }),
-  );
-  process.stdout.write(`${(performance.now() - started) / 1000}\n`);
+  process.stdout.write(`${await sshFloorSeconds(inventory)}\n`);
 }
 
 async function main(): Promise<void> {
