@@ -11,10 +11,12 @@ import {
 } from './certificates.js';
 import { createCrl, crlPem } from './crl.js';
 import { inspectPki, type PkiRequest, type PkiSnapshot, pkiErrorFrom } from './inspect.js';
+import { hasUsableKey } from './inspect-material.js';
 import { generateKeyPair, importKeyPair, type SigningKeyPair } from './keys.js';
 import { DIR_MODE, EXPIRY_WARNING_DAYS, GITIGNORE_CONTENT, PUBLIC_MODE, rel, SECRET_MODE } from './layout.js';
 import { newPkiState, type PkiState, serializePkiState } from './state.js';
 import { generateTlsCryptKey } from './tls-crypt.js';
+import { readVerified, writeVerified } from './verified.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -49,12 +51,15 @@ export async function ensurePki(
   const taken = takenSerials(state, snapshot);
   const { ca, caKey } = await ensureCa(opts.mesh, snapshot, writer, now, taken);
 
+  // the tags of every gateway pair verified by this run or an earlier one, and of every pair issued now
+  const verified = snapshot.verified ?? readVerified(opts.dir, certificatePem(ca), caKey.pem);
+  const verifiedTags = new Map<string, string>();
   const gateways = new Map<string, { cert: string; key: string }>();
   for (const lan of new Set(opts.lans)) {
     const existing = snapshot.gateways.get(lan) ?? {};
     let keyPem = existing.keyPem;
     let publicKey: CryptoKey | undefined;
-    if (keyPem === undefined || existing.key === undefined) {
+    if (keyPem === undefined || !hasUsableKey(existing)) {
       const generated = await generateKeyPair();
       await writer.write(rel.gatewayKey(lan), generated.pem, SECRET_MODE, false);
       keyPem = generated.pem;
@@ -71,6 +76,8 @@ export async function ensurePki(
       certPem = certificatePem(cert);
       await writer.write(rel.gatewayCert(lan), certPem, PUBLIC_MODE, false);
     }
+    if (certPem !== existing.certPem) verifiedTags.set(lan, verified.tag(lan, certPem, keyPem));
+    else if (existing.verified !== undefined) verifiedTags.set(lan, existing.verified);
     stateChanged = recordIssued(state, lan, cert) || stateChanged;
     gateways.set(lan, { cert: certPem, key: keyPem });
   }
@@ -97,6 +104,8 @@ export async function ensurePki(
   }
 
   if (stateChanged) await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
+  // not PKI material, so not in `created`; rewritten only when its content changes
+  await writeVerified(opts.dir, verified.text, verifiedTags);
   return {
     material: { caCert: certificatePem(ca), crl, gateways, tlsCrypt },
     created: [...new Set(writer.written)],

@@ -12,6 +12,7 @@ import {
 import { importKeyPair, parsePrivateKey, publicKeyDer } from './keys.js';
 import { rel } from './layout.js';
 import type { PkiProblem } from './problems.js';
+import type { Verified } from './verified.js';
 
 /** Checks of an existing CA and gateway certificates and keys: they judge what they are given and report refusals. */
 
@@ -22,7 +23,18 @@ export interface GatewaySnapshot {
   certPem?: string;
   cert?: x509.X509Certificate;
   keyPem?: string;
+  /** The parsed key. For a pair verified before (`verified`), parsed only when first read. */
   key?: KeyObject;
+  /**
+   * Set when the certificate and key both exist and pass every check of a pair (see ./verified.ts): this run, or
+   * an earlier one that recorded this tag. Revocation is not part of it.
+   */
+  verified?: string;
+}
+
+/** The gateway has a private key that parses (without parsing it again when it was verified before). */
+export function hasUsableKey(gateway: GatewaySnapshot): boolean {
+  return gateway.keyPem !== undefined && (gateway.verified !== undefined || gateway.key !== undefined);
 }
 
 export type CaSnapshot = GatewaySnapshot & { publicKey?: CryptoKey };
@@ -100,12 +112,16 @@ export async function inspectCa(
   return ca;
 }
 
-/** A gateway's certificate and key: parseable, CN = file name, signed by the CA, not revoked, a matching pair. */
+/**
+ * A gateway's certificate and key: parseable, CN = file name, signed by the CA, not revoked, a matching pair. A pair
+ * whose tag `ca.verified` recorded (the same bytes, checked against this CA before) skips every check but
+ * revocation; a pair that passes them all gets its tag in `verified`.
+ */
 export async function inspectGateway(
   dir: string,
   lan: string,
   files: { certPem: string | undefined; keyPem: string | undefined },
-  ca: { publicKey: CryptoKey | undefined; revoked: ReadonlySet<string> },
+  ca: { publicKey: CryptoKey | undefined; revoked: ReadonlySet<string>; verified?: Verified },
   purpose: InspectPurpose,
   problems: PkiProblem[],
 ): Promise<GatewaySnapshot> {
@@ -114,13 +130,39 @@ export async function inspectGateway(
   const revoked = ca.revoked;
   const certFile = join(dir, rel.gatewayCert(lan));
   const keyFile = join(dir, rel.gatewayKey(lan));
-  const gateway: GatewaySnapshot = {};
   const reissue = `move ${certFile} away (and ${keyFile}, if the key is not trusted), then run meshctl again: it issues a new certificate for ${lan}`;
+  const revocation = (cert: x509.X509Certificate) => {
+    if (purpose === 'use' && revoked.has(certSerial(cert))) {
+      problems.push({
+        file: certFile,
+        problem: `serial ${certSerial(cert)} is revoked (a revocation was interrupted)`,
+        fix: `run \`meshctl remove-lan ${lan}\` again to finish it, or move ${certFile} and ${keyFile} away`,
+      });
+    }
+  };
+  const tag =
+    certPem !== undefined && keyPem !== undefined && caPublicKey !== undefined
+      ? ca.verified?.tag(lan, certPem, keyPem)
+      : undefined;
+  if (tag !== undefined && ca.verified!.recorded(lan, tag)) {
+    const cert = parseCertificate(certPem!);
+    if (cert !== undefined) {
+      revocation(cert);
+      return verifiedBefore(certPem!, cert, keyPem!, tag);
+    }
+  }
+  const gateway: GatewaySnapshot = {};
+  // false once a check of the pair fails (revocation is not one: it is judged on every run)
+  let pairOk = tag !== undefined;
+  const refuse = (problem: PkiProblem) => {
+    problems.push(problem);
+    pairOk = false;
+  };
   if (keyPem !== undefined) {
     gateway.keyPem = keyPem;
     gateway.key = parsePrivateKey(keyPem);
     if (gateway.key === undefined) {
-      problems.push({
+      refuse({
         file: keyFile,
         problem: 'is not a PEM EC P-256 private key',
         fix: `restore ${keyFile} from a backup, or move it and ${certFile} away so meshctl issues new ones`,
@@ -137,26 +179,20 @@ export async function inspectGateway(
   gateway.cert = cert;
   const cn = commonName(cert);
   if (cn !== lan) {
-    problems.push({
+    refuse({
       file: certFile,
       problem: `has CN ${JSON.stringify(cn ?? null)} but its file names LAN "${lan}"`,
       fix: reissue,
     });
   }
   if (caPublicKey !== undefined && !(await isSignedBy(cert, caPublicKey))) {
-    problems.push({
+    refuse({
       file: certFile,
       problem: `is not signed by this PKI's CA (${join(dir, rel.caCert)})`,
       fix: reissue,
     });
   }
-  if (purpose === 'use' && revoked.has(certSerial(cert))) {
-    problems.push({
-      file: certFile,
-      problem: `serial ${certSerial(cert)} is revoked (a revocation was interrupted)`,
-      fix: `run \`meshctl remove-lan ${lan}\` again to finish it, or move ${certFile} and ${keyFile} away`,
-    });
-  }
+  revocation(cert);
   if (keyPem === undefined) {
     if (purpose === 'use') {
       problems.push({
@@ -169,7 +205,27 @@ export async function inspectGateway(
     gateway.key !== undefined &&
     !publicKeyDer(gateway.key).equals(Buffer.from(cert.publicKey.rawData))
   ) {
-    problems.push({ file: keyFile, problem: `does not belong to ${certFile}`, fix: reissue });
+    refuse({ file: keyFile, problem: `does not belong to ${certFile}`, fix: reissue });
   }
+  if (pairOk) gateway.verified = tag;
+  return gateway;
+}
+
+/** A pair whose tag was recorded: the same bytes passed every check against this CA before. */
+function verifiedBefore(
+  certPem: string,
+  cert: x509.X509Certificate,
+  keyPem: string,
+  tag: string,
+): GatewaySnapshot {
+  let key: KeyObject | undefined;
+  const gateway: GatewaySnapshot = { certPem, cert, keyPem, verified: tag };
+  Object.defineProperty(gateway, 'key', {
+    enumerable: true,
+    get: () => {
+      key ??= parsePrivateKey(keyPem);
+      return key;
+    },
+  });
   return gateway;
 }

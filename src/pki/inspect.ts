@@ -15,6 +15,7 @@ import { checkDirMode, ignoreMissing, readPlainFile } from './pki-files.js';
 import { type PkiProblem, pkiErrorFrom } from './problems.js';
 import { type PkiState, parsePkiState } from './state.js';
 import { tlsCryptKeyProblem } from './tls-crypt.js';
+import { readVerified, type Verified } from './verified.js';
 
 export type { GatewaySnapshot, InspectPurpose, PkiProblem };
 export { pkiErrorFrom };
@@ -40,6 +41,8 @@ export interface PkiSnapshot {
   gateways: Map<string, GatewaySnapshot>;
   /** Existing tls-crypt keys by pair index. */
   tlsCrypt: Map<number, string>;
+  /** The record of verified gateway pairs (./verified.ts), when the CA passed its checks. */
+  verified?: Verified;
 }
 
 export function validateRequest(request: PkiRequest): void {
@@ -152,11 +155,16 @@ export async function inspectPki(
   snapshot.ca = await inspectCa(dir, mesh, caCertPem, caKeyPem, problems);
   const caPublicKey = snapshot.ca.publicKey;
 
+  const { cert: caCert, key: caKey } = snapshot.ca;
+  if (caPublicKey !== undefined && caCert !== undefined && caKey !== undefined) {
+    snapshot.verified = readVerified(dir, caCertPem!, caKeyPem!);
+  }
+
   const revoked = new Set(snapshot.state?.revoked.map((r) => r.serial) ?? []);
+  const ca = { publicKey: caPublicKey, revoked, verified: snapshot.verified };
   for (const lan of request.lans) {
     const certPem = await readPublic(rel.gatewayCert(lan));
     const keyPem = await readSecret(rel.gatewayKey(lan));
-    const ca = { publicKey: caPublicKey, revoked };
     snapshot.gateways.set(lan, await inspectGateway(dir, lan, { certPem, keyPem }, ca, purpose, problems));
   }
 

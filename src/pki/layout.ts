@@ -12,6 +12,8 @@ import { join } from 'node:path';
  *   revoked/<lan>-<serial>.crt  certificates of revoked gateways, kept for audit (public, 0644)
  *   private/ca.key            CA private key (0600)
  *   private/<lan>.key         gateway private keys (0600)
+ *   private/verified.json     tags of the gateway certificates and keys already verified, so a re-check skips
+ *                             their signature checks (0600, no secret in it, safe to delete: see ./verified.ts)
  *   tls-crypt/pair-<k>.key    one OpenVPN static key V1 per pair index k, used by tls-crypt (0600)
  *   rotation.json             only while a `meshctl rotate` is not finished: what it rotates and how far it got
  *   private/rotation/         the material that rotation keeps aside until its outcome is known (0600 files):
@@ -35,6 +37,7 @@ export const rel = {
   gatewayKey: (lan: string) => join('private', `${lan}.key`),
   revokedCert: (lan: string, serial: string) => join('revoked', `${lan}-${serial}.crt`),
   tlsCrypt: (pairIndex: number) => join('tls-crypt', `pair-${pairIndex}.key`),
+  verified: join('private', 'verified.json'),
   rotation: 'rotation.json',
   rotationDir: join('private', 'rotation'),
   previousTlsCrypt: (pairIndex: number) => join('private', 'rotation', `previous-pair-${pairIndex}.key`),

@@ -9,10 +9,17 @@ const FOOTER = '-----END OpenVPN Static key V1-----';
 const KEY_BYTES = 256;
 const HEX_PER_LINE = 32;
 
+/** What precedes and follows the hex lines in the text meshctl (and `openvpn --genkey`) writes. */
+const WRITTEN_HEAD = `#\n# 2048 bit OpenVPN static key\n#\n${HEADER}\n`;
+const WRITTEN_TAIL = `${FOOTER}\n`;
+const WRITTEN_HEX = new RegExp(`^(?:[0-9a-f]{${HEX_PER_LINE}}\n){${KEY_BYTES / (HEX_PER_LINE / 2)}}$`);
+const WRITTEN_LENGTH =
+  WRITTEN_HEAD.length + (KEY_BYTES * 2 + KEY_BYTES / (HEX_PER_LINE / 2)) + WRITTEN_TAIL.length;
+
 export function generateTlsCryptKey(): string {
   const hex = randomBytes(KEY_BYTES).toString('hex');
   const lines = hex.match(new RegExp(`.{${HEX_PER_LINE}}`, 'g')) ?? [];
-  return `#\n# 2048 bit OpenVPN static key\n#\n${HEADER}\n${lines.join('\n')}\n${FOOTER}\n`;
+  return `${WRITTEN_HEAD}${lines.join('\n')}\n${WRITTEN_TAIL}`;
 }
 
 /**
@@ -20,6 +27,9 @@ export function generateTlsCryptKey(): string {
  * Returns the problem, never the content.
  */
 export function tlsCryptKeyProblem(text: string): string | undefined {
+  // A big mesh has thousands of these, nearly always exactly as written: that form is recognised without
+  // splitting the text into lines (it is one of the forms the general check below accepts).
+  if (isAsWritten(text)) return undefined;
   const lines = text.split('\n').map((line) => line.trim());
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   const start = lines.indexOf(HEADER);
@@ -35,4 +45,13 @@ export function tlsCryptKeyProblem(text: string): string | undefined {
     return `does not hold exactly ${KEY_BYTES / (HEX_PER_LINE / 2)} lines of ${HEX_PER_LINE} hex digits`;
   }
   return undefined;
+}
+
+function isAsWritten(text: string): boolean {
+  return (
+    text.length === WRITTEN_LENGTH &&
+    text.startsWith(WRITTEN_HEAD) &&
+    text.endsWith(WRITTEN_TAIL) &&
+    WRITTEN_HEX.test(text.slice(WRITTEN_HEAD.length, text.length - WRITTEN_TAIL.length))
+  );
 }

@@ -47,6 +47,7 @@ describe('pki: ensurePki', () => {
       'private/alpha.key': 0o600,
       'private/beta.key': 0o600,
       'private/ca.key': 0o600,
+      'private/verified.json': 0o600,
       'tls-crypt': 0o700,
       'tls-crypt/pair-1.key': 0o600,
     });
@@ -110,8 +111,9 @@ describe('pki: ensurePki', () => {
     ]);
     const after = treeSnapshot(pki);
     for (const [path, entry] of before) {
-      // pki.json records the new serial; the directories gained entries. Every other file is untouched.
-      if (path === 'pki.json' || entry.kind === 'dir') continue;
+      // pki.json records the new serial, private/verified.json the new pair; the directories gained entries.
+      // Every other file is untouched.
+      if (path === 'pki.json' || path === 'private/verified.json' || entry.kind === 'dir') continue;
       assert.deepEqual(after.get(path), entry, path);
     }
     const state = JSON.parse(await readFile(join(pki, 'pki.json'), 'utf8'));

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { PkiError } from '../../../src/errors.js';
 import { ensurePki, loadPkiReadOnly, revokeGateway } from '../../../src/pki/index.js';
 import { treeSnapshot } from '../../helpers/snapshot.js';
-import { secretLines, tempRoot } from './helpers.js';
+import { run, secretLines, tempRoot } from './helpers.js';
 
 describe('pki: refusals', () => {
   let root: string;
@@ -173,6 +173,16 @@ describe('pki: refusals', () => {
       `${pairKey}: does not hold exactly 16 lines`,
       `add the line(s) "tls-crypt/" to ${join(pki, '.gitignore')}`,
     ]);
+  });
+
+  it('a FIFO or a directory in place of a key: refused at once, never waited on', async () => {
+    const pairKey = join(pki, 'tls-crypt/pair-1.key');
+    await rm(pairKey);
+    assert.equal(run('mkfifo', ['-m', '600', pairKey]).status, 0);
+    const key = join(pki, 'private/beta.key');
+    await rm(key);
+    await mkdir(key, { mode: 0o700 });
+    await expectRefused(grow, [`${pairKey}: is not a regular file`, `${key}: is not a regular file`]);
   });
 
   it('names that cannot be file names', async () => {

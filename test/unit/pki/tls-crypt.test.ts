@@ -64,4 +64,39 @@ describe('pki: tls-crypt keys', function () {
     const line = /\n([0-9a-f]{32})\n/.exec(key)![1]!;
     assert.ok(!tlsCryptKeyProblem(short)!.includes(line));
   });
+
+  it('the text as written is recognised at once; every other accepted form still goes through the full check', () => {
+    const key = generateTlsCryptKey();
+    const body = key.indexOf('-----BEGIN');
+    const hexStart = key.indexOf('\n', body) + 1;
+    const hexEnd = key.indexOf('-----END');
+    for (let at = hexStart; at < hexEnd; at++) {
+      const char = key[at]!;
+      if (char === '\n') continue;
+      // a non-hex digit, a missing digit, an extra digit: refused wherever it is
+      for (const changed of [
+        `${key.slice(0, at)}g${key.slice(at + 1)}`,
+        `${key.slice(0, at)}${key.slice(at + 1)}`,
+        `${key.slice(0, at)}0${key.slice(at)}`,
+      ]) {
+        assert.match(tlsCryptKeyProblem(changed) ?? 'accepted', /exactly 16 lines/, `position ${at}`);
+      }
+    }
+    // forms OpenVPN reads that are not the one written: accepted, by the full check
+    for (const [what, variant] of [
+      [
+        'uppercase hex',
+        key.slice(0, hexStart) + key.slice(hexStart, hexEnd).toUpperCase() + key.slice(hexEnd),
+      ],
+      ['CRLF line ends', key.replaceAll('\n', '\r\n')],
+      ['no final newline', key.slice(0, -1)],
+      ['blank lines after the footer', `${key}\n\n`],
+      ['another comment', `# pair 7\n${key}`],
+      ['no comment', key.slice(body)],
+    ] as const) {
+      assert.equal(tlsCryptKeyProblem(variant), undefined, what);
+    }
+    assert.match(tlsCryptKeyProblem(key.replace('\n#\n', '\nx\n'))!, /text before the key header/);
+    assert.match(tlsCryptKeyProblem(`${key}junk\n`)!, /does not end with/);
+  });
 });
