@@ -48,7 +48,7 @@ export const rel = {
 } as const;
 
 /** Directories that hold secrets: checked for group/other access before anything is read. */
-export const SECRET_DIRS = ['private', 'tls-crypt'] as const;
+export const SECRET_DIRS = ['private', 'tls-crypt', rel.rotationDir] as const;
 
 /** What `.gitignore` must contain (one entry per line). */
 export const GITIGNORE_ENTRIES = ['private/', 'tls-crypt/'] as const;

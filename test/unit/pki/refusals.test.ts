@@ -94,6 +94,30 @@ describe('pki: refusals', () => {
     assert.match(message, /mode 0750/);
   });
 
+  it('a private/rotation/ directory (kept-aside keys of a rotation) accessible by the group, or not a directory', async () => {
+    const rotation = join(pki, 'private/rotation');
+    await mkdir(rotation, { mode: 0o700 });
+    await writeFile(
+      join(rotation, 'previous-pair-1.key'),
+      await readFile(join(pki, 'tls-crypt/pair-1.key')),
+      {
+        mode: 0o600,
+      },
+    );
+    await chmod(rotation, 0o750);
+    const message = await expectRefused(grow, [rotation, 'mode 0750', `chmod 700 ${rotation}`]);
+    assert.match(message, /^PKI refused:\n/, 'one problem: private/ itself is fine');
+    await expectRefused(
+      () => loadPkiReadOnly({ dir: pki, mesh: 'corp', lans: [], pairs: [] }),
+      [`chmod 700 ${rotation}`],
+    );
+    await chmod(rotation, 0o700);
+    await grow();
+    await rm(rotation, { recursive: true });
+    await writeFile(rotation, 'not a directory\n');
+    await expectRefused(grow, [`${rotation}: is not a directory`, `move ${rotation} away`]);
+  });
+
   it('a pki.json naming another mesh', async () => {
     await expectRefused(
       () => ensurePki({ dir: pki, mesh: 'lab', lans: ['alpha'], pairs: [] }),
