@@ -28,7 +28,8 @@ import {
  * only ever decides *when* liquidjs is asked, never *what* a template means.
  *
  * It assumes the engine options template.ts sets: no keepOutputType, catchAllErrors, renderLimit or
- * memoryLimit (the walker does not apply them). test/unit/render/liquid-sync.test.ts compares it with liquidjs.
+ * memoryLimit (the walker does not apply them). test/unit/render/liquid-sync.test.ts compares it with liquidjs
+ * (renderSync and the async render), the tags it hands over (increment, decrement, cycle, tablerow, …) included.
  */
 
 type Emit = { buffer: string; write(html: unknown): void };
