@@ -27,7 +27,9 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * inconsistent (see inspect.ts) is refused before the first write, with the fix.
  *
  * `created` lists the files this run wrote, relative to `dir`, in write order (pki.json is listed when the run
- * recorded something in it).
+ * recorded something in it). Not in it: private/verified.json, the record of verified gateway pairs
+ * (./verified.ts), rewritten last when its content changed (a new or changed pair; the first run of a version
+ * that keeps it) — a run that needs nothing else and finds it current writes nothing there either.
  */
 export async function ensurePki(
   opts: PkiRequest & { now?: Date },

@@ -2,6 +2,7 @@ import type { PkiMaterial } from '../types.js';
 import { certificatePem, certSerial } from './certificates.js';
 import { crlNeedsRenewal } from './ensure.js';
 import { inspectPki, type PkiRequest, type PkiSnapshot, pkiErrorFrom } from './inspect.js';
+import { hasUsableKey } from './inspect-material.js';
 import { rel } from './layout.js';
 import { newPkiState, type PkiState } from './state.js';
 
@@ -45,7 +46,7 @@ export async function previewPki(opts: PkiRequest & { now?: Date }): Promise<Pki
   for (const lan of new Set(opts.lans)) {
     const existing = snapshot.gateways.get(lan) ?? {};
     const key =
-      existing.key === undefined || existing.keyPem === undefined
+      existing.keyPem === undefined || !hasUsableKey(existing)
         ? pending.create(rel.gatewayKey(lan))
         : existing.keyPem;
     const cert =
