@@ -16,7 +16,7 @@ import { generateKeyPair, importKeyPair, type SigningKeyPair } from './keys.js';
 import { DIR_MODE, EXPIRY_WARNING_DAYS, GITIGNORE_CONTENT, PUBLIC_MODE, rel, SECRET_MODE } from './layout.js';
 import { newPkiState, type PkiState, serializePkiState } from './state.js';
 import { generateTlsCryptKey } from './tls-crypt.js';
-import { readVerified, writeVerified } from './verified.js';
+import { readVerified, type VerifiedPair, writeVerified } from './verified.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -53,9 +53,9 @@ export async function ensurePki(
   const taken = takenSerials(state, snapshot);
   const { ca, caKey } = await ensureCa(opts.mesh, snapshot, writer, now, taken);
 
-  // the tags of every gateway pair verified by this run or an earlier one, and of every pair issued now
+  // every gateway pair verified by this run or an earlier one, and every pair issued now
   const verified = snapshot.verified ?? readVerified(opts.dir, certificatePem(ca), caKey.pem);
-  const verifiedTags = new Map<string, string>();
+  const verifiedPairs = new Map<string, VerifiedPair>();
   const gateways = new Map<string, { cert: string; key: string }>();
   for (const lan of new Set(opts.lans)) {
     const existing = snapshot.gateways.get(lan) ?? {};
@@ -67,20 +67,23 @@ export async function ensurePki(
       keyPem = generated.pem;
       publicKey = generated.publicKey;
     }
-    let cert = existing.cert;
     let certPem = existing.certPem;
-    if (cert === undefined || certPem === undefined) {
+    let serial = existing.serial;
+    let issued: x509.X509Certificate | undefined;
+    if (certPem === undefined || serial === undefined) {
       // A key without its certificate is an interrupted run: certify that key rather than replace it.
       publicKey ??= (await importKeyPair(existing.key!, keyPem)).publicKey;
-      const serial = randomSerial(taken);
+      serial = randomSerial(taken);
       taken.add(serial);
-      cert = await createGatewayCertificate({ lan, publicKey, ca, caKey, serial, now });
-      certPem = certificatePem(cert);
+      issued = await createGatewayCertificate({ lan, publicKey, ca, caKey, serial, now });
+      certPem = certificatePem(issued);
       await writer.write(rel.gatewayCert(lan), certPem, PUBLIC_MODE, false);
+      verifiedPairs.set(lan, { serial, tag: verified.tag(lan, certPem, keyPem, serial) });
+    } else if (existing.verified !== undefined) {
+      verifiedPairs.set(lan, { serial, tag: existing.verified });
     }
-    if (certPem !== existing.certPem) verifiedTags.set(lan, verified.tag(lan, certPem, keyPem));
-    else if (existing.verified !== undefined) verifiedTags.set(lan, existing.verified);
-    stateChanged = recordIssued(state, lan, cert) || stateChanged;
+    // the certificate is parsed only when pki.json does not list it yet (a verified one may not be parsed at all)
+    stateChanged = recordIssued(state, lan, serial, () => issued ?? existing.cert!) || stateChanged;
     gateways.set(lan, { cert: certPem, key: keyPem });
   }
 
@@ -107,7 +110,7 @@ export async function ensurePki(
 
   if (stateChanged) await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
   // not PKI material, so not in `created`; rewritten only when its content changes
-  await writeVerified(opts.dir, verified.text, verifiedTags);
+  await writeVerified(opts.dir, verified.text, verifiedPairs);
   return {
     material: { caCert: certificatePem(ca), crl, gateways, tlsCrypt },
     created: [...new Set(writer.written)],
@@ -154,16 +157,21 @@ function takenSerials(state: PkiState, snapshot: PkiSnapshot): Set<string> {
   const taken = new Set([...state.issued.map((i) => i.serial), ...state.revoked.map((r) => r.serial)]);
   if (snapshot.ca.cert !== undefined) taken.add(certSerial(snapshot.ca.cert));
   for (const gateway of snapshot.gateways.values()) {
-    if (gateway.cert !== undefined) taken.add(certSerial(gateway.cert));
+    if (gateway.serial !== undefined) taken.add(gateway.serial);
   }
   return taken;
 }
 
 /** Records a gateway certificate in pki.json (also one written by an interrupted run); true when state changed. */
-function recordIssued(state: PkiState, lan: string, cert: x509.X509Certificate): boolean {
-  const serial = certSerial(cert);
+function recordIssued(
+  state: PkiState,
+  lan: string,
+  serial: string,
+  certificate: () => x509.X509Certificate,
+): boolean {
   let changed = false;
   if (!state.issued.some((i) => i.serial === serial)) {
+    const cert = certificate();
     state.issued.push({
       lan,
       serial,

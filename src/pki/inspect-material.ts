@@ -12,7 +12,7 @@ import {
 import { importKeyPair, parsePrivateKey, publicKeyDer } from './keys.js';
 import { rel } from './layout.js';
 import type { PkiProblem } from './problems.js';
-import type { Verified } from './verified.js';
+import type { Verified, VerifiedPair } from './verified.js';
 
 /** Checks of an existing CA and gateway certificates and keys: they judge what they are given and report refusals. */
 
@@ -21,13 +21,16 @@ export type InspectPurpose = 'use' | 'revoke';
 
 export interface GatewaySnapshot {
   certPem?: string;
+  /** The parsed certificate. For a pair verified before (`verified`), parsed only when first read. */
   cert?: x509.X509Certificate;
+  /** The certificate's serial (lowercase hex): set whenever the certificate parses (or was verified before). */
+  serial?: string;
   keyPem?: string;
   /** The parsed key. For a pair verified before (`verified`), parsed only when first read. */
   key?: KeyObject;
   /**
-   * Set when the certificate and key both exist and pass every check of a pair (see ./verified.ts): this run, or
-   * an earlier one that recorded this tag. Revocation is not part of it.
+   * The tag of the pair (see ./verified.ts) when the certificate and key both exist and pass every check of a
+   * pair: this run, or an earlier one that recorded this tag. Revocation is not part of it.
    */
   verified?: string;
 }
@@ -35,6 +38,11 @@ export interface GatewaySnapshot {
 /** The gateway has a private key that parses (without parsing it again when it was verified before). */
 export function hasUsableKey(gateway: GatewaySnapshot): boolean {
   return gateway.keyPem !== undefined && (gateway.verified !== undefined || gateway.key !== undefined);
+}
+
+/** The gateway has a certificate that parses (without parsing it again when it was verified before). */
+export function hasUsableCert(gateway: GatewaySnapshot): boolean {
+  return gateway.certPem !== undefined && gateway.serial !== undefined;
 }
 
 export type CaSnapshot = GatewaySnapshot & { publicKey?: CryptoKey };
@@ -131,29 +139,26 @@ export async function inspectGateway(
   const certFile = join(dir, rel.gatewayCert(lan));
   const keyFile = join(dir, rel.gatewayKey(lan));
   const reissue = `move ${certFile} away (and ${keyFile}, if the key is not trusted), then run meshctl again: it issues a new certificate for ${lan}`;
-  const revocation = (cert: x509.X509Certificate) => {
-    if (purpose === 'use' && revoked.has(certSerial(cert))) {
+  const revocation = (serial: string) => {
+    if (purpose === 'use' && revoked.has(serial)) {
       problems.push({
         file: certFile,
-        problem: `serial ${certSerial(cert)} is revoked (a revocation was interrupted)`,
+        problem: `serial ${serial} is revoked (a revocation was interrupted)`,
         fix: `run \`meshctl remove-lan ${lan}\` again to finish it, or move ${certFile} and ${keyFile} away`,
       });
     }
   };
-  const tag =
-    certPem !== undefined && keyPem !== undefined && caPublicKey !== undefined
-      ? ca.verified?.tag(lan, certPem, keyPem)
-      : undefined;
-  if (tag !== undefined && ca.verified!.recorded(lan, tag)) {
-    const cert = parseCertificate(certPem!);
-    if (cert !== undefined) {
-      revocation(cert);
-      return verifiedBefore(certPem!, cert, keyPem!, tag);
+  const verified = caPublicKey === undefined ? undefined : ca.verified;
+  if (verified !== undefined && certPem !== undefined && keyPem !== undefined) {
+    const before = verified.verifiedBefore(lan, certPem, keyPem);
+    if (before !== undefined) {
+      revocation(before.serial);
+      return verifiedBefore(certPem, keyPem, before);
     }
   }
   const gateway: GatewaySnapshot = {};
   // false once a check of the pair fails (revocation is not one: it is judged on every run)
-  let pairOk = tag !== undefined;
+  let pairOk = verified !== undefined;
   const refuse = (problem: PkiProblem) => {
     problems.push(problem);
     pairOk = false;
@@ -176,7 +181,9 @@ export async function inspectGateway(
     problems.push({ file: certFile, problem: 'is not a PEM certificate', fix: reissue });
     return gateway;
   }
+  const serial = certSerial(cert);
   gateway.cert = cert;
+  gateway.serial = serial;
   const cn = commonName(cert);
   if (cn !== lan) {
     refuse({
@@ -192,7 +199,7 @@ export async function inspectGateway(
       fix: reissue,
     });
   }
-  revocation(cert);
+  revocation(serial);
   if (keyPem === undefined) {
     if (purpose === 'use') {
       problems.push({
@@ -207,25 +214,21 @@ export async function inspectGateway(
   ) {
     refuse({ file: keyFile, problem: `does not belong to ${certFile}`, fix: reissue });
   }
-  if (pairOk) gateway.verified = tag;
+  if (pairOk && keyPem !== undefined) gateway.verified = verified!.tag(lan, certPem, keyPem, serial);
   return gateway;
 }
 
-/** A pair whose tag was recorded: the same bytes passed every check against this CA before. */
-function verifiedBefore(
-  certPem: string,
-  cert: x509.X509Certificate,
-  keyPem: string,
-  tag: string,
-): GatewaySnapshot {
+/**
+ * A pair whose tag was recorded: the same bytes passed every check against this CA before, so the certificate
+ * and the key are parsed only if something reads them (a re-check of an unchanged PKI reads neither).
+ */
+function verifiedBefore(certPem: string, keyPem: string, { serial, tag }: VerifiedPair): GatewaySnapshot {
+  const gateway: GatewaySnapshot = { certPem, serial, keyPem, verified: tag };
+  let cert: x509.X509Certificate | undefined;
   let key: KeyObject | undefined;
-  const gateway: GatewaySnapshot = { certPem, cert, keyPem, verified: tag };
-  Object.defineProperty(gateway, 'key', {
-    enumerable: true,
-    get: () => {
-      key ??= parsePrivateKey(keyPem);
-      return key;
-    },
+  Object.defineProperties(gateway, {
+    cert: { enumerable: true, get: () => (cert ??= parseCertificate(certPem)) },
+    key: { enumerable: true, get: () => (key ??= parsePrivateKey(keyPem)) },
   });
   return gateway;
 }

@@ -1,8 +1,8 @@
 import type { PkiMaterial } from '../types.js';
-import { certificatePem, certSerial } from './certificates.js';
+import { certificatePem } from './certificates.js';
 import { crlNeedsRenewal } from './ensure.js';
 import { inspectPki, type PkiRequest, type PkiSnapshot, pkiErrorFrom } from './inspect.js';
-import { hasUsableKey } from './inspect-material.js';
+import { hasUsableCert, hasUsableKey } from './inspect-material.js';
 import { rel } from './layout.js';
 import { newPkiState, type PkiState } from './state.js';
 
@@ -50,10 +50,10 @@ export async function previewPki(opts: PkiRequest & { now?: Date }): Promise<Pki
         ? pending.create(rel.gatewayKey(lan))
         : existing.keyPem;
     const cert =
-      existing.cert === undefined || existing.certPem === undefined
+      existing.certPem === undefined || !hasUsableCert(existing)
         ? pending.create(rel.gatewayCert(lan))
         : existing.certPem;
-    if (snapshot.state !== undefined && recordsChange(state, lan, existing.cert)) pending.update(rel.state);
+    if (snapshot.state !== undefined && recordsChange(state, lan, existing.serial)) pending.update(rel.state);
     gateways.set(lan, { cert, key });
   }
 
@@ -80,9 +80,8 @@ function previewCrl(snapshot: PkiSnapshot, state: PkiState, now: Date, pending: 
 }
 
 /** Whether ensurePki would record something about this LAN in pki.json (as its recordIssued does). */
-function recordsChange(state: PkiState, lan: string, cert: PkiSnapshot['ca']['cert']): boolean {
-  if (cert === undefined || state.retired.includes(lan)) return true;
-  const serial = certSerial(cert);
+function recordsChange(state: PkiState, lan: string, serial: string | undefined): boolean {
+  if (serial === undefined || state.retired.includes(lan)) return true;
   return !state.issued.some((issued) => issued.serial === serial);
 }
 

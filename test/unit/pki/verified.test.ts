@@ -19,7 +19,10 @@ describe('pki: the record of verified gateway pairs (private/verified.json)', ()
   let cleanup: () => Promise<void>;
   const request = () => ({ dir: pki, mesh: 'corp', lans: ['alpha', 'beta'], pairs: [1] });
   const read = (relative: string) => readFile(join(pki, relative), 'utf8');
-  const tagsOf = async () => JSON.parse(await readFile(record, 'utf8')).gateways as Record<string, string>;
+  const pairsOf = async () =>
+    JSON.parse(await readFile(record, 'utf8')).gateways as Record<string, { serial: string; tag: string }>;
+  const serialOf = async (lan: string) =>
+    JSON.parse(await read('pki.json')).issued.find((i: { lan: string }) => i.lan === lan).serial as string;
   /** The record's view of this PKI, as inspectPki builds it. */
   const verifiedNow = async () => readVerified(pki, await read('ca.crt'), await read('private/ca.key'));
 
@@ -49,8 +52,12 @@ describe('pki: the record of verified gateway pairs (private/verified.json)', ()
   it('is written by the run that issues the pairs: one tag per gateway, 0600, no key material in it', async () => {
     const text = await readFile(record, 'utf8');
     assert.equal((await stat(record)).mode & 0o777, 0o600);
-    assert.deepEqual(Object.keys(await tagsOf()), ['alpha', 'beta']);
-    for (const tag of Object.values(await tagsOf())) assert.match(tag, /^[A-Za-z0-9_-]{43}$/);
+    const pairs = await pairsOf();
+    assert.deepEqual(Object.keys(pairs), ['alpha', 'beta']);
+    for (const [lan, { serial, tag }] of Object.entries(pairs)) {
+      assert.equal(serial, await serialOf(lan));
+      assert.match(tag, /^[A-Za-z0-9_-]{43}$/);
+    }
     for (const line of await secretLines(pki)) {
       if (!line.includes('"')) assert.ok(!text.includes(line), 'verified.json holds key material');
     }
@@ -61,17 +68,20 @@ describe('pki: the record of verified gateway pairs (private/verified.json)', ()
     }
   });
 
-  it('an unchanged PKI: every pair is a hit (its key is not even parsed), and the record is not rewritten', async () => {
+  it('an unchanged PKI: every pair is a hit (neither certificate nor key parsed), and the record is not rewritten', async () => {
     const before = treeSnapshot(pki);
     const { snapshot, problems } = await inspectPki(request(), 'use');
     assert.deepEqual(problems, []);
-    const tags = await tagsOf();
+    const pairs = await pairsOf();
     for (const lan of ['alpha', 'beta']) {
       const gateway = snapshot.gateways.get(lan)!;
-      assert.equal(gateway.verified, tags[lan]);
-      // the hit path: the key is parsed on first use only (a full check parses it to match the certificate)
+      assert.equal(gateway.verified, pairs[lan]!.tag);
+      assert.equal(gateway.serial, pairs[lan]!.serial);
+      // the hit path: both are parsed on first use only (a full check parses both to match them)
       assert.equal(typeof Object.getOwnPropertyDescriptor(gateway, 'key')?.get, 'function', lan);
+      assert.equal(typeof Object.getOwnPropertyDescriptor(gateway, 'cert')?.get, 'function', lan);
       assert.equal(gateway.key?.asymmetricKeyType, 'ec', 'and it is still there when asked for');
+      assert.equal(gateway.cert?.subject, `CN=${lan}`);
     }
     const { created } = await ensurePki(request());
     assert.deepEqual(created, []);
@@ -93,14 +103,18 @@ describe('pki: the record of verified gateway pairs (private/verified.json)', ()
       await read('ca.crt'),
       await readFile(join(other, 'private/ca.key'), 'utf8'),
     );
-    const tags = new Map(Object.entries(await tagsOf()));
-    await writeFile(record, serializeVerified(tags.set('alpha', foreign.tag('alpha', cert, key))));
+    const pairs = new Map(Object.entries(await pairsOf()));
+    const serial = await serialOf('beta');
+    const forged = { serial, tag: foreign.tag('alpha', cert, key, serial) };
+    await writeFile(record, serializeVerified(pairs.set('alpha', forged)));
     await expectRefused(() => ensurePki(request()), 'has CN "beta" but its file names LAN "alpha"');
     // ... while a tag made with this CA's key is trusted: the checks it vouches for are skipped (so the record
     // is exactly as trustworthy as private/ca.key, which can sign any certificate anyway)
     await writeFile(
       record,
-      serializeVerified(tags.set('alpha', (await verifiedNow()).tag('alpha', cert, key))),
+      serializeVerified(
+        pairs.set('alpha', { serial, tag: (await verifiedNow()).tag('alpha', cert, key, serial) }),
+      ),
     );
     const { material } = await ensurePki(request());
     assert.equal(material.gateways.get('alpha')!.cert, cert);
@@ -130,24 +144,33 @@ describe('pki: the record of verified gateway pairs (private/verified.json)', ()
     // the same key in SEC1 form: other bytes, same key
     const sec1 = createPrivateKey(pkcs8).export({ type: 'sec1', format: 'pem' }).toString();
     assert.notEqual(sec1, pkcs8);
-    const before = await tagsOf();
+    const before = await pairsOf();
     await tamper('private/alpha.key', sec1);
     const { snapshot } = await inspectPki(request(), 'use');
     const alpha = snapshot.gateways.get('alpha')!;
     assert.equal(Object.getOwnPropertyDescriptor(alpha, 'key')?.get, undefined, 'checked in full');
-    assert.notEqual(alpha.verified, before.alpha);
+    assert.notEqual(alpha.verified, before.alpha!.tag);
     const { material } = await ensurePki(request());
     assert.equal(material.gateways.get('alpha')!.key, sec1);
-    const after = await tagsOf();
-    assert.equal(after.alpha, alpha.verified);
-    assert.equal(after.beta, before.beta);
+    const after = await pairsOf();
+    assert.deepEqual(after.alpha, { serial: before.alpha!.serial, tag: alpha.verified });
+    assert.deepEqual(after.beta, before.beta);
   });
 
   it('a revoked serial is refused on a hit too (revocation is judged on every run)', async () => {
     const state = JSON.parse(await read('pki.json'));
-    const serial = state.issued.find((i: { lan: string }) => i.lan === 'alpha').serial;
+    const serial = await serialOf('alpha');
     state.revoked.push({ lan: 'alpha', serial, revokedAt: new Date().toISOString() });
     await writeFile(join(pki, 'pki.json'), `${JSON.stringify(state, null, 2)}\n`);
+    await expectRefused(() => ensurePki(request()), `serial ${serial} is revoked`);
+    // another serial written into the record to dodge it: the tag no longer matches, the certificate is read
+    const pairs = new Map(Object.entries(await pairsOf()));
+    await writeFile(
+      record,
+      serializeVerified(pairs.set('alpha', { ...pairs.get('alpha')!, serial: '1234' })),
+    );
+    const { snapshot } = await inspectPki(request(), 'use');
+    assert.equal(snapshot.gateways.get('alpha')!.serial, serial);
     await expectRefused(() => ensurePki(request()), `serial ${serial} is revoked`);
   });
 
@@ -169,7 +192,22 @@ describe('pki: the record of verified gateway pairs (private/verified.json)', ()
       'of another format',
       async () => writeFile(record, (await readFile(record, 'utf8')).replace('"format": 1', '"format": 9')),
     ],
-    ['with the wrong tags', () => writeFile(record, serializeVerified(new Map([['alpha', 'A'.repeat(43)]])))],
+    [
+      'with the wrong tags',
+      async () =>
+        writeFile(
+          record,
+          serializeVerified(new Map([['alpha', { serial: await serialOf('alpha'), tag: 'A'.repeat(43) }]])),
+        ),
+    ],
+    [
+      'of the old shape (a bare tag per gateway)',
+      async () => {
+        const pairs = await pairsOf();
+        const bare = Object.fromEntries(Object.entries(pairs).map(([lan, p]) => [lan, p.tag]));
+        await writeFile(record, JSON.stringify({ format: 1, gateways: bare }));
+      },
+    ],
     [
       'a directory',
       async () => {
@@ -203,7 +241,7 @@ describe('pki: the record of verified gateway pairs (private/verified.json)', ()
       if (what === 'a directory') {
         assert.ok((await stat(record)).isDirectory());
       } else {
-        assert.deepEqual(Object.keys(await tagsOf()), ['alpha', 'beta']);
+        assert.deepEqual(Object.keys(await pairsOf()), ['alpha', 'beta']);
         assert.ok((await stat(record)).isFile());
         assert.equal((await stat(record)).mode & 0o777, 0o600);
       }
