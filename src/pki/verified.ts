@@ -18,13 +18,13 @@ import { DIR_MODE, rel, SECRET_MODE } from './layout.js';
  * - it holds no secret (an HMAC tells nothing about its key or its input) and no copy of any key.
  *
  * File stat identity (size, mtime, ctime, inode) is deliberately not used: the contents are read on every run
- * anyway (they are what the gateways get), hashing 300 small files costs well under a millisecond, and a stat
+ * anyway (they are what the gateways get), hashing 300 small files costs about a millisecond, and a stat
  * identity can be restored after tampering (mtime by anyone, ctime by whoever sets the clock).
  *
  * What a tag vouches for is only what does not depend on anything else: the certificate parses, has that serial,
  * its CN is the LAN's name, it is signed by this CA, and the key is a P-256 key matching it. Revocation of the
- * serial (pki.json), the CA's own
- * checks, file and directory modes, symlinks, tls-crypt keys and the CRL are checked on every run.
+ * serial (pki.json), the CA's own checks, file and directory modes, symlinks, tls-crypt keys and the CRL are
+ * checked on every run.
  *
  * The file is an optimisation only: missing, unreadable, malformed or from another CA, it is ignored (everything
  * is checked in full); ensurePki rewrites it when its content changes and ignores a failed write. Read-only
