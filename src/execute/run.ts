@@ -34,6 +34,12 @@ export interface EngineOptions {
   together?: boolean;
   /** Tunnels restarted and verified though none of their files changed (`gateway unit` → reason). */
   restart?: ReadonlyMap<string, string>;
+  /**
+   * Verify a touched tunnel whose other end is not in the run at this end alone (rotate --ca converges one
+   * gateway at a time; the other end runs, converged earlier): it must come up here, or it is rolled back here.
+   * Without it such a tunnel is reported `peer-not-in-run`, unchecked (--limit, add-lan's first phase).
+   */
+  verifyAlone?: boolean;
 }
 
 function renderer(out: Output): { renderer: 'silent' | 'default'; fallbackRenderer: 'simple' } {
@@ -257,6 +263,7 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
           const probes = run.verify.filter((v) => {
             const peer = byName.get(v.peer);
             if (peer && !peer.failure) return true;
+            if (!peer && opts.verifyAlone) return true;
             const outcome = peer
               ? ({ kind: 'peer-failed' } as const)
               : ({ kind: 'peer-not-in-run' } as const);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type * as x509 from '@peculiar/x509';
 import {
   caCommonName,
+  caGeneration,
   certSerial,
   commonName,
   isCaCertificate,
@@ -19,6 +20,8 @@ import type { PkiProblem } from './problems.js';
 export type InspectPurpose = 'use' | 'revoke';
 
 export interface GatewaySnapshot {
+  /** Signed by the new CA of a `rotate --ca` in progress (not by pki_dir's ca.crt). */
+  byNewCa?: boolean;
   certPem?: string;
   cert?: x509.X509Certificate;
   keyPem?: string;
@@ -34,9 +37,10 @@ export async function inspectCa(
   certPem: string | undefined,
   keyPem: string | undefined,
   problems: PkiProblem[],
+  files: { cert: string; key: string } = { cert: rel.caCert, key: rel.caKey },
 ): Promise<CaSnapshot> {
-  const certFile = join(dir, rel.caCert);
-  const keyFile = join(dir, rel.caKey);
+  const certFile = join(dir, files.cert);
+  const keyFile = join(dir, files.key);
   const newPki = `point pki_dir in mesh.yml at an empty directory to start a new PKI (every gateway then gets new certificates on apply)`;
   const ca: CaSnapshot = {};
   if (keyPem !== undefined) {
@@ -63,7 +67,7 @@ export async function inspectCa(
     } else {
       const cn = commonName(cert);
       const publicKey = await cert.publicKey.export();
-      if (cn !== caCommonName(mesh)) {
+      if (caGeneration(mesh, cn) === undefined) {
         problems.push({
           file: certFile,
           problem: `is the CA "${cn}", not the CA of mesh "${mesh}" ("${caCommonName(mesh)}")`,
@@ -105,7 +109,12 @@ export async function inspectGateway(
   dir: string,
   lan: string,
   files: { certPem: string | undefined; keyPem: string | undefined },
-  ca: { publicKey: CryptoKey | undefined; revoked: ReadonlySet<string> },
+  ca: {
+    publicKey: CryptoKey | undefined;
+    revoked: ReadonlySet<string>;
+    /** The new CA while `rotate --ca` runs: a certificate it signed is accepted too. */
+    alsoTrusted?: CryptoKey | undefined;
+  },
   purpose: InspectPurpose,
   problems: PkiProblem[],
 ): Promise<GatewaySnapshot> {
@@ -143,10 +152,14 @@ export async function inspectGateway(
       fix: reissue,
     });
   }
-  if (caPublicKey !== undefined && !(await isSignedBy(cert, caPublicKey))) {
+  const byCa = caPublicKey !== undefined && (await isSignedBy(cert, caPublicKey));
+  if (!byCa && ca.alsoTrusted !== undefined && (await isSignedBy(cert, ca.alsoTrusted))) {
+    gateway.byNewCa = true;
+  }
+  if (caPublicKey !== undefined && !byCa && !gateway.byNewCa) {
     problems.push({
       file: certFile,
-      problem: `is not signed by this PKI's CA (${join(dir, rel.caCert)})`,
+      problem: `is not signed by this PKI's CA (${join(dir, rel.caCert)}${ca.alsoTrusted ? `, nor by the new CA ${join(dir, rel.nextCaCert)}` : ''})`,
       fix: reissue,
     });
   }

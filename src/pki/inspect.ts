@@ -13,6 +13,7 @@ import {
 import { GITIGNORE_ENTRIES, LAN_NAME, rel, SECRET_DIRS } from './layout.js';
 import { checkDirMode, ignoreMissing, readPlainFile } from './pki-files.js';
 import { type PkiProblem, pkiErrorFrom } from './problems.js';
+import { type CaRotationRecord, readRotation } from './rotation-record.js';
 import { type PkiState, parsePkiState } from './state.js';
 import { tlsCryptKeyProblem } from './tls-crypt.js';
 
@@ -40,6 +41,11 @@ export interface PkiSnapshot {
   gateways: Map<string, GatewaySnapshot>;
   /** Existing tls-crypt keys by pair index. */
   tlsCrypt: Map<number, string>;
+  /**
+   * A `rotate --ca` in progress. In its first two phases gateways trust the new CA too (`next`, with its CRL);
+   * in the last, pki_dir's CA already is the new one.
+   */
+  caRotation?: { record: CaRotationRecord; next?: CaSnapshot; nextCrlPem?: string };
 }
 
 export function validateRequest(request: PkiRequest): void {
@@ -57,6 +63,50 @@ export function validateRequest(request: PkiRequest): void {
       );
     }
   }
+}
+
+/**
+ * The `rotate --ca` in progress, if any, with the new CA and its CRL while gateways are to trust both. An unreadable
+ * record is a refusal here (the material a gateway gets depends on it).
+ */
+async function inspectCaRotation(
+  dir: string,
+  mesh: string,
+  problems: PkiProblem[],
+): Promise<PkiSnapshot['caRotation']> {
+  let record: ReturnType<typeof readRotation>;
+  try {
+    record = readRotation(dir);
+  } catch (error) {
+    problems.push({
+      file: join(dir, rel.rotation),
+      problem: (error as Error).message.replace(/^.*?: /, '').replace(/\. Fix: .*$/, ''),
+      fix: 'restore it from a backup, or (once you have checked which CA each gateway trusts) move it away',
+    });
+    return undefined;
+  }
+  if (record?.kind !== 'ca') return undefined;
+  if (record.phase === 'retire') return { record };
+  const certPem = readPlainFile(join(dir, rel.nextCaCert), true, problems);
+  const keyPem = readPlainFile(join(dir, rel.nextCaKey), true, problems);
+  const nextCrlPem = readPlainFile(join(dir, rel.nextCrl), true, problems);
+  const missing = [
+    ...(certPem === undefined ? [rel.nextCaCert] : []),
+    ...(keyPem === undefined ? [rel.nextCaKey] : []),
+    ...(nextCrlPem === undefined ? [rel.nextCrl] : []),
+  ];
+  for (const relative of missing) {
+    problems.push({
+      file: join(dir, relative),
+      problem: `is missing, but ${join(dir, rel.rotation)} records a CA rotation in phase ${record.phase} that keeps the new CA there`,
+      fix: 'restore it from a backup (gateways may already trust that CA)',
+    });
+  }
+  const next = await inspectCa(dir, mesh, certPem, keyPem, problems, {
+    cert: rel.nextCaCert,
+    key: rel.nextCaKey,
+  });
+  return { record, next, ...(nextCrlPem === undefined ? {} : { nextCrlPem }) };
 }
 
 export async function inspectPki(
@@ -151,12 +201,14 @@ export async function inspectPki(
 
   snapshot.ca = await inspectCa(dir, mesh, caCertPem, caKeyPem, problems);
   const caPublicKey = snapshot.ca.publicKey;
+  const caRotation = await inspectCaRotation(dir, mesh, problems);
+  if (caRotation) snapshot.caRotation = caRotation;
 
   const revoked = new Set(snapshot.state?.revoked.map((r) => r.serial) ?? []);
   for (const lan of request.lans) {
     const certPem = await readPublic(rel.gatewayCert(lan));
     const keyPem = await readSecret(rel.gatewayKey(lan));
-    const ca = { publicKey: caPublicKey, revoked };
+    const ca = { publicKey: caPublicKey, revoked, alsoTrusted: caRotation?.next?.publicKey };
     snapshot.gateways.set(lan, await inspectGateway(dir, lan, { certPem, keyPem }, ca, purpose, problems));
   }
 
@@ -181,6 +233,17 @@ export async function inspectPki(
   if (crlText !== undefined && crl !== undefined) {
     const signedByCa = caPublicKey !== undefined && (await isCrlSignedBy(crl, caPublicKey));
     snapshot.crl = { pem: crlText, crl, serials: crlSerials(crl), signedByCa };
+  }
+
+  if (caRotation?.nextCrlPem !== undefined && caRotation.next?.publicKey !== undefined) {
+    const nextCrl = parseCrl(caRotation.nextCrlPem);
+    if (nextCrl === undefined || !(await isCrlSignedBy(nextCrl, caRotation.next.publicKey))) {
+      problems.push({
+        file: path(rel.nextCrl),
+        problem: 'is not a CRL signed by the new CA of the rotation in progress',
+        fix: 'run `meshctl rotate --ca` again, which writes it anew',
+      });
+    }
   }
 
   const gitignore = await readPublic(rel.gitignore);

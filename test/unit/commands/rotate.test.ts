@@ -393,8 +393,10 @@ describe('rotate against memory gateways', function () {
     const pkiBefore = treeSnapshot(pki);
     const execs = execCount(mesh.network);
     const cases: [string[], RegExp][] = [
-      [[], /exactly one of --pair A,B .* and --gateway NAME.*neither/],
-      [['--pair', 'alpha,beta', '--gateway', 'beta'], /both were given/],
+      [[], /exactly one of --pair A,B .*, --gateway NAME .* and --ca .*none was given/],
+      [['--pair', 'alpha,beta', '--gateway', 'beta'], /2 were given/],
+      [['--ca', '--gateway', 'beta'], /2 were given/],
+      [['--ca', '--limit', 'beta'], /--limit: rotate converges exactly the gateways/],
       [['--pair', 'alpha'], /not two different gateway names/],
       [['--pair', 'alpha,alpha'], /not two different gateway names/],
       [['--pair', 'alpha,beta,gamma'], /not two different gateway names/],
@@ -412,7 +414,7 @@ describe('rotate against memory gateways', function () {
       ],
       [['--gateway', 'beta', '--limit', 'beta'], /--limit: rotate converges exactly/],
       [['--gateway', 'beta', '--tunnel-timeout', '0'], /--tunnel-timeout 0: below 1/],
-      [['--ca'], /Unknown argument: ca/],
+      [['--ca', '--bogus'], /Unknown argument: bogus/],
     ];
     for (const [args, expected] of cases) {
       const stderr: string[] = [];
