@@ -285,6 +285,7 @@ async function converge(
   together: boolean,
   restart?: ReadonlyMap<string, string>,
   verifyAlone = false,
+  rolling = false,
 ): Promise<GatewayRun[]> {
   // expired material is reported, not refused: rotating it is the fix
   const desired = await computeDesired({ inventory: inventoryDir }, out, 'create', 'warn');
@@ -298,6 +299,7 @@ async function converge(
     tunnelTimeoutMs: (options.tunnelTimeout ?? 60) * 1000,
     together,
     verifyAlone,
+    rolling,
     ...(restart ? { restart } : {}),
   });
   return runs;
@@ -655,6 +657,8 @@ async function rotateCa(
         false,
         undefined,
         true,
+        // with bgp, the gateway's other tunnels carry its traffic while each one restarts (SPEC §10)
+        inventory.mesh.routing === 'bgp',
       );
       runs.push(...converged);
       if (gatewayDone(converged)) {

@@ -40,6 +40,8 @@ export interface EngineOptions {
    * Without it such a tunnel is reported `peer-not-in-run`, unchecked (--limit, add-lan's first phase).
    */
   verifyAlone?: boolean;
+  /** Restart each gateway's changed tunnels one at a time, each verified before the next (GatewayRun.rolling). */
+  rolling?: boolean;
 }
 
 function renderer(out: Output): { renderer: 'silent' | 'default'; fallbackRenderer: 'simple' } {
@@ -402,6 +404,7 @@ export async function runEngine(
   opts: EngineOptions & { apply: boolean; after?: (runs: GatewayRun[]) => ListrTask[] },
 ): Promise<EngineResult> {
   const runs = selected.map((name) => newRun(desired.get(name)!));
+  if (opts.rolling) for (const run of runs) run.rolling = { timeoutMs: opts.tunnelTimeoutMs };
   const tasks = gatherTasks(runs, desired, opts);
   // every phase picks its gateways when it runs, so it sees what earlier phases decided
   if (opts.apply) tasks.push(...applyTasks(runs, opts));
