@@ -16,6 +16,8 @@ export interface ExpiryFinding {
   /** The command that fixes it. */
   fix: string;
   message: string;
+  /** The gateway whose certificate it is (none for the CA and the CRL, which every gateway holds). */
+  gateway?: string;
 }
 
 /** The public parts expiry is judged on; any may be missing (validate and status read what exists). */
@@ -40,7 +42,14 @@ export function rotateGatewayFix(gateway: string): string {
 export function expiryFindings(input: ExpiryInput, now: Date): ExpiryFinding[] {
   const findings: ExpiryFinding[] = [];
   const horizon = now.getTime() + EXPIRY_WARNING_DAYS * DAY_MS;
-  const check = (what: string, expires: Date | undefined, effect: string, fix: string, expiredFix = fix) => {
+  const check = (
+    what: string,
+    expires: Date | undefined,
+    effect: string,
+    fix: string,
+    expiredFix = fix,
+    gateway?: string,
+  ) => {
     if (expires === undefined || expires.getTime() > horizon) return;
     const expired = expires.getTime() <= now.getTime();
     if (expired) fix = expiredFix;
@@ -52,6 +61,7 @@ export function expiryFindings(input: ExpiryInput, now: Date): ExpiryFinding[] {
       expires,
       fix,
       message: `${what} ${verb} on ${day}: ${expired ? effect.replace(' then', ' now') : effect}. Fix: ${fix}`,
+      ...(gateway === undefined ? {} : { gateway }),
     });
   };
   if (input.caCert !== undefined) {
@@ -71,6 +81,8 @@ export function expiryFindings(input: ExpiryInput, now: Date): ExpiryFinding[] {
       parseCertificate(cert)?.notAfter,
       'its tunnels stop then',
       rotateGatewayFix(name),
+      rotateGatewayFix(name),
+      name,
     );
   }
   if (input.crl !== undefined) {

@@ -510,6 +510,26 @@ describe('expiry: validate, diff, apply and status warn from 90 days and fail on
     assert.equal(await validate(engineOptions(mesh.dir), captured().out), 0);
   });
 
+  it('expired: apply --limit is stopped only by the expired certificate of a gateway it acts on', async () => {
+    await reissueGamma(-2);
+    const c = captured();
+    assert.equal(
+      await apply(engineOptions(mesh.dir, { limit: 'alpha,beta' }), c.out, connector()),
+      0,
+      c.errors(),
+    );
+    assert.match(
+      c.errors(),
+      /error: the certificate of gamma .* expired .*\(gamma is not acted on by this run\)/,
+    );
+    const execs = execCount(mesh.network);
+    await assert.rejects(
+      apply(engineOptions(mesh.dir, { limit: 'gamma' }), captured().out, connector()),
+      (e: Error) => e instanceof PkiError && /the certificate of gamma .* expired/.test(e.message),
+    );
+    assert.equal(execCount(mesh.network), execs, 'no gateway contacted');
+  });
+
   it('status still runs when a file of pki_dir cannot be read (a warning)', async () => {
     const { mkdirSync, renameSync } = await import('node:fs');
     // a directory where the CA certificate should be: unreadable as a file, whoever runs the test
