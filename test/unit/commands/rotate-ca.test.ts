@@ -111,6 +111,24 @@ describe('rotate --ca against memory gateways', function () {
     assert.ok(checks.every(Boolean), `a tunnel was down between two steps: ${checks.join(',')}`);
     const result = c.json();
     assert.equal(result.outcome, 'rotated');
+    // the --json shape (README "Keys"): one entry per converge, one gateway at a time
+    assert.deepEqual(Object.keys(result).sort(), [
+      'command',
+      'gateways',
+      'newCa',
+      'ok',
+      'oldCa',
+      'outcome',
+      'schema',
+      'target',
+    ]);
+    assert.equal(result.target, '--ca');
+    const gateways = result.gateways as { lan: string; status: string; tunnels: { outcome: { kind: string } }[] }[];
+    assert.deepEqual(
+      gateways.map((g) => g.lan),
+      [...NAMES, ...NAMES, ...NAMES],
+    );
+    assert.ok(gateways.every((g) => g.status === 'changed' && g.tunnels.every((t) => t.outcome.kind === 'verified')));
     // pki_dir: the new CA (a distinct name), every certificate signed by it, the old CA kept for audit only
     const ca = parseCertificate(pkiFile(rel.caCert))!;
     assert.notEqual(certSerial(ca), oldCa);
