@@ -1,15 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PkiError } from '../errors.js';
-import {
-  caGeneration,
-  certificatePem,
-  certSerial,
-  commonName,
-  createCaCertificate,
-  createGatewayCertificate,
-  randomSerial,
-} from './certificates.js';
+import { caGeneration, certificatePem, certSerial, commonName, createCaCertificate } from './certificates.js';
 import { createCrl, crlPem } from './crl.js';
 import { PkiWriter } from './ensure.js';
 import { inspectPki, pkiErrorFrom } from './inspect.js';
@@ -17,7 +9,7 @@ import { generateKeyPair, importKeyPair } from './keys.js';
 import { PUBLIC_MODE, rel, SECRET_MODE } from './layout.js';
 import { readPlainFile } from './pki-files.js';
 import type { PkiProblem } from './problems.js';
-import { clearRotation, sweepRotationDir } from './rotation.js';
+import { clearRotation, issueRecorded, sweepRotationDir } from './rotation.js';
 import { type CaPhase, type CaRotationRecord, serializeRecord } from './rotation-record.js';
 import { serializePkiState } from './state.js';
 import { EXPIRED_CA_FIX } from './warnings.js';
@@ -178,22 +170,16 @@ export async function reissueUnderNewCa(opts: {
   ]);
   const { publicKey } = await importKeyPair(existing.key, existing.keyPem);
   const caKey = await importKeyPair(next.key, next.keyPem);
-  const cert = await createGatewayCertificate({
+  const cert = await issueRecorded({
+    writer,
+    state,
+    taken,
     lan: opts.gateway,
     publicKey,
     ca: next.cert,
     caKey,
-    serial: randomSerial(taken),
     now,
   });
-  // recorded before the certificate exists anywhere: its serial is never handed out again
-  state.issued.push({
-    lan: opts.gateway,
-    serial: certSerial(cert),
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
-  });
-  await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
   await writer.write(rel.gatewayCert(opts.gateway), certificatePem(cert), PUBLIC_MODE, true);
   return true;
 }

@@ -1,17 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type * as x509 from '@peculiar/x509';
 import { PkiError } from '../errors.js';
 import { removeFileDurably } from './atomic-file.js';
 import { certificatePem, certSerial, createGatewayCertificate, randomSerial } from './certificates.js';
 import { createCrl, crlPem } from './crl.js';
 import { PkiWriter } from './ensure.js';
 import { inspectPki, pkiErrorFrom } from './inspect.js';
-import { generateKeyPair, importKeyPair } from './keys.js';
+import { generateKeyPair, importKeyPair, type SigningKeyPair } from './keys.js';
 import { PUBLIC_MODE, rel, SECRET_MODE } from './layout.js';
 import { readPlainFile } from './pki-files.js';
 import type { PkiProblem } from './problems.js';
-import { parsePkiState, serializePkiState } from './state.js';
+import { type PkiState, parsePkiState, serializePkiState } from './state.js';
 import { generateTlsCryptKey } from './tls-crypt.js';
 import { EXPIRED_CA_FIX } from './warnings.js';
 
@@ -192,25 +193,18 @@ export async function beginGatewayRotation(opts: {
     certSerial(ca),
     certSerial(existing.cert),
   ]);
-  const serial = randomSerial(taken);
   const keys = await generateKeyPair();
   const caKey = await importKeyPair(caKeyObject, caKeyPem);
-  const cert = await createGatewayCertificate({
+  const cert = await issueRecorded({
+    writer,
+    state,
+    taken,
     lan: opts.gateway,
     publicKey: keys.publicKey,
     ca,
     caKey,
-    serial,
     now,
   });
-  // recorded before the certificate exists anywhere: its serial is never handed out again
-  state.issued.push({
-    lan: opts.gateway,
-    serial: certSerial(cert),
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
-  });
-  await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
   await writer.write(rel.nextKey(opts.gateway), keys.pem, SECRET_MODE, true);
   await writer.write(rel.nextCert(opts.gateway), certificatePem(cert), SECRET_MODE, true);
   const record: RotationRecord & { kind: 'gateway' } = {
@@ -225,6 +219,39 @@ export async function beginGatewayRotation(opts: {
   await writer.write(rel.rotation, serializeRecord(record), PUBLIC_MODE, true);
   await installNext(opts.dir, record);
   return record;
+}
+
+/**
+ * A gateway certificate of `ca` with a serial not in `taken`, recorded in pki.json (written) before the certificate
+ * exists anywhere, so its serial is never handed out again. The caller writes the certificate.
+ */
+export async function issueRecorded(opts: {
+  writer: PkiWriter;
+  state: PkiState;
+  taken: ReadonlySet<string>;
+  lan: string;
+  publicKey: CryptoKey;
+  ca: x509.X509Certificate;
+  caKey: SigningKeyPair;
+  now: Date;
+}): Promise<x509.X509Certificate> {
+  const { state, lan, publicKey, ca, caKey, now } = opts;
+  const cert = await createGatewayCertificate({
+    lan,
+    publicKey,
+    ca,
+    caKey,
+    serial: randomSerial(opts.taken),
+    now,
+  });
+  state.issued.push({
+    lan,
+    serial: certSerial(cert),
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+  });
+  await opts.writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
+  return cert;
 }
 
 /**

@@ -123,12 +123,18 @@ describe('rotate --ca against memory gateways', function () {
       'target',
     ]);
     assert.equal(result.target, '--ca');
-    const gateways = result.gateways as { lan: string; status: string; tunnels: { outcome: { kind: string } }[] }[];
+    const gateways = result.gateways as {
+      lan: string;
+      status: string;
+      tunnels: { outcome: { kind: string } }[];
+    }[];
     assert.deepEqual(
       gateways.map((g) => g.lan),
       [...NAMES, ...NAMES, ...NAMES],
     );
-    assert.ok(gateways.every((g) => g.status === 'changed' && g.tunnels.every((t) => t.outcome.kind === 'verified')));
+    assert.ok(
+      gateways.every((g) => g.status === 'changed' && g.tunnels.every((t) => t.outcome.kind === 'verified')),
+    );
     // pki_dir: the new CA (a distinct name), every certificate signed by it, the old CA kept for audit only
     const ca = parseCertificate(pkiFile(rel.caCert))!;
     assert.notEqual(certSerial(ca), oldCa);
