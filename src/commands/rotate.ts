@@ -11,6 +11,7 @@ import type { Output } from '../output.js';
 import {
   beginCaRotation,
   beginRetire,
+  checkCaRotationReady,
   enterCaPhase,
   finishCaRotation,
   installNewCa,
@@ -571,6 +572,34 @@ function planCa(
   });
 }
 
+/**
+ * Before a CA rotation begins: every gateway connected to and its facts read (nothing changed), so one that
+ * cannot be reached refuses the rotation instead of stopping it halfway.
+ */
+async function preflight(
+  options: RotateOptions,
+  out: Output,
+  connector: Connector,
+  all: string[],
+): Promise<void> {
+  // read only: the preview of the material (nothing is created before the rotation begins)
+  const desired = await computeDesired({ inventory: options.inventory }, out, 'preview', 'warn');
+  const { runs } = await runEngine(desired.states, all, {
+    apply: false,
+    forks: options.forks,
+    acceptNew: Boolean(options.acceptNew),
+    connector,
+    out,
+    tunnelTimeoutMs: (options.tunnelTimeout ?? 60) * 1000,
+  });
+  const failed = runs.filter((r) => r.failure);
+  if (failed.length > 0) {
+    throw new UsageError(
+      `rotate --ca converges every gateway in turn, and ${failed.map((r) => `${r.name} (${r.failure!.stage}: ${r.failure!.message})`).join('; ')} could not be read; nothing was changed. Fix the cause and run it again`,
+    );
+  }
+}
+
 /** One gateway converged alone: it counts as done when it was reached and every one of its tunnels verified. */
 function gatewayDone(runs: GatewayRun[]): boolean {
   return (
@@ -603,7 +632,10 @@ async function rotateCa(
     out.info(`rotate --ca: resuming, ${rotationProgress(record, all.length)} (started ${record.startedAt})`);
     if (record.phase === 'retire') await installNewCa(dir);
   } else {
-    record = await beginCaRotation({ dir, mesh });
+    // every gateway ready and reached before anything is written: one that is not would stop the rotation halfway
+    await checkCaRotationReady({ dir, mesh, gateways: all });
+    await preflight(options, out, connector, all);
+    record = await beginCaRotation({ dir, mesh, gateways: all });
     out.info(
       `pki: a new CA (serial ${record.newCa}) and its CRL beside the current one (serial ${record.oldCa}); ${rel.rotation} records the rotation`,
     );

@@ -244,7 +244,8 @@ async function restartOneByOne(
     }
     const probe = run.verify.find((v) => v.unit === unit);
     if (!probe) continue;
-    const up = await waitForTunnels(conn, [probe], timeoutMs);
+    // a failed check only ends the wait: the verify phase judges every tunnel, and the rest must restart too
+    const up = await waitForTunnels(conn, [probe], timeoutMs).catch(() => new Set<string>());
     const neighbor = run.verifyBgp?.neighbors.find((n) => n.peer === probe.peer);
     // an error reading FRR is the verify phase's to report: here it only ends the wait
     if (up.has(unit) && neighbor) await waitForBgp(conn, [neighbor], timeoutMs).catch(() => undefined);

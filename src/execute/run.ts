@@ -321,7 +321,8 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
           // a peer that failed or is not in this run may not be configured for this session yet
           const checks = action.neighbors.filter((n) => {
             const peer = byName.get(n.peer);
-            return peer !== undefined && !peer.failure;
+            // verifyAlone: a peer outside the run was converged before, so its session must come up too
+            return peer === undefined ? Boolean(opts.verifyAlone) : !peer.failure;
           });
           const skipped = action.neighbors.length - checks.length;
           if (checks.length === 0) {

@@ -1,16 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PkiError } from '../errors.js';
-import { caGeneration, certificatePem, certSerial, commonName, createCaCertificate } from './certificates.js';
-import { createCrl, crlPem } from './crl.js';
+import {
+  caGeneration,
+  certificatePem,
+  certSerial,
+  commonName,
+  createCaCertificate,
+  parseCertificate,
+} from './certificates.js';
+import { createCrl, crlPem, isCrlSignedBy, parseCrl } from './crl.js';
 import { PkiWriter } from './ensure.js';
-import { inspectPki, pkiErrorFrom } from './inspect.js';
+import { inspectPki, type PkiSnapshot, pkiErrorFrom } from './inspect.js';
 import { generateKeyPair, importKeyPair } from './keys.js';
 import { PUBLIC_MODE, rel, SECRET_MODE } from './layout.js';
 import { readPlainFile } from './pki-files.js';
 import type { PkiProblem } from './problems.js';
-import { clearRotation, issueRecorded, sweepRotationDir } from './rotation.js';
-import { type CaPhase, type CaRotationRecord, serializeRecord } from './rotation-record.js';
+import { clearRotation, issueRecorded } from './rotation.js';
+import { type CaPhase, type CaRotationRecord, serializeRecord, sweepRotationDir } from './rotation-record.js';
 import { serializePkiState } from './state.js';
 import { EXPIRED_CA_FIX } from './warnings.js';
 
@@ -51,21 +58,25 @@ function readKept(dir: string, relative: string, what: string): string {
   return text;
 }
 
-/** A new CA and its CRL beside the current one; the record (phase trust) is written last. */
-export async function beginCaRotation(opts: {
+/**
+ * What a CA rotation needs before it begins, read only: the CA valid, and every gateway of the inventory with its
+ * certificate and key, not expired (a rotation that could not finish would block every certificate change until
+ * it does). Throws the refusal with its fixes; returns the snapshot.
+ */
+export async function checkCaRotationReady(opts: {
   dir: string;
   mesh: string;
+  gateways: string[];
   now?: Date;
-}): Promise<CaRotationRecord> {
+}): Promise<PkiSnapshot> {
   const now = opts.now ?? new Date();
   const { snapshot, problems } = await inspectPki(
-    { dir: opts.dir, mesh: opts.mesh, lans: [], pairs: [] },
+    { dir: opts.dir, mesh: opts.mesh, lans: opts.gateways, pairs: [] },
     'use',
   );
   if (problems.length > 0) throw pkiErrorFrom(problems);
-  const { state } = snapshot;
   const { cert: ca } = snapshot.ca;
-  if (state === undefined || ca === undefined || snapshot.ca.key === undefined) {
+  if (snapshot.state === undefined || ca === undefined || snapshot.ca.key === undefined) {
     throw new PkiError(
       `${join(opts.dir, rel.caCert)}: there is no CA yet, so there is nothing to rotate. Fix: run \`meshctl apply\`, which creates it`,
     );
@@ -75,6 +86,39 @@ export async function beginCaRotation(opts: {
       `${join(opts.dir, rel.caCert)}: the mesh CA expired on ${ca.notAfter.toISOString().slice(0, 10)}, so no tunnel can be verified during a staged rotation. Fix: ${EXPIRED_CA_FIX}`,
     );
   }
+  const unready: string[] = [];
+  for (const name of opts.gateways) {
+    const g = snapshot.gateways.get(name);
+    if (g?.cert === undefined || g.key === undefined) {
+      unready.push(
+        `${name} has no certificate and key yet (fix: \`meshctl apply\` first, which issues them)`,
+      );
+    } else if (g.cert.notAfter.getTime() <= now.getTime()) {
+      unready.push(
+        `the certificate of ${name} expired on ${g.cert.notAfter.toISOString().slice(0, 10)}, so its tunnels cannot be verified (fix: \`meshctl rotate --gateway ${name}\` first)`,
+      );
+    }
+  }
+  if (unready.length > 0) {
+    throw new PkiError(
+      `rotate --ca needs every gateway's tunnels verifiable, and nothing was changed:\n  ${unready.join('\n  ')}`,
+    );
+  }
+  return snapshot;
+}
+
+/** A new CA and its CRL beside the current one; the record (phase trust) is written last. */
+export async function beginCaRotation(opts: {
+  dir: string;
+  mesh: string;
+  /** Every gateway of the inventory (see checkCaRotationReady). */
+  gateways: string[];
+  now?: Date;
+}): Promise<CaRotationRecord> {
+  const now = opts.now ?? new Date();
+  const snapshot = await checkCaRotationReady({ ...opts, now });
+  const state = snapshot.state!;
+  const ca = snapshot.ca.cert!;
   await sweepRotationDir(opts.dir);
   const generation = (caGeneration(opts.mesh, commonName(ca)) ?? 1) + 1;
   const taken = new Set([
@@ -222,7 +266,18 @@ export async function installNewCa(dir: string): Promise<void> {
   };
   await install(rel.nextCaKey, rel.caKey, SECRET_MODE, 'the new CA key');
   await install(rel.nextCaCert, rel.caCert, PUBLIC_MODE, 'the new CA');
-  await install(rel.nextCrl, rel.crl, PUBLIC_MODE, "the new CA's CRL");
+  // a CRL the new CA signed is in place already (perhaps renewed since by apply, with a higher number): keep it
+  const nextCa = parseCertificate(readKept(dir, rel.nextCaCert, 'the new CA'));
+  let current: string | undefined;
+  try {
+    current = readFileSync(join(dir, rel.crl), 'utf8');
+  } catch {
+    current = undefined;
+  }
+  const crl = current === undefined ? undefined : parseCrl(current);
+  const signed =
+    crl !== undefined && nextCa !== undefined && (await isCrlSignedBy(crl, await nextCa.publicKey.export()));
+  if (!signed) await install(rel.nextCrl, rel.crl, PUBLIC_MODE, "the new CA's CRL");
 }
 
 /** Every gateway trusts the new CA alone: the record goes, the old CA's certificate stays for audit. */

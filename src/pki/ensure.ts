@@ -15,6 +15,7 @@ import { createCrl, crlPem } from './crl.js';
 import { inspectPki, type PkiRequest, type PkiSnapshot, pkiErrorFrom } from './inspect.js';
 import { generateKeyPair, importKeyPair, type SigningKeyPair } from './keys.js';
 import { DIR_MODE, EXPIRY_WARNING_DAYS, GITIGNORE_CONTENT, PUBLIC_MODE, rel, SECRET_MODE } from './layout.js';
+import { readRotation, sweepRotationDir } from './rotation-record.js';
 import { newPkiState, type PkiState, serializePkiState } from './state.js';
 import { generateTlsCryptKey } from './tls-crypt.js';
 
@@ -48,6 +49,8 @@ export async function ensurePki(
   }
   const writer = new PkiWriter(opts.dir);
   if (!snapshot.dirExists) await ensurePrivateDirectory(opts.dir, DIR_MODE);
+  // a rotation stopped after its record was removed may have left what it kept aside (old private keys)
+  else if (readRotation(opts.dir) === undefined) await sweepRotationDir(opts.dir);
 
   let state = snapshot.state;
   let stateChanged = false;

@@ -2,6 +2,7 @@ import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as x509 from '@peculiar/x509';
 import { PkiError } from '../errors.js';
+import { certSerial } from './certificates.js';
 import { crlSerials, isCrlSignedBy, parseCrl } from './crl.js';
 import {
   type CaSnapshot,
@@ -80,7 +81,7 @@ async function inspectCaRotation(
   } catch (error) {
     problems.push({
       file: join(dir, rel.rotation),
-      problem: (error as Error).message.replace(/^.*?: /, '').replace(/\. Fix: .*$/, ''),
+      problem: (error as Error).message,
       fix: 'restore it from a backup, or (once you have checked which CA each gateway trusts) move it away',
     });
     return undefined;
@@ -202,7 +203,29 @@ export async function inspectPki(
   snapshot.ca = await inspectCa(dir, mesh, caCertPem, caKeyPem, problems);
   const caPublicKey = snapshot.ca.publicKey;
   const caRotation = await inspectCaRotation(dir, mesh, problems);
-  if (caRotation) snapshot.caRotation = caRotation;
+  if (caRotation) {
+    snapshot.caRotation = caRotation;
+    // the CAs must be the ones the record names: in the last phase ca.crt is the new one (a run stopped while
+    // installing it left a mix, which only the rotation itself finishes)
+    const { record } = caRotation;
+    const expected = record.phase === 'retire' ? record.newCa : record.oldCa;
+    const serial = snapshot.ca.cert === undefined ? undefined : certSerial(snapshot.ca.cert);
+    const nextSerial = caRotation.next?.cert === undefined ? undefined : certSerial(caRotation.next.cert);
+    if (serial !== undefined && serial !== expected) {
+      problems.push({
+        file: path(rel.caCert),
+        problem: `is CA serial ${serial}, but ${path(rel.rotation)} says phase ${record.phase} of a CA rotation, where it is serial ${expected} (the new CA was not fully installed)`,
+        fix: 'run `meshctl rotate --ca`, which installs it and goes on; move nothing away',
+      });
+    }
+    if (nextSerial !== undefined && nextSerial !== record.newCa) {
+      problems.push({
+        file: path(rel.nextCaCert),
+        problem: `is CA serial ${nextSerial}, not the new CA ${record.newCa} that ${path(rel.rotation)} names`,
+        fix: 'restore it from a backup (gateways may already trust that CA)',
+      });
+    }
+  }
 
   const revoked = new Set(snapshot.state?.revoked.map((r) => r.serial) ?? []);
   for (const lan of request.lans) {

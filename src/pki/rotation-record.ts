@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PkiError } from '../errors.js';
+import { removeFileDurably } from './atomic-file.js';
 import { LAN_NAME, rel } from './layout.js';
 
 /** The record of an unfinished `meshctl rotate` in pki_dir (rotation.json): what it rotates and how far it got. */
@@ -125,4 +127,19 @@ export function readRotation(dir: string): RotationRecord | undefined {
     return raw as unknown as RotationRecord;
   }
   throw bad('does not describe a pair, gateway or CA rotation');
+}
+
+/**
+ * Removes what private/rotation/ holds. Only while no rotation is recorded: with one rotation at a time, every
+ * file there belongs to the one that ended (or never began), and an old private key must not linger.
+ */
+export async function sweepRotationDir(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(join(dir, rel.rotationDir));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  for (const name of names.sort()) await removeFileDurably(join(dir, rel.rotationDir, name));
 }

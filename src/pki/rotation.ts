@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as x509 from '@peculiar/x509';
 import { PkiError } from '../errors.js';
@@ -37,6 +36,7 @@ import {
   rotationCommand,
   rotationProgress,
   serializeRecord,
+  sweepRotationDir,
 } from './rotation-record.js';
 
 export { type RotationRecord, readRotation, rotationCommand } from './rotation-record.js';
@@ -60,21 +60,6 @@ function readKept(dir: string, relative: string, what: string, record: RotationR
 export async function clearRotation(dir: string, _record: RotationRecord): Promise<void> {
   await removeFileDurably(join(dir, rel.rotation));
   await sweepRotationDir(dir);
-}
-
-/**
- * Removes what private/rotation/ holds. Only while no rotation is recorded: with one rotation at a time, every
- * file there belongs to the one that ended (or never began), and an old private key must not linger.
- */
-export async function sweepRotationDir(dir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(join(dir, rel.rotationDir));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  for (const name of names.sort()) await removeFileDurably(join(dir, rel.rotationDir, name));
 }
 
 /**

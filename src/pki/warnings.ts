@@ -91,7 +91,9 @@ export function expiryFindings(input: ExpiryInput, now: Date): ExpiryFinding[] {
         i === 0 ? `the CRL (pki_dir/${rel.crl})` : `the new CA's CRL (pki_dir/${rel.nextCrl})`,
         parseCrl(crl)?.nextUpdate,
         'OpenVPN refuses every peer then',
-        '`meshctl apply`, which renews it',
+        i === 0
+          ? '`meshctl apply`, which renews it'
+          : '`meshctl rotate --ca` to finish the rotation (then apply renews it)',
       );
     });
   }

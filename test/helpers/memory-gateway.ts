@@ -209,7 +209,10 @@ export class MemoryGateway {
   /** Units reloaded in place (`reload-or-restart` of a running oneshot), in order. */
   readonly reloads: string[] = [];
   faults: Fault[] = [];
+  /** false: the machine is gone (no SSH, no tunnels). */
   reachable = true;
+  /** true: SSH to it fails while it and its tunnels keep running (a management path cut). */
+  sshDown = false;
   openvpnVersion: string | null = '2.6.14';
   os = { id: 'debian', versionId: '12', codename: 'bookworm', idLike: [] as string[] };
   systemd: 'running' | 'not-booted' | 'missing' = 'running';
@@ -1277,7 +1280,7 @@ export class MemoryNetwork {
 
   readonly connector: Connector = async (opts: ConnectOptions): Promise<Connection> => {
     const gateway = this.gateways.get(opts.host);
-    if (!gateway?.reachable)
+    if (!gateway?.reachable || gateway.sshDown)
       throw new ConnectError(opts.host, `${opts.name} (${opts.host}): connection refused`);
     this.connections.push(gateway.name);
     return {

@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run as addLan } from '../../../src/commands/add-lan.js';
 import { run as apply } from '../../../src/commands/apply.js';
 import { run as removeLan } from '../../../src/commands/remove-lan.js';
 import { run as rotate } from '../../../src/commands/rotate.js';
-import { UsageError } from '../../../src/errors.js';
+import { PkiError, UsageError } from '../../../src/errors.js';
 import { gatewayPaths } from '../../../src/gateway/layout.js';
 import { loadInventoryOrThrow } from '../../../src/inventory/load.js';
 import { certSerial, commonName, parseCertificate, pemBlocks } from '../../../src/pki/certificates.js';
 import { rel } from '../../../src/pki/layout.js';
 import { readRotation } from '../../../src/pki/rotation.js';
-import type { MemoryNetwork } from '../../helpers/memory-gateway.js';
 import { captured, engineOptions, type MemoryMesh, memoryMesh } from '../../helpers/memory-mesh.js';
 import { fileHashes, treeSnapshot } from '../../helpers/snapshot.js';
 
@@ -28,14 +27,6 @@ const LANS = [
 ];
 const NAMES = LANS.map((l) => l.name);
 const unit = (peer: string) => `openvpn-server@mesh-${peer}.service`;
-
-/** Every start of a tunnel unit, in order: `gateway unit`. */
-function starts(network: MemoryNetwork): Map<string, number> {
-  const result = new Map<string, number>();
-  for (const g of network.gateways.values())
-    for (const [u, s] of g.units) if (u.startsWith('openvpn-server@')) result.set(`${g.name} ${u}`, s.pid);
-  return result;
-}
 
 describe('rotate --ca against memory gateways', function () {
   this.timeout(60_000);
@@ -89,7 +80,7 @@ describe('rotate --ca against memory gateways', function () {
   it('a new CA everywhere: each phase one gateway at a time, every tunnel up after each step, the old CA refused at the end', async () => {
     const oldCa = certSerial(parseCertificate(pkiFile(rel.caCert))!);
     const oldCerts = new Map(NAMES.map((n) => [n, pkiFile(rel.gatewayCert(n))]));
-    const pidsBefore = starts(mesh.network);
+    const logFrom = new Map(NAMES.map((n) => [n, mesh.network.get(n).log.length]));
     // after every converge of the rotation, each tunnel is up (the memory tunnels check trust at both ends)
     const checks: boolean[] = [];
     const original = mesh.network.connector;
@@ -152,9 +143,23 @@ describe('rotate --ca against memory gateways', function () {
       assert.notEqual(pkiFile(rel.gatewayCert(name)), oldCerts.get(name));
     }
     assert.ok(allUp());
-    // every tunnel restarted (each gateway restarts its own ends, three times)
-    const after = starts(network);
-    for (const [key, pid] of pidsBefore) assert.ok(after.get(key)! >= pid + 3 || after.get(key) !== pid, key);
+    // every tunnel end (re)started exactly three times, once per phase, by its own gateway's converge
+    for (const name of NAMES) {
+      const commands = network.get(name).log.slice(logFrom.get(name));
+      for (const peer of NAMES.filter((p) => p !== name)) {
+        const startsOf = commands.filter(
+          (r) =>
+            r.argv[0] === 'systemctl' &&
+            ['start', 'restart'].includes(r.argv[1]!) &&
+            r.argv.includes(unit(peer)),
+        );
+        assert.equal(
+          startsOf.length,
+          3,
+          `${name} ${unit(peer)}: ${startsOf.map((r) => r.argv.join(' ')).join('; ')}`,
+        );
+      }
+    }
     // an old certificate is refused now: alpha presenting it gets no tunnel
     const alpha = network.get('alpha');
     alpha.files.get(gatewayPaths.cert('alpha'))!.content = Buffer.from(oldCerts.get('alpha')!);
@@ -222,22 +227,100 @@ describe('rotate --ca against memory gateways', function () {
     assert.ok(allUp());
   });
 
-  it('stopped in phase 1 by a gateway that cannot be reached: it and the gateways after it keep the old CA alone; the same command finishes', async () => {
-    // beta is off: no tunnel to it can be verified, so the first gateway already stops the rotation
+  it('a gateway that cannot be reached refuses the rotation before anything is written', async () => {
     mesh.network.get('beta').reachable = false;
+    const before = treeSnapshot(pki);
+    await assert.rejects(
+      rotate(engineOptions(mesh.dir, { ca: true }), captured().out, connector()),
+      (e: Error) =>
+        e instanceof UsageError && /beta \(connect: .*could not be read; nothing was changed/.test(e.message),
+    );
+    assert.deepEqual(treeSnapshot(pki), before);
+    assert.equal(readRotation(pki), undefined);
+  });
+
+  it('a gateway lost in phase 1: the rotation stops there, the gateways after it keep the old CA alone; the same command goes on', async () => {
+    const beta = mesh.network.get('beta');
+    let betaConnections = 0;
+    const original = mesh.network.connector;
+    const losing = {
+      connector: async (...args: Parameters<typeof original>) => {
+        // beta answers the check before the rotation, then drops off (its tunnels keep running)
+        if (args[0].host === 'beta.memory' && ++betaConnections === 2) beta.sshDown = true;
+        return original(...args);
+      },
+    };
     const c = captured();
-    assert.equal(await rotate(engineOptions(mesh.dir, { ca: true }), c.out, connector()), 1);
-    assert.match(c.errors(), /stopped at alpha in phase 1 of 3 \(trust\)/);
+    assert.equal(await rotate(engineOptions(mesh.dir, { ca: true }), c.out, losing), 1);
+    assert.match(c.errors(), /stopped at beta in phase 1 of 3 \(trust\), 1 of 3 gateways; done: alpha/);
     const record = readRotation(pki);
-    assert.deepEqual(record?.kind === 'ca' && [record.phase, record.done], ['trust', []]);
-    assert.deepEqual(trusted('beta'), trusted('gamma'));
-    assert.equal(trusted('gamma').length, 1, 'gamma is not touched while alpha is not done');
+    assert.deepEqual(record?.kind === 'ca' && [record.phase, record.done], ['trust', ['alpha']]);
+    assert.equal(trusted('alpha').length, 2);
+    assert.equal(trusted('beta').length, 1);
+    assert.equal(trusted('gamma').length, 1, 'gamma is not touched while beta is not done');
     const oldCa = trusted('gamma')[0]!;
     // every gateway still trusts the CA of every certificate in use (all the old CA's)
     for (const name of NAMES) assert.ok(trusted(name).includes(oldCa), name);
-    mesh.network.get('beta').reachable = true;
-    assert.equal(await rotate(engineOptions(mesh.dir, { ca: true }), captured().out, connector()), 0);
+    assert.ok(allUp());
+    beta.sshDown = false;
+    const again = captured();
+    assert.equal(
+      await rotate(engineOptions(mesh.dir, { ca: true }), again.out, connector()),
+      0,
+      again.errors(),
+    );
+    assert.match(again.text(), /resuming, phase 1 of 3 \(trust\), 1 of 3 gateways; done: alpha/);
     assert.equal(readRotation(pki), undefined);
+    assert.ok(allUp());
+  });
+
+  it('refuses to begin while a gateway of the inventory has no certificate yet, writing nothing', async () => {
+    const before = treeSnapshot(pki);
+    // delta: in the inventory, never applied: no certificate
+    mesh.writeLanText(
+      'delta',
+      'id: 4\nsubnets: [10.4.0.0/16]\ngateway:\n  endpoint: 198.51.100.4\n  ssh_host: delta.memory\n',
+    );
+    mesh.network.add('delta', 'delta.memory').addresses = ['10.4.0.1/16'];
+    await assert.rejects(
+      rotate(engineOptions(mesh.dir, { ca: true }), captured().out, connector()),
+      (e: Error) =>
+        e instanceof PkiError &&
+        /delta has no certificate and key yet \(fix: `meshctl apply` first/.test(e.message),
+    );
+    assert.deepEqual(treeSnapshot(pki), before);
+    assert.equal(readRotation(pki), undefined);
+  });
+
+  it('stopped while phase 3 installed the new CA in pki_dir: apply refuses, naming rotate --ca; rotate --ca finishes', async () => {
+    const gamma = mesh.network.get('gamma');
+    let gammaConnections = 0;
+    const original = mesh.network.connector;
+    const losing = {
+      connector: async (...args: Parameters<typeof original>) => {
+        // gamma answers the check, phase 1 and phase 2, then drops off before its phase-3 converge
+        if (args[0].host === 'gamma.memory' && ++gammaConnections === 4) gamma.sshDown = true;
+        return original(...args);
+      },
+    };
+    assert.equal(await rotate(engineOptions(mesh.dir, { ca: true }), captured().out, losing), 1);
+    const record = readRotation(pki);
+    assert.deepEqual(record?.kind === 'ca' && [record.phase, record.done], ['retire', ['alpha', 'beta']]);
+    // as if the run had stopped between installing the new CA's key and its certificate
+    writeFileSync(path.join(pki, rel.caCert), pkiFile(rel.previousCaCert));
+    gamma.sshDown = false;
+    await assert.rejects(apply(engineOptions(mesh.dir), captured().out, connector()), (e: Error) =>
+      /the new CA was not fully installed[\s\S]*run `meshctl rotate --ca`, which installs it/.test(e.message),
+    );
+    const again = captured();
+    assert.equal(
+      await rotate(engineOptions(mesh.dir, { ca: true }), again.out, connector()),
+      0,
+      again.errors(),
+    );
+    assert.match(again.text(), /resuming, phase 3 of 3 \(retire\), 2 of 3 gateways; done: alpha, beta/);
+    assert.equal(readRotation(pki), undefined);
+    for (const name of NAMES) assert.equal(trusted(name).length, 1);
     assert.ok(allUp());
   });
 

@@ -295,5 +295,24 @@ describe('apply with routing: bgp against memory gateways', function () {
       `b's session waited for: ${between.join('\n')}`,
     );
     assert.ok(between.length >= 2, 'the tunnel to b was waited for before the tunnel to c restarted');
+    // verifyAlone checks the sessions with peers outside the run too
+    assert.equal(runs[0]!.bgpConfirmed, true);
+
+    // a session that does not come back fails the gateway (rotate --ca then stops there)
+    net.bgpCut.add(MemoryNetwork.pairKey('a', 'b'));
+    const again = renderMesh(mesh, { ...pki, caCert: pki.caCert }, loadRoles(), { version: '0.1.0-test' });
+    const { runs: failed } = await runEngine(again, ['a'], {
+      apply: true,
+      forks: 10,
+      acceptNew: true,
+      connector: net.connector,
+      out: captured(true).out,
+      tunnelTimeoutMs: 300,
+      pollIntervalMs: 10,
+      verifyAlone: true,
+      rolling: true,
+    });
+    assert.equal(failed[0]!.failure?.stage, 'verify', JSON.stringify(failed[0]!.failure));
+    assert.match(failed[0]!.failure!.message, /BGP session not up .*b \(/);
   });
 });

@@ -111,7 +111,7 @@ describe('pki: real OpenVPN accepts the material in a TLS handshake', function (
   describe('rotate --ca: what gateways trust in each phase', () => {
     /** pki_dir in phase 2 of a CA rotation: beta reissued by the new CA, alpha still on the old one. */
     async function midRotation(): Promise<{ ca: string; crl: string; oldCrl: string }> {
-      await beginCaRotation({ dir: pki, mesh: 'corp' });
+      await beginCaRotation({ dir: pki, mesh: 'corp', gateways: ['alpha', 'beta'] });
       assert.equal(await reissueUnderNewCa({ dir: pki, mesh: 'corp', gateway: 'beta' }), true);
       const { material } = await ensurePki({ dir: pki, mesh: 'corp', lans: ['alpha', 'beta'], pairs: [1] });
       assert.equal(pemBlocks(material.caCert).length, 2);
