@@ -324,15 +324,17 @@ Exit 0: everything healthy; 2: something is down or the ends disagree; 1: a gate
     )
     .command(
       'rotate',
-      'Planned key changes: a new tls-crypt key for one tunnel (--pair A,B) or a new key and certificate for one gateway (--gateway NAME), switched, verified and rolled back together',
+      'Planned key changes: a new tls-crypt key for one tunnel (--pair A,B), a new key and certificate for one gateway (--gateway NAME), or a new CA (--ca), staged, verified and rolled back',
       (y) =>
         connecting(y)
           .usage(
-            `$0 rotate (--pair A,B | --gateway NAME) [--plan] [--accept-new] [--tunnel-timeout SECONDS]
+            `$0 rotate (--pair A,B | --gateway NAME | --ca) [--plan] [--accept-new] [--tunnel-timeout SECONDS]
 
 --pair A,B: a new tls-crypt key for the tunnel between gateways A and B. Both ends are converged together (or neither, when one cannot be reached) and only that tunnel restarts, at both ends. When it does not come up within --tunnel-timeout, the previous key is restored at both ends and in pki_dir.
 
 --gateway NAME: a new private key and certificate for NAME (same CN, new serial). NAME and its peers are converged together: NAME's tunnels restart (both ends), nothing else does; the peers' files do not change. Once every tunnel of NAME is verified on the new certificate, the old serial is revoked, the new CRL goes to every gateway and NAME's tunnels restart once more so their peers check it (OpenVPN loads a changed CRL only for its next TLS session). When NAME's tunnels do not come up, its previous key and certificate are restored on NAME and in pki_dir.
+
+--ca: a new CA in three phases, each converging one gateway at a time (all of its tunnels restart) and verifying it before the next: 1. every gateway trusts both CAs (and both CRLs); 2. every gateway certificate is reissued by the new CA (same key, new serial); 3. every gateway trusts the new CA alone, and the old CA is retired. A gateway that fails stops the rotation there, its previous files put back; no gateway ever trusts neither CA. No gateway certificate is issued or revoked (add-lan, remove-lan) until the rotation is finished.
 
 An interrupted rotation is recorded in pki_dir: the same command finishes it; any other rotation is refused until then. --plan prints what would change and restart, and writes nothing.`,
           )
@@ -346,11 +348,17 @@ An interrupted rotation is recorded in pki_dir: the same command finishes it; an
             requiresArg: true,
             describe: 'The gateway whose private key and certificate are replaced',
           })
+          .option('ca', {
+            type: 'boolean',
+            describe: 'Replace the mesh CA: trust both, reissue every certificate, retire the old CA',
+          })
           .option('plan', {
             type: 'boolean',
             default: false,
             describe: 'Print what would change and what restarts; write nothing',
           })
+          // a rotation picks its own gateways
+          .hide('limit')
           .option(
             'tunnel-timeout',
             numberOption(
@@ -362,7 +370,8 @@ An interrupted rotation is recorded in pki_dir: the same command finishes it; an
             '$0 rotate --pair hq,branch --plan',
             'what a new key for the tunnel hq <-> branch restarts',
           )
-          .example('$0 rotate --gateway branch', 'a new certificate for branch; the old one revoked'),
+          .example('$0 rotate --gateway branch', 'a new certificate for branch; the old one revoked')
+          .example('$0 rotate --ca --plan', 'the three phases of a CA rotation and what each restarts'),
       run('rotate', () => import('./commands/rotate.js')),
     )
     .command(

@@ -12,6 +12,7 @@ import { portsForNewLan, routesForNewLan } from '../mesh/advice.js';
 import { type IdsInUse, nextLanId, requestedIdProblem } from '../mesh/ids.js';
 import type { Output } from '../output.js';
 import { writeFileAtomic } from '../pki/atomic-file.js';
+import { readRotation, rotationProgress } from '../pki/rotation-record.js';
 import type { Diagnostic, Inventory } from '../types.js';
 import type { Desired } from './desired.js';
 import { desiredFromInventory } from './desired.js';
@@ -106,6 +107,12 @@ function planNewLan(name: string, options: AddLanOptions): PlannedLan {
     );
   }
   const file = path.join(dir, 'lans', `${name}.yml`);
+  const rotation = readRotation(current.inventory.mesh.pkiDir);
+  if (rotation?.kind === 'ca') {
+    throw new UsageError(
+      `${current.inventory.mesh.pkiDir}: a CA rotation is in progress (${rotationProgress(rotation)}); a certificate issued now would miss some of its phases. Nothing was written. Fix: run \`meshctl rotate --ca\` to finish it, then add the LAN`,
+    );
+  }
   const existing = current.inventory.lans.find((lan) => lan.name === name);
   if (existing || existsSync(file)) {
     throw new UsageError(

@@ -40,10 +40,11 @@ export async function computeDesired(
   out: Output,
   mode: PkiMode = 'create',
   expiry: ExpiryPolicy = 'refuse',
+  scope?: (inventory: Inventory) => string[],
 ): Promise<Desired> {
   const { inventory, warnings } = loadInventoryOrThrow(options.inventory);
   for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
-  return { ...(await desiredFromInventory(inventory, out, mode, expiry)), warnings };
+  return { ...(await desiredFromInventory(inventory, out, mode, expiry, scope?.(inventory))), warnings };
 }
 
 /**
@@ -61,6 +62,8 @@ export async function desiredFromInventory(
   out: Output,
   mode: PkiMode = 'create',
   expiry: ExpiryPolicy = 'refuse',
+  /** The gateways the command acts on (--limit): another gateway's expired certificate does not stop it. */
+  only?: string[],
 ): Promise<Desired> {
   const mesh = allocateMesh(inventory);
   const request = {
@@ -75,11 +78,16 @@ export async function desiredFromInventory(
   // after ensurePki, which renews a CRL near its end: what is left is for the operator (a preview's placeholders
   // parse as nothing and are skipped: apply creates or renews them)
   const findings = expiryFindings(expiryOfMaterial(material), new Date());
+  const outside = (f: (typeof findings)[number]) =>
+    only !== undefined && f.gateway !== undefined && !only.includes(f.gateway);
   for (const finding of findings) {
     if (finding.severity === 'warning') out.warn(out.color.yellow(`warning: ${finding.message}`));
     else if (expiry === 'warn') out.warn(out.color.red(`error: ${finding.message}`));
+    else if (outside(finding)) {
+      out.warn(out.color.red(`error: ${finding.message} (${finding.gateway} is not acted on by this run)`));
+    }
   }
-  if (expiry === 'refuse') refuseExpired(findings);
+  if (expiry === 'refuse') refuseExpired(findings.filter((f) => !outside(f)));
   // rotate (the 'warn' policy) is the command that finishes a pending rotation: no warning about itself
   const rotation = expiry === 'refuse' ? pendingRotationWarning(inventory.mesh.pkiDir) : undefined;
   if (rotation) out.warn(out.color.yellow(`warning: ${rotation}`));

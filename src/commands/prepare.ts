@@ -53,7 +53,9 @@ export async function prepare(
   try {
     // read again under the lock: another run may have changed the inventory since the check above, and what is
     // acted on must be what the files say while this run holds it
-    const desired = await computeDesired(options, out, pki);
+    const desired = await computeDesired(options, out, pki, 'refuse', (inventory) =>
+      selectLans(inventory, options.limit),
+    );
     const selected = selectLans(desired.inventory, options.limit);
     return { desired, selected, connector: deps.connector ?? sshConnector, lock, done };
   } catch (error) {

@@ -14,6 +14,7 @@ import type { Output } from '../output.js';
 import { removeFileDurably, writeFileAtomic } from '../pki/atomic-file.js';
 import { revokeGateway } from '../pki/index.js';
 import { rel } from '../pki/layout.js';
+import { readRotation, rotationProgress } from '../pki/rotation-record.js';
 import { parsePkiState } from '../pki/state.js';
 import { retiringState } from '../render/render.js';
 import { loadRoles } from '../render/roles.js';
@@ -59,6 +60,12 @@ export async function run(options: RemoveLanOptions, out: Output, deps: CommandD
   try {
     // resolved again under the lock: another run may have changed the inventory since
     const { file, remaining, removed } = resolveRemoval(dir, name);
+    const rotation = readRotation(remaining.mesh.pkiDir);
+    if (removed && rotation?.kind === 'ca') {
+      throw new UsageError(
+        `${remaining.mesh.pkiDir}: a CA rotation is in progress (${rotationProgress(rotation)}); while gateways trust two CAs a revocation would have to reach both CRLs. Nothing was changed. Fix: run \`meshctl rotate --ca\` to finish it first, then remove-lan again`,
+      );
+    }
     if (removed) await retireAndRevoke(removed, remaining, dir, out);
     else {
       out.info(

@@ -8,6 +8,17 @@ import { gatewayPaths, tunnelName, tunnelUnitOf } from '../gateway/layout.js';
 import { loadInventoryOrThrow } from '../inventory/load.js';
 import { allocateMesh } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
+import {
+  beginCaRotation,
+  beginRetire,
+  checkCaRotationReady,
+  enterCaPhase,
+  finishCaRotation,
+  installNewCa,
+  markCaDone,
+  reissueUnderNewCa,
+  undoReissue,
+} from '../pki/ca-rotation.js';
 import { rel } from '../pki/layout.js';
 import {
   beginGatewayRotation,
@@ -22,12 +33,13 @@ import {
   undoGatewayRotation,
   undoPairRotation,
 } from '../pki/rotation.js';
+import { CA_PHASES, type CaPhase, type CaRotationRecord, rotationProgress } from '../pki/rotation-record.js';
 import type { Inventory, Mesh, Pair } from '../types.js';
 import { computeDesired, refusePlaceholders } from './desired.js';
 import { type CommandDeps, type ConnectingOptions, lockInventory } from './prepare.js';
 
 /**
- * `meshctl rotate --pair A,B | --gateway NAME [--plan]` (SPEC §10): a planned key change, as a change in pki_dir
+ * `meshctl rotate --pair A,B | --gateway NAME | --ca [--plan]` (SPEC §10): a planned key change, as a change in pki_dir
  * followed by a converge of the gateways concerned through the ordinary engine (which restarts both ends of a
  * changed tunnel together, verifies it and restores the previous files at both ends when it does not come up).
  *
@@ -39,6 +51,10 @@ import { type CommandDeps, type ConnectingOptions, lockInventory } from './prepa
  *                   more (OpenVPN checks a changed CRL only from its next TLS session on; no other tunnel
  *                   accepts NAME's CN). Not up: the previous key and certificate go back on NAME and in pki_dir.
  *
+ *   --ca            a new CA in three phases (trust both, reissue every certificate, retire the old CA), each one
+ *                   gateway at a time: that gateway alone is converged (all of its tunnels restart) and verified
+ *                   before the next (rotateCa; pki_dir's side: src/pki/ca-rotation.ts).
+ *
  * The rotation's state lives in pki_dir (src/pki/rotation.ts): the same command again finishes an interrupted
  * run, and any other rotation is refused until then. `--plan` prints what would change and restart, and writes
  * nothing. Every value is checked before the lock; no key material is ever printed or put in argv.
@@ -47,10 +63,11 @@ import { type CommandDeps, type ConnectingOptions, lockInventory } from './prepa
 export interface RotateOptions extends ConnectingOptions {
   pair?: string;
   gateway?: string;
+  ca?: boolean;
   plan?: boolean;
 }
 
-type Target = { kind: 'pair'; ends: [string, string] } | { kind: 'gateway'; name: string };
+type Target = { kind: 'pair'; ends: [string, string] } | { kind: 'gateway'; name: string } | { kind: 'ca' };
 
 interface Resolved {
   target: Target;
@@ -83,6 +100,7 @@ export async function run(options: RotateOptions, out: Output, deps: CommandDeps
       return 0;
     }
     const connector = deps.connector ?? sshConnector;
+    if (target.kind === 'ca') return await rotateCa(resolved, pending, inventory, options, out, connector);
     return target.kind === 'pair'
       ? await rotatePair(resolved, pending, inventory, options, out, connector)
       : await rotateGateway(resolved, pending, inventory, options, out, connector);
@@ -98,12 +116,15 @@ function parseTarget(options: RotateOptions): Target {
       '--limit: rotate converges exactly the gateways the rotation concerns (both ends of the pair, or the gateway and its peers). Fix: leave --limit out',
     );
   }
-  const given = [options.pair !== undefined, options.gateway !== undefined].filter(Boolean).length;
+  const given = [options.pair !== undefined, options.gateway !== undefined, Boolean(options.ca)].filter(
+    Boolean,
+  ).length;
   if (given !== 1) {
     throw new UsageError(
-      `rotate needs exactly one of --pair A,B (a new tls-crypt key for one tunnel) and --gateway NAME (a new key and certificate for one gateway); ${given === 0 ? 'neither was given' : 'both were given'}. Fix: pass one of them (\`meshctl rotate --ca\` is not in this version yet)`,
+      `rotate needs exactly one of --pair A,B (a new tls-crypt key for one tunnel), --gateway NAME (a new key and certificate for one gateway) and --ca (a new CA, in three phases); ${given === 0 ? 'none was given' : `${given} were given`}. Fix: pass one of them`,
     );
   }
+  if (options.ca) return { kind: 'ca' };
   if (options.gateway !== undefined) return { kind: 'gateway', name: options.gateway.trim() };
   const ends = options.pair!.split(',').map((name) => name.trim());
   if (ends.length !== 2 || ends.some((name) => name === '') || ends[0] === ends[1]) {
@@ -115,10 +136,12 @@ function parseTarget(options: RotateOptions): Target {
 }
 
 function describeTarget(target: Target): string {
+  if (target.kind === 'ca') return '--ca';
   return target.kind === 'pair' ? `--pair ${target.ends.join(',')}` : `--gateway ${target.name}`;
 }
 
 function sameTarget(record: RotationRecord, target: Target): boolean {
+  if (record.kind === 'ca' || target.kind === 'ca') return record.kind === target.kind;
   if (record.kind === 'pair' && target.kind === 'pair') {
     return [...record.ends].sort().join(',') === [...target.ends].sort().join(',');
   }
@@ -137,6 +160,13 @@ function resolve(inventory: Inventory, target: Target, mesh: Mesh = allocateMesh
     throw new UsageError(`${option}: "${name}" is not a gateway of the inventory ${inventory.dir}; ${hint}`);
   };
   const units = (peers: string[]) => peers.map((peer) => tunnelUnitOf(tunnelName(peer)));
+  if (target.kind === 'ca') {
+    // one gateway at a time, each restarting all of its own tunnels (the peers' ends reconnect)
+    const restarts = new Map(
+      names.map((name) => [name, units((mesh.tunnels.get(name) ?? []).map((t) => t.peer.name))]),
+    );
+    return { target, gateways: names, restarts };
+  }
   if (target.kind === 'gateway') {
     known(target.name, '--gateway');
     const peers = (mesh.tunnels.get(target.name) ?? []).map((t) => t.peer.name);
@@ -174,7 +204,9 @@ function printPlan(resolved: Resolved, pending: RotationRecord | undefined, mesh
     [...resolved.restarts]
       .filter(([g]) => !only || only.includes(g))
       .flatMap(([g, us]) => us.map((u) => `${g}: ${u}`));
-  if (target.kind === 'pair') {
+  if (target.kind === 'ca') {
+    planCa(resolved, pending?.kind === 'ca' ? pending : undefined, lines, phases);
+  } else if (target.kind === 'pair') {
     const pair = resolved.pair!;
     const from = pending ? 'resumes' : 'starts';
     lines.push(
@@ -253,6 +285,8 @@ async function converge(
   connector: Connector,
   together: boolean,
   restart?: ReadonlyMap<string, string>,
+  verifyAlone = false,
+  rolling = false,
 ): Promise<GatewayRun[]> {
   // expired material is reported, not refused: rotating it is the fix
   const desired = await computeDesired({ inventory: inventoryDir }, out, 'create', 'warn');
@@ -265,6 +299,8 @@ async function converge(
     out,
     tunnelTimeoutMs: (options.tunnelTimeout ?? 60) * 1000,
     together,
+    verifyAlone,
+    rolling,
     ...(restart ? { restart } : {}),
   });
   return runs;
@@ -485,5 +521,206 @@ async function rotateGateway(
     outcome: 'rotated',
     runs,
     extra: { oldSerial: record.oldSerial, newSerial: record.newSerial },
+  });
+}
+
+/** `rotate --ca --plan`: the three phases, one gateway at a time in inventory order, and where a pending one stands. */
+function planCa(
+  resolved: Resolved,
+  pending: CaRotationRecord | undefined,
+  lines: string[],
+  phases: { title: string; pki: string[]; converge: string[]; restarts: string[] }[],
+): void {
+  const current = pending ? CA_PHASES.indexOf(pending.phase) : -1;
+  lines.push(
+    pending
+      ? `rotate --ca resumes: ${rotationProgress(pending, resolved.gateways.length)} (started ${pending.startedAt})`
+      : `rotate --ca starts: ${resolved.gateways.length} gateway(s), three phases, one gateway at a time; each gateway's tunnels are verified before the next`,
+  );
+  const steps = (phase: number, what: (g: string) => string) =>
+    resolved.gateways.map((g) => {
+      const done = current > phase || (current === phase && pending!.done.includes(g));
+      const units = resolved.restarts.get(g) ?? [];
+      return `${g}: ${what(g)}; restarts its ${units.length} tunnel(s)${done ? ' (done)' : ''}`;
+    });
+  const restarts = resolved.gateways.flatMap((g) =>
+    (resolved.restarts.get(g) ?? []).map((u) => `${g}: ${u}`),
+  );
+  phases.push({
+    title: `trust both CAs${current > 0 ? ' (done)' : ''}`,
+    pki: [
+      current >= 0
+        ? `${rel.nextCaCert}, ${rel.nextCaKey}, ${rel.nextCrl}: the new CA and its CRL (already made)`
+        : `${rel.nextCaCert}, ${rel.nextCaKey}, ${rel.nextCrl}: a new CA and its CRL; ${rel.rotation} records the rotation`,
+    ],
+    converge: steps(0, () => `${gatewayPaths.caCert} and ${gatewayPaths.crl} hold both CAs and both CRLs`),
+    restarts,
+  });
+  phases.push({
+    title: `reissue every gateway certificate under the new CA${current > 1 ? ' (done)' : ''}`,
+    pki: ['issued/<gateway>.crt: signed by the new CA (same key, new serial), one gateway at a time'],
+    converge: steps(1, (g) => `${gatewayPaths.cert(g)}`),
+    restarts,
+  });
+  phases.push({
+    title: 'retire the old CA',
+    pki: [
+      `${rel.caCert}, ${rel.caKey}, ${rel.crl}: the new CA's; the old CA certificate kept as revoked/ca-<serial>.crt`,
+    ],
+    converge: steps(2, () => `${gatewayPaths.caCert} and ${gatewayPaths.crl}: the new CA alone`),
+    restarts,
+  });
+}
+
+/**
+ * Before a CA rotation begins: every gateway connected to and its facts read (nothing changed), so one that
+ * cannot be reached refuses the rotation instead of stopping it halfway.
+ */
+async function preflight(
+  options: RotateOptions,
+  out: Output,
+  connector: Connector,
+  all: string[],
+): Promise<void> {
+  // read only: the preview of the material (nothing is created before the rotation begins)
+  const desired = await computeDesired({ inventory: options.inventory }, out, 'preview', 'warn');
+  const { runs } = await runEngine(desired.states, all, {
+    apply: false,
+    forks: options.forks,
+    acceptNew: Boolean(options.acceptNew),
+    connector,
+    out,
+    tunnelTimeoutMs: (options.tunnelTimeout ?? 60) * 1000,
+  });
+  const failed = runs.filter((r) => r.failure);
+  if (failed.length > 0) {
+    throw new UsageError(
+      `rotate --ca converges every gateway in turn, and ${failed.map((r) => `${r.name} (${r.failure!.stage}: ${r.failure!.message})`).join('; ')} could not be read; nothing was changed. Fix the cause and run it again`,
+    );
+  }
+}
+
+/** One gateway converged alone: it counts as done when it was reached and every one of its tunnels verified. */
+function gatewayDone(runs: GatewayRun[]): boolean {
+  return (
+    runs.length === 1 && !runs[0]!.failure && runs[0]!.tunnels.every((t) => t.outcome.kind === 'verified')
+  );
+}
+
+/**
+ * `rotate --ca` (SPEC §10): three phases, each converging one gateway at a time (all of its tunnels restart, both
+ * ends stay in the mesh: the peers' ends reconnect) and verifying it before the next. The record in pki_dir says
+ * which gateways each phase has done, so a run stopped anywhere is finished by running it again; a gateway that
+ * fails stops the rotation there (its previous files are put back when its tunnels did not come up), with every
+ * gateway still trusting the CA of every certificate in use.
+ */
+async function rotateCa(
+  resolved: Resolved,
+  pending: RotationRecord | undefined,
+  inventory: Inventory,
+  options: RotateOptions,
+  out: Output,
+  connector: Connector,
+): Promise<number> {
+  const dir = inventory.mesh.pkiDir;
+  const mesh = inventory.mesh.name;
+  const target = resolved.target;
+  const all = resolved.gateways;
+  let record: CaRotationRecord;
+  if (pending?.kind === 'ca') {
+    record = pending;
+    out.info(`rotate --ca: resuming, ${rotationProgress(record, all.length)} (started ${record.startedAt})`);
+    if (record.phase === 'retire') await installNewCa(dir);
+  } else {
+    // every gateway ready and reached before anything is written: one that is not would stop the rotation halfway
+    await checkCaRotationReady({ dir, mesh, gateways: all });
+    await preflight(options, out, connector, all);
+    record = await beginCaRotation({ dir, mesh, gateways: all });
+    out.info(
+      `pki: a new CA (serial ${record.newCa}) and its CRL beside the current one (serial ${record.oldCa}); ${rel.rotation} records the rotation`,
+    );
+  }
+  const runs: GatewayRun[] = [];
+  const stopped = (gateway: string, why: string): number => {
+    out.warn(
+      out.color.red(
+        `rotate --ca: stopped at ${gateway} in ${rotationProgress(record, all.length)}: ${why}. Every gateway still trusts the CA of every certificate in use. Fix the cause and run \`meshctl rotate --ca\` again: it goes on from ${gateway}`,
+      ),
+    );
+    return finishResult(out, {
+      ok: false,
+      target,
+      outcome: 'pending',
+      runs,
+      extra: { phase: record.phase, done: record.done, stoppedAt: gateway },
+    });
+  };
+  const titles: Record<CaPhase, string> = {
+    trust: 'trust both CAs',
+    reissue: 'certificates of the new CA',
+    retire: 'the new CA alone',
+  };
+  for (const phase of CA_PHASES) {
+    if (CA_PHASES.indexOf(phase) < CA_PHASES.indexOf(record.phase)) continue;
+    if (record.phase !== phase) {
+      record = phase === 'retire' ? await beginRetire(dir, record) : await enterCaPhase(dir, record, phase);
+      if (phase === 'retire') {
+        out.info(
+          `pki: the new CA is pki_dir's CA now; the old one is kept aside until every gateway drops it`,
+        );
+      }
+    }
+    const left = all.filter((g) => !record.done.includes(g));
+    for (const gateway of left) {
+      const step = CA_PHASES.indexOf(phase) + 1;
+      out.info(
+        out.color.bold(
+          `\nrotate --ca: phase ${step} of 3 (${titles[phase]}): ${gateway} (${record.done.length + 1} of ${all.length})`,
+        ),
+      );
+      const reissued = phase === 'reissue' ? await reissueUnderNewCa({ dir, mesh, gateway }) : false;
+      if (reissued) out.info(`pki: ${gateway}'s certificate reissued by the new CA (same key, new serial)`);
+      const converged = await converge(
+        options.inventory,
+        [gateway],
+        options,
+        out,
+        connector,
+        false,
+        undefined,
+        true,
+        // with bgp, the gateway's other tunnels carry its traffic while each one restarts (SPEC §10)
+        inventory.mesh.routing === 'bgp',
+      );
+      runs.push(...converged);
+      if (gatewayDone(converged)) {
+        record = await markCaDone(dir, record, gateway);
+        continue;
+      }
+      if (phase === 'reissue') {
+        const result = verdict(converged, resolved.restarts, [{ gateway, path: gatewayPaths.cert(gateway) }]);
+        if (result === 'rolled-back' || (result === 'untouched' && reissued)) {
+          await undoReissue(dir, gateway);
+          return stopped(
+            gateway,
+            `its tunnels did not come up on the new certificate (or it could not be reached); the previous certificate is back on ${gateway} and in pki_dir`,
+          );
+        }
+      }
+      return stopped(gateway, 'not every one of its tunnels was verified (see above)');
+    }
+  }
+  await finishCaRotation(dir, record);
+  out.info(
+    out.color.green(
+      `\nrotate --ca: every gateway trusts the new CA (serial ${record.newCa}) alone and presents a certificate it signed; the old CA (serial ${record.oldCa}) is retired (its certificate kept in pki_dir/${rel.retiredCaCert(record.oldCa)})`,
+    ),
+  );
+  return finishResult(out, {
+    ok: true,
+    target,
+    outcome: 'rotated',
+    runs,
+    extra: { oldCa: record.oldCa, newCa: record.newCa },
   });
 }

@@ -17,11 +17,12 @@ import type {
 } from '../plan/types.js';
 import { manifestText } from '../render/index.js';
 import type { Manifest } from '../types.js';
+import { waitForBgp } from './bgp.js';
 import { commitScript, installScript, removeScript, restoreScript, widenRulesScript } from './bundle.js';
 import type { GatewayRun } from './gateway.js';
 import { confirmedManifestFiles, type KeptFile, type TunnelOutcome, unconfirmed } from './outcomes.js';
 import { mustExec, mustRunScript, systemctl } from './remote.js';
-import { parseShow } from './tunnels.js';
+import { parseShow, waitForTunnels } from './tunnels.js';
 
 /**
  * Runs one gateway's plan, batching consecutive actions of a kind into one remote command (one bundle for all
@@ -205,7 +206,8 @@ export function convergeSteps(run: GatewayRun): Step[] {
 
   const restarts = unitsOf(actions, 'restart-unit');
   const starts = unitsOf(actions, 'start-unit');
-  if (restarts.length > 0) {
+  // rolling: each tunnel is restarted in place in the start phase, one after the other
+  if (restarts.length > 0 && !run.rolling) {
     steps.push({
       title: `stop ${shortUnits(restarts)} (restarted with their peers)`,
       run: async () => {
@@ -221,6 +223,36 @@ export function convergeSteps(run: GatewayRun): Step[] {
   return steps;
 }
 
+/**
+ * The rolling start phase: each unit restarted in place, then waited for (up at this end; with bgp, its session
+ * Established with prefixes) before the next, so the gateway's other tunnels carry the traffic meanwhile. A unit
+ * that does not come up in time does not stop the others (every changed tunnel must load its new files; the
+ * verify phase judges them all and rolls back what is down). Returns like one `systemctl start` of them all.
+ */
+async function restartOneByOne(
+  run: GatewayRun,
+  units: string[],
+  timeoutMs: number,
+): Promise<{ code: number; stderr: string }> {
+  const conn = run.conn!;
+  let failed: { code: number; stderr: string } | undefined;
+  for (const unit of units) {
+    const result = await conn.exec(['systemctl', 'restart', unit], { timeoutMs: 120_000 });
+    if (result.code !== 0) {
+      failed ??= { code: result.code, stderr: result.stderr };
+      continue;
+    }
+    const probe = run.verify.find((v) => v.unit === unit);
+    if (!probe) continue;
+    // a failed check only ends the wait: the verify phase judges every tunnel, and the rest must restart too
+    const up = await waitForTunnels(conn, [probe], timeoutMs).catch(() => new Set<string>());
+    const neighbor = run.verifyBgp?.neighbors.find((n) => n.peer === probe.peer);
+    // an error reading FRR is the verify phase's to report: here it only ends the wait
+    if (up.has(unit) && neighbor) await waitForBgp(conn, [neighbor], timeoutMs).catch(() => undefined);
+  }
+  return failed ?? { code: 0, stderr: '' };
+}
+
 /** The start phase: start every stopped or new tunnel of this gateway in one call. */
 export async function startTunnels(run: GatewayRun): Promise<void> {
   const conn = run.conn!;
@@ -230,7 +262,11 @@ export async function startTunnels(run: GatewayRun): Promise<void> {
   const frr = run.toStart.filter((u) => u === FRR_UNIT);
   const units = run.toStart.filter((u) => u !== FRR_UNIT);
   const argv = ['systemctl', 'start', ...units];
-  const started = units.length > 0 ? await conn.exec(argv, { timeoutMs: 120_000 }) : { code: 0, stderr: '' };
+  const started = run.rolling
+    ? await restartOneByOne(run, units, run.rolling.timeoutMs)
+    : units.length > 0
+      ? await conn.exec(argv, { timeoutMs: 120_000 })
+      : { code: 0, stderr: '' };
   // whatever the tunnels did: with bgp a gateway without FRR has no route to any LAN
   if (frr.length > 0) await mustExec(conn, ['systemctl', 'start', ...frr], { timeoutMs: 120_000 });
   run.stopped = [];

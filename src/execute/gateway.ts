@@ -22,6 +22,12 @@ export interface GatewayRun {
   landed: string[];
   /** Tunnel units stopped in the converge phase, to start in the start phase (a restart split in two). */
   toStart: string[];
+  /**
+   * Restart this gateway's changed tunnels one at a time, each waited for (and its BGP session, with bgp) before
+   * the next, instead of stopping them all and starting them together (rotate --ca with bgp: the other tunnels
+   * carry the traffic meanwhile).
+   */
+  rolling?: { timeoutMs: number };
   /** Units stopped by this run and not started again yet: an interrupted run starts them before it exits. */
   stopped: string[];
   /** Files a rollback put back (or removed again): the manifest records their previous state. */

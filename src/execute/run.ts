@@ -34,6 +34,14 @@ export interface EngineOptions {
   together?: boolean;
   /** Tunnels restarted and verified though none of their files changed (`gateway unit` → reason). */
   restart?: ReadonlyMap<string, string>;
+  /**
+   * Verify a touched tunnel whose other end is not in the run at this end alone (rotate --ca converges one
+   * gateway at a time; the other end runs, converged earlier): it must come up here, or it is rolled back here.
+   * Without it such a tunnel is reported `peer-not-in-run`, unchecked (--limit, add-lan's first phase).
+   */
+  verifyAlone?: boolean;
+  /** Restart each gateway's changed tunnels one at a time, each verified before the next (GatewayRun.rolling). */
+  rolling?: boolean;
 }
 
 function renderer(out: Output): { renderer: 'silent' | 'default'; fallbackRenderer: 'simple' } {
@@ -257,6 +265,7 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
           const probes = run.verify.filter((v) => {
             const peer = byName.get(v.peer);
             if (peer && !peer.failure) return true;
+            if (!peer && opts.verifyAlone) return true;
             const outcome = peer
               ? ({ kind: 'peer-failed' } as const)
               : ({ kind: 'peer-not-in-run' } as const);
@@ -312,7 +321,8 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
           // a peer that failed or is not in this run may not be configured for this session yet
           const checks = action.neighbors.filter((n) => {
             const peer = byName.get(n.peer);
-            return peer !== undefined && !peer.failure;
+            // verifyAlone: a peer outside the run was converged before, so its session must come up too
+            return peer === undefined ? Boolean(opts.verifyAlone) : !peer.failure;
           });
           const skipped = action.neighbors.length - checks.length;
           if (checks.length === 0) {
@@ -395,6 +405,7 @@ export async function runEngine(
   opts: EngineOptions & { apply: boolean; after?: (runs: GatewayRun[]) => ListrTask[] },
 ): Promise<EngineResult> {
   const runs = selected.map((name) => newRun(desired.get(name)!));
+  if (opts.rolling) for (const run of runs) run.rolling = { timeoutMs: opts.tunnelTimeoutMs };
   const tasks = gatherTasks(runs, desired, opts);
   // every phase picks its gateways when it runs, so it sees what earlier phases decided
   if (opts.apply) tasks.push(...applyTasks(runs, opts));

@@ -8,8 +8,21 @@ const GATEWAY_YEARS = 10;
 /** Gateways' clocks may lag the bastion's: a certificate valid from "now" could be refused for a while. */
 const BACKDATE_MS = 60 * 60 * 1000;
 
-export function caCommonName(mesh: string): string {
-  return `${mesh} meshctl CA`;
+/**
+ * The CA's CN: `<mesh> meshctl CA`, and `<mesh> meshctl CA <n>` for the n-th CA `rotate --ca` made (n ≥ 2): while
+ * a rotation runs, gateways trust both CAs, and distinct names keep OpenSSL's lookup of issuer and CRL unambiguous.
+ */
+export function caCommonName(mesh: string, generation = 1): string {
+  return generation <= 1 ? `${mesh} meshctl CA` : `${mesh} meshctl CA ${generation}`;
+}
+
+/** The generation a CA's CN names for `mesh` (1 for the first CA), or undefined when it is not this mesh's CA. */
+export function caGeneration(mesh: string, cn: string | undefined): number | undefined {
+  if (cn === caCommonName(mesh)) return 1;
+  const prefix = `${caCommonName(mesh)} `;
+  if (cn === undefined || !cn.startsWith(prefix)) return undefined;
+  const n = cn.slice(prefix.length);
+  return /^[1-9][0-9]{0,5}$/.test(n) && Number(n) >= 2 ? Number(n) : undefined;
 }
 
 export function addYears(date: Date, years: number): Date {
@@ -34,10 +47,11 @@ export async function createCaCertificate(
   keys: SigningKeyPair,
   now: Date,
   taken: ReadonlySet<string>,
+  generation = 1,
 ): Promise<x509.X509Certificate> {
   return x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(taken),
-    name: [{ CN: [caCommonName(mesh)] }],
+    name: [{ CN: [caCommonName(mesh, generation)] }],
     notBefore: new Date(now.getTime() - BACKDATE_MS),
     notAfter: addYears(now, CA_YEARS),
     keys: { privateKey: keys.privateKey, publicKey: keys.publicKey },
@@ -86,6 +100,11 @@ export async function createGatewayCertificate(opts: {
       await x509.AuthorityKeyIdentifierExtension.create(opts.caKey.publicKey),
     ],
   });
+}
+
+/** The PEM blocks of a file (a CA bundle holds several certificates, a CRL bundle several CRLs), each with its newline. */
+export function pemBlocks(text: string): string[] {
+  return [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)].map((m) => `${m[0]}\n`);
 }
 
 /** Parses a PEM certificate; undefined when it is not one. */

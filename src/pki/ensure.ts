@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import type * as x509 from '@peculiar/x509';
+import { PkiError } from '../errors.js';
 import type { PkiMaterial } from '../types.js';
 import { ensurePrivateDirectory, writeFileAtomic, writeNewFilesAtomic } from './atomic-file.js';
+import { trustBundle } from './ca-bundle.js';
 import {
   certificatePem,
   certSerial,
@@ -14,6 +16,7 @@ import { inspectPki, type PkiRequest, type PkiSnapshot, pkiErrorFrom } from './i
 import { hasUsableKey } from './inspect-material.js';
 import { generateKeyPair, importKeyPair, type SigningKeyPair } from './keys.js';
 import { DIR_MODE, EXPIRY_WARNING_DAYS, GITIGNORE_CONTENT, PUBLIC_MODE, rel, SECRET_MODE } from './layout.js';
+import { readRotation, sweepRotationDir } from './rotation-record.js';
 import { newPkiState, type PkiState, serializePkiState } from './state.js';
 import { generateTlsCryptKey } from './tls-crypt.js';
 import { readVerified, type VerifiedPair, writeVerified } from './verified.js';
@@ -38,8 +41,20 @@ export async function ensurePki(
   const { snapshot, problems } = await inspectPki(opts, 'use');
   if (problems.length > 0) throw pkiErrorFrom(problems);
 
+  if (snapshot.caRotation !== undefined) {
+    const uncertified = [...new Set(opts.lans)].filter(
+      (lan) => snapshot.gateways.get(lan)?.cert === undefined,
+    );
+    if (uncertified.length > 0) {
+      throw new PkiError(
+        `${join(opts.dir, rel.gatewayCert(uncertified[0]!))}: ${uncertified.join(', ')} ${uncertified.length > 1 ? 'have' : 'has'} no certificate yet, and a CA rotation is in progress (${join(opts.dir, rel.rotation)}); a certificate issued now would miss some of its phases. Nothing was written. Fix: run \`meshctl rotate --ca\` to finish it, then this command again`,
+      );
+    }
+  }
   const writer = new PkiWriter(opts.dir);
   if (!snapshot.dirExists) await ensurePrivateDirectory(opts.dir, DIR_MODE);
+  // a rotation stopped after its record was removed may have left what it kept aside (old private keys)
+  else if (readRotation(opts.dir) === undefined) await sweepRotationDir(opts.dir);
 
   let state = snapshot.state;
   let stateChanged = false;
@@ -103,16 +118,20 @@ export async function ensurePki(
   let crl = snapshot.crl?.pem;
   if (crl === undefined || crlNeedsRenewal(snapshot, state, now)) {
     state.crlNumber += 1;
-    stateChanged = true;
+    // pki.json takes the number before the CRL carrying it exists: an interrupted run skips a number, never
+    // reuses one
+    await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
+    stateChanged = false;
     crl = crlPem(await createCrl({ ca, caKey, revoked: state.revoked, crlNumber: state.crlNumber, now }));
     await writer.write(rel.crl, crl, PUBLIC_MODE, true);
   }
 
   if (stateChanged) await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
-  // not PKI material, so not in `created`; rewritten only when its content changes
-  await writeVerified(opts.dir, verified.text, verifiedPairs);
+  // not PKI material, so not in `created`; rewritten only when its content changes (never while a CA rotation
+  // runs: see inspect.ts)
+  if (snapshot.caRotation === undefined) await writeVerified(opts.dir, verified.text, verifiedPairs);
   return {
-    material: { caCert: certificatePem(ca), crl, gateways, tlsCrypt },
+    material: { ...trustBundle(snapshot, certificatePem(ca), crl), gateways, tlsCrypt },
     created: [...new Set(writer.written)],
   };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type * as x509 from '@peculiar/x509';
 import {
   caCommonName,
+  caGeneration,
   certSerial,
   commonName,
   isCaCertificate,
@@ -20,6 +21,8 @@ import type { Verified, VerifiedPair } from './verified.js';
 export type InspectPurpose = 'use' | 'revoke';
 
 export interface GatewaySnapshot {
+  /** Signed by the new CA of a `rotate --ca` in progress (not by pki_dir's ca.crt). */
+  byNewCa?: boolean;
   certPem?: string;
   /** The parsed certificate. For a pair verified before (`verified`), parsed only when first read. */
   cert?: x509.X509Certificate;
@@ -54,9 +57,10 @@ export async function inspectCa(
   certPem: string | undefined,
   keyPem: string | undefined,
   problems: PkiProblem[],
+  files: { cert: string; key: string } = { cert: rel.caCert, key: rel.caKey },
 ): Promise<CaSnapshot> {
-  const certFile = join(dir, rel.caCert);
-  const keyFile = join(dir, rel.caKey);
+  const certFile = join(dir, files.cert);
+  const keyFile = join(dir, files.key);
   const newPki = `point pki_dir in mesh.yml at an empty directory to start a new PKI (every gateway then gets new certificates on apply)`;
   const ca: CaSnapshot = {};
   if (keyPem !== undefined) {
@@ -83,7 +87,7 @@ export async function inspectCa(
     } else {
       const cn = commonName(cert);
       const publicKey = await cert.publicKey.export();
-      if (cn !== caCommonName(mesh)) {
+      if (caGeneration(mesh, cn) === undefined) {
         problems.push({
           file: certFile,
           problem: `is the CA "${cn}", not the CA of mesh "${mesh}" ("${caCommonName(mesh)}")`,
@@ -129,7 +133,14 @@ export async function inspectGateway(
   dir: string,
   lan: string,
   files: { certPem: string | undefined; keyPem: string | undefined },
-  ca: { publicKey: CryptoKey | undefined; revoked: ReadonlySet<string>; verified?: Verified },
+  ca: {
+    publicKey: CryptoKey | undefined;
+    revoked: ReadonlySet<string>;
+    /** The new CA while `rotate --ca` runs: a certificate it signed is accepted too. */
+    alsoTrusted?: CryptoKey | undefined;
+    /** Never given while a CA rotation runs (a tag vouches for one CA only): see inspect.ts. */
+    verified?: Verified;
+  },
   purpose: InspectPurpose,
   problems: PkiProblem[],
 ): Promise<GatewaySnapshot> {
@@ -192,10 +203,14 @@ export async function inspectGateway(
       fix: reissue,
     });
   }
-  if (caPublicKey !== undefined && !(await isSignedBy(cert, caPublicKey))) {
+  const byCa = caPublicKey !== undefined && (await isSignedBy(cert, caPublicKey));
+  if (!byCa && ca.alsoTrusted !== undefined && (await isSignedBy(cert, ca.alsoTrusted))) {
+    gateway.byNewCa = true;
+  }
+  if (caPublicKey !== undefined && !byCa && !gateway.byNewCa) {
     refuse({
       file: certFile,
-      problem: `is not signed by this PKI's CA (${join(dir, rel.caCert)})`,
+      problem: `is not signed by this PKI's CA (${join(dir, rel.caCert)}${ca.alsoTrusted ? `, nor by the new CA ${join(dir, rel.nextCaCert)}` : ''})`,
       fix: reissue,
     });
   }

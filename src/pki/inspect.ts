@@ -2,6 +2,7 @@ import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as x509 from '@peculiar/x509';
 import { PkiError } from '../errors.js';
+import { certSerial } from './certificates.js';
 import { crlSerials, isCrlSignedBy, parseCrl } from './crl.js';
 import {
   type CaSnapshot,
@@ -13,6 +14,7 @@ import {
 import { GITIGNORE_ENTRIES, LAN_NAME, rel, SECRET_DIRS } from './layout.js';
 import { checkDirMode, ignoreMissing, readPlainFile } from './pki-files.js';
 import { type PkiProblem, pkiErrorFrom } from './problems.js';
+import { type CaRotationRecord, readRotation } from './rotation-record.js';
 import { type PkiState, parsePkiState } from './state.js';
 import { tlsCryptKeyProblem } from './tls-crypt.js';
 import { readVerified, type Verified } from './verified.js';
@@ -41,7 +43,12 @@ export interface PkiSnapshot {
   gateways: Map<string, GatewaySnapshot>;
   /** Existing tls-crypt keys by pair index. */
   tlsCrypt: Map<number, string>;
-  /** The record of verified gateway pairs (./verified.ts), when the CA passed its checks. */
+  /**
+   * A `rotate --ca` in progress. In its first two phases gateways trust the new CA too (`next`, with its CRL);
+   * in the last, pki_dir's CA already is the new one.
+   */
+  caRotation?: { record: CaRotationRecord; next?: CaSnapshot; nextCrlPem?: string };
+  /** The record of verified gateway pairs (./verified.ts), when the CA passed its checks and no CA rotation runs. */
   verified?: Verified;
 }
 
@@ -60,6 +67,50 @@ export function validateRequest(request: PkiRequest): void {
       );
     }
   }
+}
+
+/**
+ * The `rotate --ca` in progress, if any, with the new CA and its CRL while gateways are to trust both. An unreadable
+ * record is a refusal here (the material a gateway gets depends on it).
+ */
+async function inspectCaRotation(
+  dir: string,
+  mesh: string,
+  problems: PkiProblem[],
+): Promise<PkiSnapshot['caRotation']> {
+  let record: ReturnType<typeof readRotation>;
+  try {
+    record = readRotation(dir);
+  } catch (error) {
+    problems.push({
+      file: join(dir, rel.rotation),
+      problem: (error as Error).message,
+      fix: 'restore it from a backup, or (once you have checked which CA each gateway trusts) move it away',
+    });
+    return undefined;
+  }
+  if (record?.kind !== 'ca') return undefined;
+  if (record.phase === 'retire') return { record };
+  const certPem = readPlainFile(join(dir, rel.nextCaCert), true, problems);
+  const keyPem = readPlainFile(join(dir, rel.nextCaKey), true, problems);
+  const nextCrlPem = readPlainFile(join(dir, rel.nextCrl), true, problems);
+  const missing = [
+    ...(certPem === undefined ? [rel.nextCaCert] : []),
+    ...(keyPem === undefined ? [rel.nextCaKey] : []),
+    ...(nextCrlPem === undefined ? [rel.nextCrl] : []),
+  ];
+  for (const relative of missing) {
+    problems.push({
+      file: join(dir, relative),
+      problem: `is missing, but ${join(dir, rel.rotation)} records a CA rotation in phase ${record.phase} that keeps the new CA there`,
+      fix: 'restore it from a backup (gateways may already trust that CA)',
+    });
+  }
+  const next = await inspectCa(dir, mesh, certPem, keyPem, problems, {
+    cert: rel.nextCaCert,
+    key: rel.nextCaKey,
+  });
+  return { record, next, ...(nextCrlPem === undefined ? {} : { nextCrlPem }) };
 }
 
 export async function inspectPki(
@@ -154,14 +205,45 @@ export async function inspectPki(
 
   snapshot.ca = await inspectCa(dir, mesh, caCertPem, caKeyPem, problems);
   const caPublicKey = snapshot.ca.publicKey;
+  const caRotation = await inspectCaRotation(dir, mesh, problems);
+  if (caRotation) {
+    snapshot.caRotation = caRotation;
+    // the CAs must be the ones the record names: in the last phase ca.crt is the new one (a run stopped while
+    // installing it left a mix, which only the rotation itself finishes)
+    const { record } = caRotation;
+    const expected = record.phase === 'retire' ? record.newCa : record.oldCa;
+    const serial = snapshot.ca.cert === undefined ? undefined : certSerial(snapshot.ca.cert);
+    const nextSerial = caRotation.next?.cert === undefined ? undefined : certSerial(caRotation.next.cert);
+    if (serial !== undefined && serial !== expected) {
+      problems.push({
+        file: path(rel.caCert),
+        problem: `is CA serial ${serial}, but ${path(rel.rotation)} says phase ${record.phase} of a CA rotation, where it is serial ${expected} (the new CA was not fully installed)`,
+        fix: 'run `meshctl rotate --ca`, which installs it and goes on; move nothing away',
+      });
+    }
+    if (nextSerial !== undefined && nextSerial !== record.newCa) {
+      problems.push({
+        file: path(rel.nextCaCert),
+        problem: `is CA serial ${nextSerial}, not the new CA ${record.newCa} that ${path(rel.rotation)} names`,
+        fix: 'restore it from a backup (gateways may already trust that CA)',
+      });
+    }
+  }
 
+  // A tag vouches for one CA: while a CA rotation runs (two CAs trusted, `byNewCa` to judge) every pair is checked
+  // in full, and ensurePki records nothing.
   const { cert: caCert, key: caKey } = snapshot.ca;
-  if (caPublicKey !== undefined && caCert !== undefined && caKey !== undefined) {
+  if (caPublicKey !== undefined && caCert !== undefined && caKey !== undefined && caRotation === undefined) {
     snapshot.verified = readVerified(dir, caCertPem!, caKeyPem!);
   }
 
   const revoked = new Set(snapshot.state?.revoked.map((r) => r.serial) ?? []);
-  const ca = { publicKey: caPublicKey, revoked, verified: snapshot.verified };
+  const ca = {
+    publicKey: caPublicKey,
+    revoked,
+    alsoTrusted: caRotation?.next?.publicKey,
+    verified: snapshot.verified,
+  };
   for (const lan of request.lans) {
     const certPem = await readPublic(rel.gatewayCert(lan));
     const keyPem = await readSecret(rel.gatewayKey(lan));
@@ -189,6 +271,17 @@ export async function inspectPki(
   if (crlText !== undefined && crl !== undefined) {
     const signedByCa = caPublicKey !== undefined && (await isCrlSignedBy(crl, caPublicKey));
     snapshot.crl = { pem: crlText, crl, serials: crlSerials(crl), signedByCa };
+  }
+
+  if (caRotation?.nextCrlPem !== undefined && caRotation.next?.publicKey !== undefined) {
+    const nextCrl = parseCrl(caRotation.nextCrlPem);
+    if (nextCrl === undefined || !(await isCrlSignedBy(nextCrl, caRotation.next.publicKey))) {
+      problems.push({
+        file: path(rel.nextCrl),
+        problem: 'is not a CRL signed by the new CA of the rotation in progress',
+        fix: 'run `meshctl rotate --ca` again, which writes it anew',
+      });
+    }
   }
 
   const gitignore = await readPublic(rel.gitignore);

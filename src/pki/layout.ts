@@ -17,7 +17,10 @@ import { join } from 'node:path';
  *   tls-crypt/pair-<k>.key    one OpenVPN static key V1 per pair index k, used by tls-crypt (0600)
  *   rotation.json             only while a `meshctl rotate` is not finished: what it rotates and how far it got
  *   private/rotation/         the material that rotation keeps aside until its outcome is known (0600 files):
- *                             previous-pair-<k>.key, previous-<gw>.key/.crt, next-<gw>.key/.crt
+ *                             previous-pair-<k>.key, previous-<gw>.key/.crt, next-<gw>.key/.crt; for
+ *                             `rotate --ca`: next-ca.crt/.key and next-crl.pem (the new CA and its CRL until
+ *                             it replaces the old one), previous-ca.crt/.key (the old CA, once replaced)
+ *   revoked/ca-<serial>.crt   a CA retired by `rotate --ca`, kept for audit (public, 0644)
  *
  * Every directory is 0700. Public files are committed with the inventory; the .gitignore keeps secrets out.
  */
@@ -45,6 +48,12 @@ export const rel = {
   previousCert: (lan: string) => join('private', 'rotation', `previous-${lan}.crt`),
   nextKey: (lan: string) => join('private', 'rotation', `next-${lan}.key`),
   nextCert: (lan: string) => join('private', 'rotation', `next-${lan}.crt`),
+  nextCaCert: join('private', 'rotation', 'next-ca.crt'),
+  nextCaKey: join('private', 'rotation', 'next-ca.key'),
+  nextCrl: join('private', 'rotation', 'next-crl.pem'),
+  previousCaCert: join('private', 'rotation', 'previous-ca.crt'),
+  previousCaKey: join('private', 'rotation', 'previous-ca.key'),
+  retiredCaCert: (serial: string) => join('revoked', `ca-${serial}.crt`),
 } as const;
 
 /** Directories that hold secrets: checked for group/other access before anything is read. */

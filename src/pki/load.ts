@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { PkiError } from '../errors.js';
 import type { PkiMaterial } from '../types.js';
+import { trustBundle } from './ca-bundle.js';
 import { certificatePem } from './certificates.js';
 import { inspectPki, type PkiRequest, pkiErrorFrom } from './inspect.js';
 import { rel } from './layout.js';
@@ -49,5 +50,5 @@ export async function loadPkiReadOnly(opts: PkiRequest): Promise<PkiMaterial> {
   if (missing.length > 0) {
     throw new PkiError(`PKI material missing:\n  ${missing.join('\n  ')}\nFix: ${fix}`);
   }
-  return { caCert: certificatePem(snapshot.ca.cert!), crl: crl!.pem, gateways, tlsCrypt };
+  return { ...trustBundle(snapshot, certificatePem(snapshot.ca.cert!), crl!.pem), gateways, tlsCrypt };
 }

@@ -1,4 +1,5 @@
 import type { PkiMaterial } from '../types.js';
+import { trustBundle } from './ca-bundle.js';
 import { certificatePem } from './certificates.js';
 import { crlNeedsRenewal } from './ensure.js';
 import { inspectPki, type PkiRequest, type PkiSnapshot, pkiErrorFrom } from './inspect.js';
@@ -64,7 +65,7 @@ export async function previewPki(opts: PkiRequest & { now?: Date }): Promise<Pki
 
   const crl = previewCrl(snapshot, state, now, pending);
   return {
-    material: { caCert, crl, gateways, tlsCrypt },
+    material: { ...trustBundle(snapshot, caCert, crl), gateways, tlsCrypt },
     wouldCreate: pending.created,
     wouldUpdate: pending.updated,
   };

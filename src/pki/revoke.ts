@@ -30,6 +30,11 @@ export async function revokeGateway(opts: {
   const request = { dir: opts.dir, mesh: opts.mesh, lans: [opts.lan], pairs: [] };
   const { snapshot, problems } = await inspectPki(request, 'revoke');
   if (problems.length > 0) throw pkiErrorFrom(problems);
+  if (snapshot.caRotation !== undefined) {
+    throw new PkiError(
+      `${join(opts.dir, rel.rotation)}: a CA rotation is in progress (phase ${snapshot.caRotation.record.phase}); while gateways trust two CAs a revocation would have to reach both CRLs. Nothing was changed. Fix: run \`meshctl rotate --ca\` to finish it first (it needs every gateway reachable), then this command again`,
+    );
+  }
   const state = snapshot.state;
   const { cert: caCert, key: caKeyObject, keyPem: caKeyPem } = snapshot.ca;
   if (state === undefined || caCert === undefined || caKeyObject === undefined || caKeyPem === undefined) {
@@ -58,7 +63,9 @@ export async function revokeGateway(opts: {
   }
 
   if (crlNeedsRenewal(snapshot, state, now)) {
+    // pki.json takes the number before the CRL carrying it exists: an interrupted run skips a number, never reuses one
     state.crlNumber += 1;
+    await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
     const caKey = await importKeyPair(caKeyObject, caKeyPem);
     const crl = await createCrl({
       ca: caCert,
@@ -68,7 +75,6 @@ export async function revokeGateway(opts: {
       now,
     });
     await writer.write(rel.crl, crlPem(crl), PUBLIC_MODE, true);
-    await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
   }
 
   if (cert !== undefined) {

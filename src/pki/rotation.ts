@@ -1,17 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type * as x509 from '@peculiar/x509';
 import { PkiError } from '../errors.js';
 import { removeFileDurably } from './atomic-file.js';
 import { certificatePem, certSerial, createGatewayCertificate, randomSerial } from './certificates.js';
 import { createCrl, crlPem } from './crl.js';
 import { PkiWriter } from './ensure.js';
 import { inspectPki, pkiErrorFrom } from './inspect.js';
-import { generateKeyPair, importKeyPair } from './keys.js';
-import { LAN_NAME, PUBLIC_MODE, rel, SECRET_MODE } from './layout.js';
+import { generateKeyPair, importKeyPair, type SigningKeyPair } from './keys.js';
+import { PUBLIC_MODE, rel, SECRET_MODE } from './layout.js';
 import { readPlainFile } from './pki-files.js';
 import type { PkiProblem } from './problems.js';
-import { parsePkiState, serializePkiState } from './state.js';
+import { type PkiState, parsePkiState, serializePkiState } from './state.js';
 import { generateTlsCryptKey } from './tls-crypt.js';
+import { EXPIRED_CA_FIX } from './warnings.js';
 
 /**
  * A rotation's record in pki_dir (rotation.json) and the material it keeps aside (private/rotation/). A rotation
@@ -28,80 +30,16 @@ import { generateTlsCryptKey } from './tls-crypt.js';
  *            gateway → record removed, copies removed | rolled back: previous key and certificate back
  */
 
-export const ROTATION_FORMAT = 1;
+import {
+  type RotationRecord,
+  readRotation,
+  rotationCommand,
+  rotationProgress,
+  serializeRecord,
+  sweepRotationDir,
+} from './rotation-record.js';
 
-export type RotationRecord =
-  | { format: 1; kind: 'pair'; pair: number; ends: [string, string]; startedAt: string }
-  | {
-      format: 1;
-      kind: 'gateway';
-      gateway: string;
-      oldSerial: string;
-      newSerial: string;
-      /** switching: the new certificate is in place, not yet verified; revoking: verified, the CRL goes out. */
-      phase: 'switching' | 'revoking';
-      startedAt: string;
-    };
-
-/** The command that started (and so finishes) a rotation. */
-export function rotationCommand(record: RotationRecord): string {
-  return record.kind === 'pair'
-    ? `meshctl rotate --pair ${record.ends.join(',')}`
-    : `meshctl rotate --gateway ${record.gateway}`;
-}
-
-/** The pending rotation of `dir`, if any. An unreadable record is refused: guessing could lose the old key. */
-export function readRotation(dir: string): RotationRecord | undefined {
-  const file = join(dir, rel.rotation);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  const bad = (why: string) =>
-    new PkiError(
-      `${file}: ${why}; it records an unfinished key rotation. Fix: restore it from a backup, or (once you have checked which key each gateway holds) move it away`,
-    );
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw bad('is not valid JSON');
-  }
-  if (typeof raw !== 'object' || raw === null || raw.format !== ROTATION_FORMAT) {
-    throw bad(`is not a rotation record of format ${ROTATION_FORMAT}`);
-  }
-  const name = (v: unknown) => typeof v === 'string' && LAN_NAME.test(v);
-  if (
-    raw.kind === 'pair' &&
-    Number.isSafeInteger(raw.pair) &&
-    (raw.pair as number) > 0 &&
-    Array.isArray(raw.ends) &&
-    raw.ends.length === 2 &&
-    raw.ends.every(name)
-  ) {
-    return raw as unknown as RotationRecord;
-  }
-  if (
-    raw.kind === 'gateway' &&
-    name(raw.gateway) &&
-    // serials become file names (revoked/<serial>.crt): hex only, never a path
-    typeof raw.oldSerial === 'string' &&
-    /^[0-9a-f]{1,64}$/i.test(raw.oldSerial) &&
-    typeof raw.newSerial === 'string' &&
-    /^[0-9a-f]{1,64}$/i.test(raw.newSerial) &&
-    (raw.phase === 'switching' || raw.phase === 'revoking')
-  ) {
-    return raw as unknown as RotationRecord;
-  }
-  throw bad('does not describe a pair or gateway rotation');
-}
-
-function serializeRecord(record: RotationRecord): string {
-  return `${JSON.stringify(record, null, 2)}\n`;
-}
+export { type RotationRecord, readRotation, rotationCommand } from './rotation-record.js';
 
 function readKept(dir: string, relative: string, what: string, record: RotationRecord): string {
   const problems: PkiProblem[] = [];
@@ -115,19 +53,13 @@ function readKept(dir: string, relative: string, what: string, record: RotationR
   return text;
 }
 
-/** Ends a rotation: the record goes first (from then on nothing is pending), then what it kept aside. */
-export async function clearRotation(dir: string, record: RotationRecord): Promise<void> {
+/**
+ * Ends a rotation: the record goes first (from then on nothing is pending), then everything kept aside. A run
+ * stopped in between leaves kept files without a record: the next rotation sweeps them before it starts.
+ */
+export async function clearRotation(dir: string, _record: RotationRecord): Promise<void> {
   await removeFileDurably(join(dir, rel.rotation));
-  const kept =
-    record.kind === 'pair'
-      ? [rel.previousTlsCrypt(record.pair)]
-      : [
-          rel.previousKey(record.gateway),
-          rel.previousCert(record.gateway),
-          rel.nextKey(record.gateway),
-          rel.nextCert(record.gateway),
-        ];
-  for (const relative of kept) await removeFileDurably(join(dir, relative));
+  await sweepRotationDir(dir);
 }
 
 /**
@@ -152,6 +84,7 @@ export async function beginPairRotation(opts: {
       `${join(opts.dir, rel.tlsCrypt(opts.pair))}: no tls-crypt key of pair ${opts.pair} (${opts.ends.join(' <-> ')}) yet, so there is nothing to rotate. Fix: run \`meshctl apply\`, which creates it`,
     );
   }
+  await sweepRotationDir(opts.dir);
   const writer = new PkiWriter(opts.dir);
   const record: RotationRecord = {
     format: 1,
@@ -231,9 +164,10 @@ export async function beginGatewayRotation(opts: {
   }
   if (ca.notAfter.getTime() <= now.getTime()) {
     throw new PkiError(
-      `${join(opts.dir, rel.caCert)}: the mesh CA expired on ${ca.notAfter.toISOString().slice(0, 10)}; a certificate it signs now is not valid either. Fix: \`meshctl rotate --ca\` (not in this version yet: until then point pki_dir at an empty directory and run \`meshctl apply\`)`,
+      `${join(opts.dir, rel.caCert)}: the mesh CA expired on ${ca.notAfter.toISOString().slice(0, 10)}; a certificate it signs now is not valid either. Fix: ${EXPIRED_CA_FIX}`,
     );
   }
+  await sweepRotationDir(opts.dir);
   const writer = new PkiWriter(opts.dir);
   await writer.write(rel.previousKey(opts.gateway), existing.keyPem, SECRET_MODE, true);
   await writer.write(rel.previousCert(opts.gateway), existing.certPem, SECRET_MODE, true);
@@ -244,25 +178,18 @@ export async function beginGatewayRotation(opts: {
     certSerial(ca),
     certSerial(existing.cert),
   ]);
-  const serial = randomSerial(taken);
   const keys = await generateKeyPair();
   const caKey = await importKeyPair(caKeyObject, caKeyPem);
-  const cert = await createGatewayCertificate({
+  const cert = await issueRecorded({
+    writer,
+    state,
+    taken,
     lan: opts.gateway,
     publicKey: keys.publicKey,
     ca,
     caKey,
-    serial,
     now,
   });
-  // recorded before the certificate exists anywhere: its serial is never handed out again
-  state.issued.push({
-    lan: opts.gateway,
-    serial: certSerial(cert),
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
-  });
-  await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
   await writer.write(rel.nextKey(opts.gateway), keys.pem, SECRET_MODE, true);
   await writer.write(rel.nextCert(opts.gateway), certificatePem(cert), SECRET_MODE, true);
   const record: RotationRecord & { kind: 'gateway' } = {
@@ -277,6 +204,39 @@ export async function beginGatewayRotation(opts: {
   await writer.write(rel.rotation, serializeRecord(record), PUBLIC_MODE, true);
   await installNext(opts.dir, record);
   return record;
+}
+
+/**
+ * A gateway certificate of `ca` with a serial not in `taken`, recorded in pki.json (written) before the certificate
+ * exists anywhere, so its serial is never handed out again. The caller writes the certificate.
+ */
+export async function issueRecorded(opts: {
+  writer: PkiWriter;
+  state: PkiState;
+  taken: ReadonlySet<string>;
+  lan: string;
+  publicKey: CryptoKey;
+  ca: x509.X509Certificate;
+  caKey: SigningKeyPair;
+  now: Date;
+}): Promise<x509.X509Certificate> {
+  const { state, lan, publicKey, ca, caKey, now } = opts;
+  const cert = await createGatewayCertificate({
+    lan,
+    publicKey,
+    ca,
+    caKey,
+    serial: randomSerial(opts.taken),
+    now,
+  });
+  state.issued.push({
+    lan,
+    serial: certSerial(cert),
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+  });
+  await opts.writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
+  return cert;
 }
 
 /**
@@ -356,13 +316,15 @@ export async function revokePrevious(opts: {
   const wanted = state.revoked.map((r) => r.serial).sort();
   const crl = snapshot.crl;
   if (crl === undefined || !crl.signedByCa || wanted.join(',') !== crl.serials.join(',')) {
+    // the number is taken in pki.json before the CRL carrying it exists: a run stopped in between skips a
+    // number, and never issues two CRLs with the same one
     state.crlNumber += 1;
+    await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
     const caKey = await importKeyPair(caKeyObject, caKeyPem);
     const pem = crlPem(
       await createCrl({ ca, caKey, revoked: state.revoked, crlNumber: state.crlNumber, now }),
     );
     await writer.write(rel.crl, pem, PUBLIC_MODE, true);
-    await writer.write(rel.state, serializePkiState(state), PUBLIC_MODE, true);
   }
   const previousCert = readKept(dir, rel.previousCert(record.gateway), 'the previous certificate', record);
   await writer.write(rel.revokedCert(record.gateway, record.oldSerial), previousCert, PUBLIC_MODE, true);
@@ -379,7 +341,8 @@ export function pendingRotationWarning(dir: string): string | undefined {
   try {
     const record = readRotation(dir);
     if (!record) return undefined;
-    const phase = record.kind === 'gateway' ? ` (phase ${record.phase})` : '';
+    const progress = rotationProgress(record);
+    const phase = progress === '' ? '' : ` (${progress})`;
     return `a key rotation started ${record.startedAt} is not finished${phase}. Fix: run \`${rotationCommand(record)}\` to finish it`;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);

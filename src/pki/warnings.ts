@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { PkiError } from '../errors.js';
 import type { PkiMaterial } from '../types.js';
-import { parseCertificate } from './certificates.js';
+import { commonName, parseCertificate, pemBlocks } from './certificates.js';
 import { parseCrl } from './crl.js';
 import { EXPIRY_WARNING_DAYS, rel } from './layout.js';
 
@@ -16,6 +16,8 @@ export interface ExpiryFinding {
   /** The command that fixes it. */
   fix: string;
   message: string;
+  /** The gateway whose certificate it is (none for the CA and the CRL, which every gateway holds). */
+  gateway?: string;
 }
 
 /** The public parts expiry is judged on; any may be missing (validate and status read what exists). */
@@ -27,7 +29,10 @@ export interface ExpiryInput {
 }
 
 export const ROTATE_CA_FIX =
-  '`meshctl rotate --ca` (not in this version yet: until then point pki_dir at an empty directory and run `meshctl apply`, which issues a new CA and new certificates)';
+  '`meshctl rotate --ca` (a new CA, every certificate reissued under it, one gateway at a time, before the old CA expires)';
+/** Once the CA has expired no tunnel can be verified, so a staged rotation cannot run: a new PKI is the way out. */
+export const EXPIRED_CA_FIX =
+  'point pki_dir in mesh.yml at an empty directory and run `meshctl apply`, which issues a new CA and new certificates (every tunnel restarts once)';
 
 export function rotateGatewayFix(gateway: string): string {
   return `\`meshctl rotate --gateway ${gateway}\` issues a new key and certificate`;
@@ -37,9 +42,17 @@ export function rotateGatewayFix(gateway: string): string {
 export function expiryFindings(input: ExpiryInput, now: Date): ExpiryFinding[] {
   const findings: ExpiryFinding[] = [];
   const horizon = now.getTime() + EXPIRY_WARNING_DAYS * DAY_MS;
-  const check = (what: string, expires: Date | undefined, effect: string, fix: string) => {
+  const check = (
+    what: string,
+    expires: Date | undefined,
+    effect: string,
+    fix: string,
+    expiredFix = fix,
+    gateway?: string,
+  ) => {
     if (expires === undefined || expires.getTime() > horizon) return;
     const expired = expires.getTime() <= now.getTime();
+    if (expired) fix = expiredFix;
     const verb = expired ? 'expired' : 'expires';
     const day = expires.toISOString().slice(0, 10);
     findings.push({
@@ -48,15 +61,19 @@ export function expiryFindings(input: ExpiryInput, now: Date): ExpiryFinding[] {
       expires,
       fix,
       message: `${what} ${verb} on ${day}: ${expired ? effect.replace(' then', ' now') : effect}. Fix: ${fix}`,
+      ...(gateway === undefined ? {} : { gateway }),
     });
   };
   if (input.caCert !== undefined) {
-    check(
-      `the mesh CA certificate (pki_dir/${rel.caCert})`,
-      parseCertificate(input.caCert)?.notAfter,
-      'every tunnel stops then',
-      ROTATE_CA_FIX,
-    );
+    // while `rotate --ca` runs, gateways hold both CAs: each is judged (the new one named by its CN)
+    const cas = pemBlocks(input.caCert).map(parseCertificate);
+    cas.forEach((ca, i) => {
+      const what =
+        i === 0
+          ? `the mesh CA certificate (pki_dir/${rel.caCert})`
+          : `the new mesh CA certificate ("${ca ? commonName(ca) : '?'}", pki_dir/${rel.nextCaCert})`;
+      check(what, ca?.notAfter, 'every tunnel stops then', ROTATE_CA_FIX, EXPIRED_CA_FIX);
+    });
   }
   for (const [name, cert] of [...input.certs].sort(([a], [b]) => a.localeCompare(b))) {
     check(
@@ -64,15 +81,21 @@ export function expiryFindings(input: ExpiryInput, now: Date): ExpiryFinding[] {
       parseCertificate(cert)?.notAfter,
       'its tunnels stop then',
       rotateGatewayFix(name),
+      rotateGatewayFix(name),
+      name,
     );
   }
   if (input.crl !== undefined) {
-    check(
-      `the CRL (pki_dir/${rel.crl})`,
-      parseCrl(input.crl)?.nextUpdate,
-      'OpenVPN refuses every peer then',
-      '`meshctl apply`, which renews it',
-    );
+    pemBlocks(input.crl).forEach((crl, i) => {
+      check(
+        i === 0 ? `the CRL (pki_dir/${rel.crl})` : `the new CA's CRL (pki_dir/${rel.nextCrl})`,
+        parseCrl(crl)?.nextUpdate,
+        'OpenVPN refuses every peer then',
+        i === 0
+          ? '`meshctl apply`, which renews it'
+          : '`meshctl rotate --ca` to finish the rotation (then apply renews it)',
+      );
+    });
   }
   return findings;
 }

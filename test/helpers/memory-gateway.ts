@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import type {
@@ -208,7 +209,10 @@ export class MemoryGateway {
   /** Units reloaded in place (`reload-or-restart` of a running oneshot), in order. */
   readonly reloads: string[] = [];
   faults: Fault[] = [];
+  /** false: the machine is gone (no SSH, no tunnels). */
   reachable = true;
+  /** true: SSH to it fails while it and its tunnels keep running (a management path cut). */
+  sshDown = false;
   openvpnVersion: string | null = '2.6.14';
   os = { id: 'debian', versionId: '12', codename: 'bookworm', idLike: [] as string[] };
   systemd: 'running' | 'not-booted' | 'missing' = 'running';
@@ -324,8 +328,20 @@ export class MemoryGateway {
     if (this.network.cut.has(MemoryNetwork.pairKey(this.name, peerName))) return false;
     const keyHere = this.units.get(unit)!.loaded.get(here.get('tls-crypt') ?? '');
     const keyThere = peer.units.get(peerUnit)!.loaded.get(there.get('tls-crypt') ?? '');
-    return here.get('port') === there.get('port') && keyHere !== undefined && keyHere === keyThere;
+    const sameKey = here.get('port') === there.get('port') && keyHere !== undefined && keyHere === keyThere;
+    if (!sameKey || !this.network.verifiesCertificates) return sameKey;
+    const trustHere = this.loadedTrust.get(unit);
+    const trustThere = peer.loadedTrust.get(peerUnit);
+    return (
+      trustHere !== undefined &&
+      trustThere !== undefined &&
+      trusts(trustHere.ca, trustThere.cert) &&
+      trusts(trustThere.ca, trustHere.cert)
+    );
   }
+
+  /** The CA bundle and certificate each running tunnel loaded at start (what OpenVPN holds in memory). */
+  private readonly loadedTrust = new Map<string, { ca: string; cert: string }>();
 
   /** The peer transit address each running tunnel's `ifconfig` names → unit. */
   private peerAddresses(): Map<string, string> {
@@ -616,6 +632,11 @@ export class MemoryGateway {
         return `Job for ${unit} failed because the control process exited with error code.`;
       }
       this.loadedText.set(unit, config);
+      const file = (key: string) => {
+        const path = new RegExp(`^${key}\\s+(\\S+)`, 'm').exec(config)?.[1];
+        return path === undefined ? '' : (this.text(path) ?? '');
+      };
+      this.loadedTrust.set(unit, { ca: file('ca'), cert: file('cert') });
     } else if (unit === FRR_UNIT) {
       this.frrLoaded = {
         conf: this.text(gatewayPaths.frrConf) ?? '',
@@ -1200,12 +1221,40 @@ export class MemoryGateway {
 }
 
 /** The gateways of one test, reachable by ssh_host; `connector` is what the commands take as `deps.connector`. */
+const trustCache = new Map<string, boolean>();
+
+/** Whether a CA of the PEM bundle `ca` issued and signed the PEM certificate `cert`. */
+function trusts(ca: string, cert: string): boolean {
+  const key = sha256(Buffer.from(`${ca}\0${cert}`));
+  const known = trustCache.get(key);
+  if (known !== undefined) return known;
+  let result = false;
+  try {
+    const leaf = new X509Certificate(cert);
+    const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    result = blocks.some((pem) => {
+      const issuer = new X509Certificate(pem);
+      return leaf.checkIssued(issuer) && leaf.verify(issuer.publicKey);
+    });
+  } catch {
+    result = false;
+  }
+  trustCache.set(key, result);
+  return result;
+}
+
 export class MemoryNetwork {
   readonly gateways = new Map<string, MemoryGateway>();
   /** Pairs (`a|b`, names sorted) whose traffic is dropped: their tunnel never comes up. */
   readonly cut = new Set<string>();
   /** Pairs whose BGP session never comes up although their tunnel is up (TCP 179 dropped between them). */
   readonly bgpCut = new Set<string>();
+  /**
+   * Whether a tunnel also needs each end to trust the other's certificate: its loaded `ca` bundle must hold a CA
+   * that signed the peer's loaded `cert` (node's X509 checks: issuer and signature). Off by default: most tests
+   * do not change certificates, and it parses them on every check.
+   */
+  verifiesCertificates = false;
   /** Connections opened, by gateway name, for assertions. */
   readonly connections: string[] = [];
 
@@ -1231,7 +1280,7 @@ export class MemoryNetwork {
 
   readonly connector: Connector = async (opts: ConnectOptions): Promise<Connection> => {
     const gateway = this.gateways.get(opts.host);
-    if (!gateway?.reachable)
+    if (!gateway?.reachable || gateway.sshDown)
       throw new ConnectError(opts.host, `${opts.name} (${opts.host}): connection refused`);
     this.connections.push(gateway.name);
     return {

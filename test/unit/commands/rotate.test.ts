@@ -393,8 +393,10 @@ describe('rotate against memory gateways', function () {
     const pkiBefore = treeSnapshot(pki);
     const execs = execCount(mesh.network);
     const cases: [string[], RegExp][] = [
-      [[], /exactly one of --pair A,B .* and --gateway NAME.*neither/],
-      [['--pair', 'alpha,beta', '--gateway', 'beta'], /both were given/],
+      [[], /exactly one of --pair A,B .*, --gateway NAME .* and --ca .*none was given/],
+      [['--pair', 'alpha,beta', '--gateway', 'beta'], /2 were given/],
+      [['--ca', '--gateway', 'beta'], /2 were given/],
+      [['--ca', '--limit', 'beta'], /--limit: rotate converges exactly the gateways/],
       [['--pair', 'alpha'], /not two different gateway names/],
       [['--pair', 'alpha,alpha'], /not two different gateway names/],
       [['--pair', 'alpha,beta,gamma'], /not two different gateway names/],
@@ -412,7 +414,7 @@ describe('rotate against memory gateways', function () {
       ],
       [['--gateway', 'beta', '--limit', 'beta'], /--limit: rotate converges exactly/],
       [['--gateway', 'beta', '--tunnel-timeout', '0'], /--tunnel-timeout 0: below 1/],
-      [['--ca'], /Unknown argument: ca/],
+      [['--ca', '--bogus'], /Unknown argument: bogus/],
     ];
     for (const [args, expected] of cases) {
       const stderr: string[] = [];
@@ -506,6 +508,26 @@ describe('expiry: validate, diff, apply and status warn from 90 days and fail on
     );
     assert.equal(await apply(engineOptions(mesh.dir), captured().out, connector()), 0);
     assert.equal(await validate(engineOptions(mesh.dir), captured().out), 0);
+  });
+
+  it('expired: apply --limit is stopped only by the expired certificate of a gateway it acts on', async () => {
+    await reissueGamma(-2);
+    const c = captured();
+    assert.equal(
+      await apply(engineOptions(mesh.dir, { limit: 'alpha,beta' }), c.out, connector()),
+      0,
+      c.errors(),
+    );
+    assert.match(
+      c.errors(),
+      /error: the certificate of gamma .* expired .*\(gamma is not acted on by this run\)/,
+    );
+    const execs = execCount(mesh.network);
+    await assert.rejects(
+      apply(engineOptions(mesh.dir, { limit: 'gamma' }), captured().out, connector()),
+      (e: Error) => e instanceof PkiError && /the certificate of gamma .* expired/.test(e.message),
+    );
+    assert.equal(execCount(mesh.network), execs, 'no gateway contacted');
   });
 
   it('status still runs when a file of pki_dir cannot be read (a warning)', async () => {

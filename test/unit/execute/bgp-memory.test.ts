@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { BGP_SUMMARY_COMMAND } from '../../../src/execute/bgp.js';
 import { runEngine } from '../../../src/execute/run.js';
 import { printSummary, runSucceeded, runsToJson } from '../../../src/execute/summary.js';
 import { FRR_UNIT, gatewayPaths } from '../../../src/gateway/layout.js';
@@ -246,5 +247,72 @@ describe('apply with routing: bgp against memory gateways', function () {
     assert.equal(c.error?.stage, 'verify');
     assert.match(c.error!.message, /vtysh/);
     assert.ok(result.gateways.filter((g) => g.lan !== 'c').every((g) => g.status === 'changed'));
+  });
+
+  it('rolling (rotate --ca with bgp): one gateway alone restarts its changed tunnels one at a time, each up with its session before the next, none stopped first', async () => {
+    const states = desired(LANS);
+    const net = network(LANS);
+    assert.equal((await apply(net, states)).ok, true);
+    // a new CA bundle for a: every tunnel of a reads it
+    const inventory = buildInventory(LANS, { routing: 'bgp' });
+    for (const gateway of inventory.gateways) gateway.sshHost = `${gateway.name}.memory`;
+    const mesh = allocateMesh(inventory);
+    const pki = fixturePki(mesh);
+    const changed = renderMesh(mesh, { ...pki, caCert: `${pki.caCert}${pki.caCert}` }, loadRoles(), {
+      version: '0.1.0-test',
+    });
+    const a = net.get('a');
+    const from = a.log.length;
+    const c = captured(true);
+    const { runs } = await runEngine(changed, ['a'], {
+      apply: true,
+      forks: 10,
+      acceptNew: true,
+      connector: net.connector,
+      out: c.out,
+      tunnelTimeoutMs: 1000,
+      pollIntervalMs: 10,
+      verifyAlone: true,
+      rolling: true,
+    });
+    assert.equal(runs.length, 1);
+    assert.ok(runSucceeded(runs[0]!), JSON.stringify(runs[0]!.failure));
+    assert.deepEqual(
+      runs[0]!.tunnels.map((t) => [t.peer, t.outcome.kind]),
+      [
+        ['b', 'verified'],
+        ['c', 'verified'],
+      ],
+    );
+    const commands = a.log.slice(from).map((r) => r.argv.join(' '));
+    assert.ok(!commands.some((cmd) => /^systemctl stop .*openvpn-server@/.test(cmd)), commands.join('\n'));
+    const restartB = commands.indexOf('systemctl restart openvpn-server@mesh-b.service');
+    const restartC = commands.indexOf('systemctl restart openvpn-server@mesh-c.service');
+    assert.ok(restartB >= 0 && restartC > restartB, commands.join('\n'));
+    const between = commands.slice(restartB + 1, restartC);
+    assert.ok(
+      between.some((cmd) => cmd === BGP_SUMMARY_COMMAND.join(' ')),
+      `b's session waited for: ${between.join('\n')}`,
+    );
+    assert.ok(between.length >= 2, 'the tunnel to b was waited for before the tunnel to c restarted');
+    // verifyAlone checks the sessions with peers outside the run too
+    assert.equal(runs[0]!.bgpConfirmed, true);
+
+    // a session that does not come back fails the gateway (rotate --ca then stops there)
+    net.bgpCut.add(MemoryNetwork.pairKey('a', 'b'));
+    const again = renderMesh(mesh, { ...pki, caCert: pki.caCert }, loadRoles(), { version: '0.1.0-test' });
+    const { runs: failed } = await runEngine(again, ['a'], {
+      apply: true,
+      forks: 10,
+      acceptNew: true,
+      connector: net.connector,
+      out: captured(true).out,
+      tunnelTimeoutMs: 300,
+      pollIntervalMs: 10,
+      verifyAlone: true,
+      rolling: true,
+    });
+    assert.equal(failed[0]!.failure?.stage, 'verify', JSON.stringify(failed[0]!.failure));
+    assert.match(failed[0]!.failure!.message, /BGP session not up .*b \(/);
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { chmod, copyFile, mkdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PkiError } from '../../../src/errors.js';
+import { beginCaRotation, reissueUnderNewCa } from '../../../src/pki/ca-rotation.js';
 import { ensurePki, loadPkiReadOnly, previewPki } from '../../../src/pki/index.js';
 import { inspectPki } from '../../../src/pki/inspect.js';
 import { readVerified, serializeVerified } from '../../../src/pki/verified.js';
@@ -262,5 +263,26 @@ describe('pki: the record of verified gateway pairs (private/verified.json)', ()
     await copyFile(join(other, 'private/verified.json'), record);
     const { snapshot } = await inspectPki(request(), 'use');
     assert.equal(Object.getOwnPropertyDescriptor(snapshot.gateways.get('alpha')!, 'key')?.get, undefined);
+  });
+
+  it('while a CA rotation runs, every pair is checked in full and nothing is recorded', async () => {
+    const recorded = await readFile(record, 'utf8');
+    await beginCaRotation({ dir: pki, mesh: 'corp', gateways: ['alpha', 'beta'] });
+    assert.equal(await reissueUnderNewCa({ dir: pki, mesh: 'corp', gateway: 'beta' }), true);
+    const { snapshot, problems } = await inspectPki(request(), 'use');
+    assert.deepEqual(problems, []);
+    assert.equal(snapshot.verified, undefined);
+    for (const gateway of snapshot.gateways.values()) {
+      assert.equal(Object.getOwnPropertyDescriptor(gateway, 'key')?.get, undefined, 'checked in full');
+    }
+    assert.equal(snapshot.gateways.get('beta')!.byNewCa, true);
+    await ensurePki(request());
+    assert.equal(await readFile(record, 'utf8'), recorded, 'not rewritten during the rotation');
+    // the rotation's record gone (as if abandoned): beta's certificate of the new CA is not vouched for by any tag
+    await rm(join(pki, 'rotation.json'));
+    await expectRefused(
+      () => ensurePki(request()),
+      `${join(pki, 'issued/beta.crt')}: is not signed by this PKI's CA`,
+    );
   });
 });
