@@ -28,7 +28,7 @@ import { DIR_MODE, rel, SECRET_MODE } from './layout.js';
  *
  * The file is an optimisation only: missing, unreadable, malformed or from another CA, it is ignored (everything
  * is checked in full); ensurePki rewrites it when its content changes and ignores a failed write. Read-only
- * commands read it and never write it.
+ * commands read it and never write it. While a CA rotation runs (two CAs trusted) it is neither read nor written.
  */
 
 const FORMAT = 1;
