@@ -166,7 +166,18 @@ export function convergeSteps(run: GatewayRun): Step[] {
     });
   }
 
-  if (ofKind(actions, 'daemon-reload').length > 0) {
+  const enables = unitsOf(actions, 'enable-unit');
+  const reloads = ofKind(actions, 'daemon-reload').length > 0;
+  if (reloads && enables.length > 0) {
+    // `systemctl enable` reloads systemd itself: a second full reload (0.1–0.3 s on a busy gateway). The units are
+    // enabled without one just before the daemon-reload, which then loads both (the new files are in place already;
+    // enabled after the reload with no reload of their own, systemd would go on showing them disabled)
+    steps.push({
+      title: `enable ${shortUnits(enables)}`,
+      run: () => systemctl(conn, 'enable', enables, undefined, ['--no-reload']),
+    });
+  }
+  if (reloads) {
     steps.push({
       title: 'systemctl daemon-reload',
       run: () => mustExec(conn, ['systemctl', 'daemon-reload']).then(() => {}),
@@ -198,8 +209,7 @@ export function convergeSteps(run: GatewayRun): Step[] {
     steps.push({ title: 'reload FRR (in place)', run: () => systemctl(conn, 'reload', [frr.unit]) });
   }
 
-  const enables = unitsOf(actions, 'enable-unit');
-  if (enables.length > 0) {
+  if (enables.length > 0 && !reloads) {
     steps.push({ title: `enable ${shortUnits(enables)}`, run: () => systemctl(conn, 'enable', enables) });
   }
 
