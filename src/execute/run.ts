@@ -34,6 +34,13 @@ export interface EngineOptions {
   together?: boolean;
   /** Tunnels restarted and verified though none of their files changed (`gateway unit` → reason). */
   restart?: ReadonlyMap<string, string>;
+  /**
+   * Converge these gateways first (add-lan: the new one), then the others, and the others only when every one of
+   * these converged: a gateway of `first` that cannot be reached, planned or converged leaves the others as they
+   * are. Everything else (facts, the start of the tunnels, verification) is one phase for all, so the tunnels of
+   * both waves still start at the same instant. The titles name the two converge phases.
+   */
+  convergeFirst?: { names: string[]; title: string; othersTitle: string };
 }
 
 function renderer(out: Output): { renderer: 'silent' | 'default'; fallbackRenderer: 'simple' } {
@@ -206,33 +213,59 @@ async function decidePairs(
 export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[] {
   const byName = new Map(runs.map((run) => [run.name, run]));
   const changing = () => alive(runs).filter((run) => run.plan!.actions.length > 0);
+  const first = new Set(opts.convergeFirst?.names ?? []);
+  // one subtask per changing gateway, its steps in order (a failed step ends that gateway's converge only)
+  const converge = (
+    select: () => GatewayRun[],
+  ): ((ctx: unknown, task: { newListr: (tasks: ListrTask[], opts: object) => Listr }) => Listr) => {
+    return (_ctx, task) =>
+      task.newListr(
+        select().map((run) => ({
+          title: gatewayTitle(run, 'converge'),
+          task: (_c, sub) =>
+            sub.newListr(
+              convergeSteps(run).map((step) => ({
+                // the line renderer of CI logs shows no tree: say which gateway a step belongs to
+                title: process.stdout.isTTY ? step.title : `${run.name}: ${step.title}`,
+                task: async () => {
+                  try {
+                    await step.run();
+                  } catch (error) {
+                    fail(run, 'converge', error, step.title);
+                    throw error;
+                  }
+                },
+              })),
+              { concurrent: false, exitOnError: true },
+            ),
+        })),
+        { concurrent: Math.max(1, opts.forks), exitOnError: false },
+      );
+  };
+  const converging: ListrTask[] = opts.convergeFirst
+    ? [
+        {
+          title: opts.convergeFirst.title,
+          task: converge(() => changing().filter((run) => first.has(run.name))),
+        },
+        {
+          title: opts.convergeFirst.othersTitle,
+          task: (ctx, task) => {
+            const failed = runs.filter((run) => first.has(run.name) && run.failure).map((run) => run.name);
+            if (failed.length > 0) {
+              // nothing was written on them: they are left exactly as they were
+              for (const run of alive(runs).filter((r) => !first.has(r.name))) {
+                fail(run, 'plan', new Error(`not converged: ${failed.join(', ')} did not converge first`));
+              }
+              return;
+            }
+            return converge(() => changing().filter((run) => !first.has(run.name)))(ctx, task);
+          },
+        },
+      ]
+    : [{ title: 'Converge', task: converge(changing) }];
   return [
-    {
-      title: 'Converge',
-      task: (_ctx, task) =>
-        task.newListr(
-          changing().map((run) => ({
-            title: gatewayTitle(run, 'converge'),
-            task: (_c, sub) =>
-              sub.newListr(
-                convergeSteps(run).map((step) => ({
-                  // the line renderer of CI logs shows no tree: say which gateway a step belongs to
-                  title: process.stdout.isTTY ? step.title : `${run.name}: ${step.title}`,
-                  task: async () => {
-                    try {
-                      await step.run();
-                    } catch (error) {
-                      fail(run, 'converge', error, step.title);
-                      throw error;
-                    }
-                  },
-                })),
-                { concurrent: false, exitOnError: true },
-              ),
-          })),
-          { concurrent: Math.max(1, opts.forks), exitOnError: false },
-        ),
-    },
+    ...converging,
     {
       title: 'Start changed tunnels',
       skip: () => alive(runs).every((run) => run.toStart.length === 0),
