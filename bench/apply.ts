@@ -15,7 +15,7 @@ import { Lab, type LabSpec, reapOrphans } from '../test/lab/lab.js';
 import { prerequisiteProblems } from '../test/lab/prerequisites.js';
 import { sleep } from '../test/lab/process.js';
 import { names } from '../test/lab/spec.js';
-import { sshFloorSeconds } from './floor.js';
+import { pairUpSeconds, sshFloorSeconds } from './floor.js';
 
 /**
  * Push-engine figures on the lab: wall time of a cold `apply` (fresh gateways, PKI already made; until apply exits
@@ -194,30 +194,6 @@ function pssPerGatewayMiB(spec: LabSpec): number {
   return per.reduce((a, b) => a + b, 0) / per.length;
 }
 
-/**
- * One OpenVPN pair coming up, the floor of a cold apply: stop both ends of gw1 ↔ gw2, start them at the same
- * instant (nsenter, not SSH) and poll both StatusTexts every 20 ms until both say the initialization completed.
- */
-async function pairUpSeconds(lab: Lab): Promise<number> {
-  const ends: [string, string][] = [
-    ['gw1', 'openvpn-server@mesh-gw2.service'],
-    ['gw2', 'openvpn-server@mesh-gw1.service'],
-  ];
-  await Promise.all(ends.map(([gw, unit]) => lab.exec(gw, ['systemctl', 'stop', unit])));
-  const started = performance.now();
-  await Promise.all(ends.map(([gw, unit]) => lab.exec(gw, ['systemctl', 'start', unit])));
-  const pending = new Set(ends);
-  while (pending.size > 0) {
-    for (const end of [...pending]) {
-      const shown = await lab.exec(end[0], ['systemctl', 'show', '-p', 'StatusText', '--value', end[1]]);
-      if (shown.stdout.includes('Initialization Sequence Completed')) pending.delete(end);
-    }
-    if (performance.now() - started > 60_000) throw new Error('the floor pair did not come up within 60 s');
-    if (pending.size > 0) await sleep(20);
-  }
-  return (performance.now() - started) / 1000;
-}
-
 interface SizeFigures {
   n: number;
   render: number;
@@ -263,7 +239,7 @@ async function measureSize(n: number, forks: number, runs: number): Promise<Size
         check(diff, 0, 'unchanged', n);
         figures.diff.push(diff);
         figures.floorSsh.push((await runMeasured(lab, 'floor-ssh', forks)).seconds);
-        figures.pairUp.push(await pairUpSeconds(lab));
+        figures.pairUp.push(await pairUpSeconds(lab, 'gw1', 'gw2'));
       }
     } finally {
       await lab.down();
