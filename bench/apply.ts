@@ -19,14 +19,15 @@ import { pairUpSeconds, sshFloorSeconds } from './floor.js';
 
 /**
  * Push-engine figures on the lab: wall time of a cold `apply` (fresh gateways, PKI already made; until apply exits
- * with every tunnel verified), a no-op `apply` and a `diff` on 3, 6 and 12 gateways (24 with `--sizes`), each the
+ * with every tunnel verified), a no-op `apply` and a `diff` on 3, 6 and 12 gateways (24 with `--sizes`; the lab raises the inotify limits it needs), each the
  * MEDIAN of `--runs` runs (a fresh lab for each cold run), and how many remote commands (execs) and SSH
  * connections each gateway gets. Counting wraps the SSH connector the commands accept as `deps.connector`.
  *
  * A floor on the same lab and run: a bare SSH connect + `true` to every gateway in parallel (same connector), and
  * one OpenVPN pair coming up (both ends started at once, until both report "Initialization Sequence Completed").
- * Each figure is also printed as a multiple of its floor: SSH for no-op apply and diff, SSH + pair for a cold
- * apply. Memory per gateway: PSS of its processes once its tunnels run.
+ * Each figure is also printed as a multiple of its floor: SSH for render (offline, for comparison), no-op apply and
+ * diff, SSH + pair for a cold apply. Memory per gateway: PSS of its processes once its tunnels run, against the
+ * same gateways booted and not yet applied (the memory floor).
  *
  * meshctl must run where the gateways are reachable: in the lab's ctl network namespace. So this file has two
  * modes: the driver (default) brings labs up and runs itself with `--measure COMMAND --inventory DIR` in that
@@ -203,6 +204,8 @@ interface SizeFigures {
   floorSsh: number[];
   pairUp: number[];
   pssMiB: number;
+  /** PSS per gateway of the fresh lab before the first apply: the memory floor. */
+  idlePssMiB: number;
 }
 
 /** One lab of `n` gateways per cold run; no-op apply, diff and the floor `runs` times on the last one. */
@@ -216,11 +219,14 @@ async function measureSize(n: number, forks: number, runs: number): Promise<Size
     floorSsh: [],
     pairUp: [],
     pssMiB: 0,
+    idlePssMiB: 0,
   };
   for (let run = 0; run < runs; run++) {
     const spec = specOf(n);
     const lab = await Lab.up(spec);
     try {
+      // the memory floor: the booted gateways before meshctl touched them (systemd, sshd, journald)
+      if (run === runs - 1) figures.idlePssMiB = pssPerGatewayMiB(spec);
       const pki = await runMeasured(lab, 'render', forks);
       figures.render = pki.seconds;
       // on the fresh lab, before anything runs on it: the SSH floor of this very lab
@@ -265,11 +271,29 @@ function rowsOf(f: SizeFigures): string[][] {
   return [
     row('floor: SSH connect + `true`, all gateways in parallel', ssh, null),
     row('floor: one OpenVPN pair up (both ends started at once)', pair, null),
-    row('render (PKI created, offline)', f.render, null),
+    // offline: shown against the SSH floor only to compare it with the rest
+    row('render (PKI created, offline)', f.render, ssh),
     row(`apply, cold (${n - 1} tunnels/gw)`, secs(f.cold), ssh + pair, f.cold),
     row('apply, no-op', secs(f.noop), ssh, f.noop),
     row('diff, no changes', secs(f.diff), ssh, f.diff),
-    [String(n), 'memory per gateway, tunnels up (PSS, mean)', `${f.pssMiB.toFixed(1)} MiB`, '', '', '', ''],
+    [
+      String(n),
+      'floor: memory per gateway, booted, before apply (PSS)',
+      `${f.idlePssMiB.toFixed(1)} MiB`,
+      '',
+      '',
+      '',
+      '',
+    ],
+    [
+      String(n),
+      'memory per gateway, tunnels up (PSS, mean)',
+      `${f.pssMiB.toFixed(1)} MiB`,
+      f.idlePssMiB > 0 ? `${(f.pssMiB / f.idlePssMiB).toFixed(1)}×` : '',
+      '',
+      '',
+      '',
+    ],
   ];
 }
 
@@ -304,7 +328,8 @@ async function driver(): Promise<void> {
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   console.log(
     `meshctl apply/diff on the lab: ${cpus().length} CPUs, --forks ${forks}, medians of ${runs} run(s), ` +
-      'in-process wall time; × floor: no-op and diff over the SSH floor, cold apply over SSH + pair',
+      'in-process wall time; × floor: render, no-op and diff over the SSH floor, cold apply over SSH + pair, ' +
+      'memory over the booted gateway',
   );
   console.log(line(header));
   console.log(line(widths.map((w) => '-'.repeat(w))));
