@@ -106,6 +106,16 @@ have() {
 
 # records TAG: one TAG record per line of stdin (one sed for all lines: a gateway may have thousands)
 TAB=$(printf '\t')
+nl='
+'
+
+# first_line TEXT: sets fl to one_line's result for TEXT's first line, in this shell (no process, in the usual
+# case of no TAB)
+first_line() {
+  fl=${1%%"$nl"*}
+  case $fl in *"$TAB"*) fl=$(printf '%s' "$fl" | tr '\t' ' ') ;; esac
+  while case $fl in *' ') true ;; *) false ;; esac; do fl=${fl% }; done
+}
 records() {
   tr '\t' ' ' | sed "s/ *\$//; s/^/$1$TAB/"
 }
@@ -129,7 +139,8 @@ fi
 
 # sd_booted(3): systemd is PID 1 when /run/systemd/system exists
 if have systemctl; then
-  systemd_version=$(systemctl --version 2>/dev/null | head -n 1 | one_line)
+  first_line "$(systemctl --version 2>/dev/null)"
+  systemd_version=$fl
   if [ -d /run/systemd/system ]; then
     record systemd "$systemd_version"
   else
@@ -146,7 +157,8 @@ done
 # --- OpenVPN ------------------------------------------------------------------------------------------------
 if have openvpn; then
   # `openvpn --version` exits 1 on some releases: only its first line matters.
-  record openvpn "$(openvpn --version 2>/dev/null | head -n 1 | one_line)"
+  first_line "$(openvpn --version 2>/dev/null)"
+  record openvpn "$fl"
 else
   record openvpn-missing
 fi
@@ -168,7 +180,8 @@ for dir in /usr/lib/frr /usr/libexec/frr; do
   if [ -f "$dir/frr-reload.py" ]; then frr_reload=yes; fi
 done
 if [ -n "$frr_bgpd" ]; then
-  record frr "$("$frr_bgpd" --version 2>/dev/null | head -n 1 | one_line)"
+  first_line "$("$frr_bgpd" --version 2>/dev/null)"
+  record frr "$fl"
 else
   record frr-missing
 fi
@@ -177,8 +190,6 @@ record frr-reload "$frr_reload"
 # changed ones. Only paths asked for are looked at (a bgp gateway asks for /etc/frr/frr.conf and daemons). The loops
 # run over the package's few configuration files, in this shell: a process per path asked for (a gateway asks for
 # three files per tunnel) made the probe grow with the tunnels.
-nl='
-'
 # asked PATH...: the paths, each between newlines; "$asked" holds "<nl>PATH<nl>" when PATH was asked for
 asked_paths() {
   asked=$nl
@@ -448,8 +459,16 @@ for file in /etc/sysctl.d/*.conf /run/sysctl.d/*.conf /usr/local/lib/sysctl.d/*.
   /lib/sysctl.d/*.conf /etc/sysctl.conf; do
   if [ -f "$file" ] && [ -r "$file" ]; then
     record sysctl-file "$file"
-    grep -E '^[[:space:]]*-?[[:space:]]*net[./]ipv4[./](ip_forward|conf[./]all[./]forwarding)[[:space:]]*=' "$file" 2>/dev/null |
-      while IFS= read -r line; do record sysctl-forward "$file" "$(printf '%s' "$line" | one_line)"; done
+    # one grep per file and the lines split in this shell: no pipeline per file
+    matches=$(grep -E '^[[:space:]]*-?[[:space:]]*net[./]ipv4[./](ip_forward|conf[./]all[./]forwarding)[[:space:]]*=' "$file" 2>/dev/null)
+    set -f
+    IFS=$nl
+    for line in $matches; do
+      first_line "$line"
+      record sysctl-forward "$file" "$fl"
+    done
+    unset IFS
+    set +f
   fi
 done
 
