@@ -36,7 +36,7 @@ export interface EngineOptions {
   restart?: ReadonlyMap<string, string>;
   /**
    * Converge these gateways first (add-lan: the new one), then the others, and the others only when every one of
-   * these converged: a gateway of `first` that cannot be reached, planned or converged leaves the others as they
+   * these converged: one of `names` that cannot be reached, planned or converged leaves the others as they
    * are. Everything else (facts, the start of the tunnels, verification) is one phase for all, so the tunnels of
    * both waves still start at the same instant. The titles name the two converge phases.
    */
