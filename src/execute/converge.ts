@@ -4,6 +4,7 @@ import {
   FIREWALL_UNIT,
   FRR_UNIT,
   gatewayPaths,
+  isTunnelUnit,
   MODES,
   TUNNEL_UNIT_TEMPLATE,
   tunnelUnitOfConfig,
@@ -229,6 +230,24 @@ export function convergeSteps(run: GatewayRun): Step[] {
   const bgp = ofKind(actions, 'verify-bgp')[0];
   if (bgp) run.verifyBgp = bgp;
   return steps;
+}
+
+/**
+ * A step for a gateway converged before the others (add-lan's new gateway): start its units that are not tunnels
+ * (the firewall, the routes) now, as the start phase would first. Its firewall is then up while the others
+ * converge, and a firewall that does not start stops the run before any other gateway is changed. FRR stays in the
+ * start phase (it must start after the tunnels), and so do the tunnels, to start with their peers.
+ */
+export function startSupportUnits(run: GatewayRun): Step | null {
+  const units = run.toStart.filter((u) => u !== FRR_UNIT && !isTunnelUnit(u));
+  if (units.length === 0) return null;
+  return {
+    title: `start ${shortUnits(units)} (before the other gateways converge)`,
+    run: async () => {
+      await systemctl(run.conn!, 'start', units);
+      run.toStart = run.toStart.filter((u) => !units.includes(u));
+    },
+  };
 }
 
 /** The start phase: start every stopped or new tunnel of this gateway in one call. */

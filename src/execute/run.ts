@@ -5,7 +5,14 @@ import type { Output } from '../output.js';
 import { HostPlanError, planHosts } from '../plan/index.js';
 import type { DesiredState } from '../types.js';
 import { describeSession, lastResets, sessionUp, waitForBgp } from './bgp.js';
-import { convergeSteps, finish, rollbackTunnels, startStopped, startTunnels } from './converge.js';
+import {
+  convergeSteps,
+  finish,
+  rollbackTunnels,
+  startStopped,
+  startSupportUnits,
+  startTunnels,
+} from './converge.js';
 import { closeAll, connectGateway, fail, type GatewayRun, gatherFacts, newRun } from './gateway.js';
 import { type EndCheck, pairVerdict, type Stage, type TunnelOutcome, verdictError } from './outcomes.js';
 import { waitForTunnels } from './tunnels.js';
@@ -214,6 +221,12 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
   const byName = new Map(runs.map((run) => [run.name, run]));
   const changing = () => alive(runs).filter((run) => run.plan!.actions.length > 0);
   const first = new Set(opts.convergeFirst?.names ?? []);
+  // a gateway converged first also starts its firewall (and routes) before the others converge
+  const stepsOf = (run: GatewayRun) => {
+    const steps = convergeSteps(run);
+    const support = first.has(run.name) ? startSupportUnits(run) : null;
+    return support ? [...steps, support] : steps;
+  };
   // one subtask per changing gateway, its steps in order (a failed step ends that gateway's converge only)
   const converge = (
     select: () => GatewayRun[],
@@ -224,7 +237,7 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
           title: gatewayTitle(run, 'converge'),
           task: (_c, sub) =>
             sub.newListr(
-              convergeSteps(run).map((step) => ({
+              stepsOf(run).map((step) => ({
                 // the line renderer of CI logs shows no tree: say which gateway a step belongs to
                 title: process.stdout.isTTY ? step.title : `${run.name}: ${step.title}`,
                 task: async () => {

@@ -122,14 +122,22 @@ describe('add-lan and remove-lan against memory gateways', function () {
     assert.ok(mesh.network.get('gamma').tunnelUp(unit('delta')));
   });
 
-  for (const how of ['cannot be reached', 'fails to converge'] as const) {
+  for (const how of ['cannot be reached', 'fails to converge', 'cannot start its firewall'] as const) {
     it(`add-lan when the new gateway ${how}: the existing gateways are read, never written; exit 1 names them all`, async () => {
       const delta = mesh.network.add('delta', 'delta.memory');
       delta.addresses = ['10.4.0.1/16'];
       if (how === 'cannot be reached') delta.reachable = false;
-      else
+      else if (how === 'fails to converge')
         delta.faults.push((record) =>
           record.stdin?.includes('meshctl_put') ? { code: 1, stdout: '', stderr: 'disk full\n' } : undefined,
+        );
+      else
+        delta.faults.push((record) =>
+          record.argv[0] === 'systemctl' &&
+          record.argv[1] === 'start' &&
+          record.argv.includes('meshctl-firewall.service')
+            ? { code: 1, stdout: '', stderr: 'Job for meshctl-firewall.service failed.\n' }
+            : undefined,
         );
       const logged = new Map(['alpha', 'beta', 'gamma'].map((n) => [n, mesh.network.get(n).log.length]));
       const before = pids(mesh.network);
