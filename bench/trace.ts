@@ -33,7 +33,9 @@ function kindOf(argv: string[], afterVerify: boolean): TraceKind {
   if (argv.includes('meshctl-probe')) return 'probe';
   if (argv.includes('meshctl-wait-tunnels')) return 'verify';
   if (words.includes('ip -4 -o addr show')) return 'addresses';
-  if (argv[0] === 'systemctl' && argv[1] === 'start') return 'start';
+  // the start of tunnels; a start of the firewall alone is part of converging (add-lan's new gateway)
+  if (argv[0] === 'systemctl' && argv[1] === 'start' && argv.some((a) => a.startsWith('openvpn-server@')))
+    return 'start';
   // after the tunnels were checked, a script is the manifest (or the drop of rollback copies before it)
   if (afterVerify) return 'record';
   return 'converge';
