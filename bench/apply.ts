@@ -15,18 +15,19 @@ import { Lab, type LabSpec, reapOrphans } from '../test/lab/lab.js';
 import { prerequisiteProblems } from '../test/lab/prerequisites.js';
 import { sleep } from '../test/lab/process.js';
 import { names } from '../test/lab/spec.js';
-import { sshFloorSeconds } from './floor.js';
+import { pairUpSeconds, sshFloorSeconds } from './floor.js';
 
 /**
  * Push-engine figures on the lab: wall time of a cold `apply` (fresh gateways, PKI already made; until apply exits
- * with every tunnel verified), a no-op `apply` and a `diff` on 3, 6 and 12 gateways (24 with `--sizes`), each the
+ * with every tunnel verified), a no-op `apply` and a `diff` on 3, 6 and 12 gateways (24 with `--sizes`; the lab raises the inotify limits it needs), each the
  * MEDIAN of `--runs` runs (a fresh lab for each cold run), and how many remote commands (execs) and SSH
  * connections each gateway gets. Counting wraps the SSH connector the commands accept as `deps.connector`.
  *
  * A floor on the same lab and run: a bare SSH connect + `true` to every gateway in parallel (same connector), and
  * one OpenVPN pair coming up (both ends started at once, until both report "Initialization Sequence Completed").
- * Each figure is also printed as a multiple of its floor: SSH for no-op apply and diff, SSH + pair for a cold
- * apply. Memory per gateway: PSS of its processes once its tunnels run.
+ * Each figure is also printed as a multiple of its floor: SSH for render (offline, for comparison), no-op apply and
+ * diff, SSH + pair for a cold apply. Memory per gateway: PSS of its processes once its tunnels run, against the
+ * same gateways booted and not yet applied (the memory floor).
  *
  * meshctl must run where the gateways are reachable: in the lab's ctl network namespace. So this file has two
  * modes: the driver (default) brings labs up and runs itself with `--measure COMMAND --inventory DIR` in that
@@ -194,30 +195,6 @@ function pssPerGatewayMiB(spec: LabSpec): number {
   return per.reduce((a, b) => a + b, 0) / per.length;
 }
 
-/**
- * One OpenVPN pair coming up, the floor of a cold apply: stop both ends of gw1 ↔ gw2, start them at the same
- * instant (nsenter, not SSH) and poll both StatusTexts every 20 ms until both say the initialization completed.
- */
-async function pairUpSeconds(lab: Lab): Promise<number> {
-  const ends: [string, string][] = [
-    ['gw1', 'openvpn-server@mesh-gw2.service'],
-    ['gw2', 'openvpn-server@mesh-gw1.service'],
-  ];
-  await Promise.all(ends.map(([gw, unit]) => lab.exec(gw, ['systemctl', 'stop', unit])));
-  const started = performance.now();
-  await Promise.all(ends.map(([gw, unit]) => lab.exec(gw, ['systemctl', 'start', unit])));
-  const pending = new Set(ends);
-  while (pending.size > 0) {
-    for (const end of [...pending]) {
-      const shown = await lab.exec(end[0], ['systemctl', 'show', '-p', 'StatusText', '--value', end[1]]);
-      if (shown.stdout.includes('Initialization Sequence Completed')) pending.delete(end);
-    }
-    if (performance.now() - started > 60_000) throw new Error('the floor pair did not come up within 60 s');
-    if (pending.size > 0) await sleep(20);
-  }
-  return (performance.now() - started) / 1000;
-}
-
 interface SizeFigures {
   n: number;
   render: number;
@@ -227,6 +204,8 @@ interface SizeFigures {
   floorSsh: number[];
   pairUp: number[];
   pssMiB: number;
+  /** PSS per gateway of the fresh lab before the first apply: the memory floor. */
+  idlePssMiB: number;
 }
 
 /** One lab of `n` gateways per cold run; no-op apply, diff and the floor `runs` times on the last one. */
@@ -240,11 +219,14 @@ async function measureSize(n: number, forks: number, runs: number): Promise<Size
     floorSsh: [],
     pairUp: [],
     pssMiB: 0,
+    idlePssMiB: 0,
   };
   for (let run = 0; run < runs; run++) {
     const spec = specOf(n);
     const lab = await Lab.up(spec);
     try {
+      // the memory floor: the booted gateways before meshctl touched them (systemd, sshd, journald)
+      if (run === runs - 1) figures.idlePssMiB = pssPerGatewayMiB(spec);
       const pki = await runMeasured(lab, 'render', forks);
       figures.render = pki.seconds;
       // on the fresh lab, before anything runs on it: the SSH floor of this very lab
@@ -263,7 +245,7 @@ async function measureSize(n: number, forks: number, runs: number): Promise<Size
         check(diff, 0, 'unchanged', n);
         figures.diff.push(diff);
         figures.floorSsh.push((await runMeasured(lab, 'floor-ssh', forks)).seconds);
-        figures.pairUp.push(await pairUpSeconds(lab));
+        figures.pairUp.push(await pairUpSeconds(lab, 'gw1', 'gw2'));
       }
     } finally {
       await lab.down();
@@ -289,11 +271,29 @@ function rowsOf(f: SizeFigures): string[][] {
   return [
     row('floor: SSH connect + `true`, all gateways in parallel', ssh, null),
     row('floor: one OpenVPN pair up (both ends started at once)', pair, null),
-    row('render (PKI created, offline)', f.render, null),
+    // offline: shown against the SSH floor only to compare it with the rest
+    row('render (PKI created, offline)', f.render, ssh),
     row(`apply, cold (${n - 1} tunnels/gw)`, secs(f.cold), ssh + pair, f.cold),
     row('apply, no-op', secs(f.noop), ssh, f.noop),
     row('diff, no changes', secs(f.diff), ssh, f.diff),
-    [String(n), 'memory per gateway, tunnels up (PSS, mean)', `${f.pssMiB.toFixed(1)} MiB`, '', '', '', ''],
+    [
+      String(n),
+      'floor: memory per gateway, booted, before apply (PSS)',
+      `${f.idlePssMiB.toFixed(1)} MiB`,
+      '',
+      '',
+      '',
+      '',
+    ],
+    [
+      String(n),
+      'memory per gateway, tunnels up (PSS, mean)',
+      `${f.pssMiB.toFixed(1)} MiB`,
+      f.idlePssMiB > 0 ? `${(f.pssMiB / f.idlePssMiB).toFixed(1)}×` : '',
+      '',
+      '',
+      '',
+    ],
   ];
 }
 
@@ -328,7 +328,8 @@ async function driver(): Promise<void> {
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   console.log(
     `meshctl apply/diff on the lab: ${cpus().length} CPUs, --forks ${forks}, medians of ${runs} run(s), ` +
-      'in-process wall time; × floor: no-op and diff over the SSH floor, cold apply over SSH + pair',
+      'in-process wall time; × floor: render, no-op and diff over the SSH floor, cold apply over SSH + pair, ' +
+      'memory over the booted gateway',
   );
   console.log(line(header));
   console.log(line(widths.map((w) => '-'.repeat(w))));

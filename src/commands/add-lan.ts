@@ -3,7 +3,8 @@ import path from 'node:path';
 import { sshConnector } from '../connection/ssh.js';
 import { InventoryError, UsageError } from '../errors.js';
 import type { GatewayRun } from '../execute/gateway.js';
-import { printSummary, runSucceeded, runsToJson } from '../execute/summary.js';
+import type { Stage } from '../execute/outcomes.js';
+import { printSummary, runsToJson } from '../execute/summary.js';
 import { diagnosticsToJson, formatDiagnostic } from '../inventory/format.js';
 import { loadInventory, loadInventoryOrThrow } from '../inventory/load.js';
 import { loadInventoryView } from '../inventory/view.js';
@@ -197,6 +198,9 @@ function resultBase(desired: Desired, lan: NewLanFile & { name: string; file: st
   };
 }
 
+/** The stages at which a gateway that failed had not converged yet. */
+const BEFORE_CONVERGED: readonly Stage[] = ['connect', 'plan', 'converge'];
+
 async function rollOut(
   desired: Desired,
   name: string,
@@ -217,20 +221,24 @@ async function rollOut(
   };
   const existing = desired.inventory.gateways.filter((g) => g.lan !== name).map((g) => g.name);
 
-  out.info(out.color.bold(`\nRoll-out 1/2: ${name}, the new gateway`));
-  const [first] = await rolloutPhase(desired.states, [name], ctx);
-  let runs: GatewayRun[] = [first!];
-  if (runSucceeded(first!) && existing.length > 0) {
-    out.info(
-      out.color.bold(`\nRoll-out 2/2: the tunnel to ${name} on ${existing.length} existing gateway(s)`),
-    );
-    // the new gateway takes part again (nothing left to do there) so each new tunnel is verified from both ends
-    const second = await rolloutPhase(desired.states, [name, ...existing], ctx);
-    const again = second.find((r) => r.name === name)!;
-    // phase 1 did the work there; phase 2 verified its tunnels (or found it failed)
-    if (!again.failure) first!.tunnels = again.tunnels;
-    runs = [again.failure ? again : first!, ...second.filter((r) => r.name !== name)];
-  }
+  // one engine run: facts from every gateway at once, then the new gateway converges first and the existing ones
+  // only once it did; the new tunnels then start at both ends in the same instant and are verified from both ends
+  const all = await rolloutPhase(desired.states, [name, ...existing], {
+    ...ctx,
+    ...(existing.length > 0
+      ? {
+          convergeFirst: {
+            names: [name],
+            title: `Roll-out 1/2: ${name}, the new gateway`,
+            othersTitle: `Roll-out 2/2: the tunnel to ${name} on ${existing.length} existing gateway(s)`,
+          },
+        }
+      : {}),
+  });
+  const first = all.find((r) => r.name === name)!;
+  // the new gateway did not converge: the existing ones were only read, never changed
+  const blocked = first.failure !== undefined && BEFORE_CONVERGED.includes(first.failure.stage);
+  const runs: GatewayRun[] = blocked ? [first] : [first, ...all.filter((r) => r.name !== name)];
 
   printSummary(runs, true, out);
   const routes = routesForNewLan(desired.mesh, name, addresses);
@@ -238,7 +246,7 @@ async function rollOut(
   out.info('');
   out.info(formatAdvice(routes, ports));
   const left = leftOver(runs);
-  const skipped = runSucceeded(first!) ? [] : existing;
+  const skipped = blocked ? existing : [];
   if (left.length > 0) {
     out.info('');
     out.info(out.color.red(`Left to do (LAN "${name}" is in the inventory; its rollout is not finished):`));

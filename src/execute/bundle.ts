@@ -75,8 +75,16 @@ function octal(mode: number): string {
   return `0${(mode & 0o7777).toString(8)}`;
 }
 
-const PUT_FUNCTION = `meshctl_put() {
-  meshctl_tmp=$(mktemp "$(dirname -- "$1")/${TEMP_PREFIX}XXXXXX")
+/**
+ * Lands one file. Paths are absolute (assertAbsolute), so the directory and the name come from parameter expansion:
+ * no dirname, basename or id process per file (a new gateway gets some twenty files, a process costs on a loaded
+ * gateway).
+ */
+const PUT_FUNCTION = `meshctl_root=
+if [ "$(id -u)" = 0 ]; then meshctl_root=1; fi
+meshctl_put() {
+  meshctl_dir=\${1%/*}
+  meshctl_tmp=$(mktemp "\${meshctl_dir:-/}/${TEMP_PREFIX}XXXXXX")
   base64 -d > "$meshctl_tmp"
   meshctl_size=$(wc -c < "$meshctl_tmp")
   if [ "$meshctl_size" -ne "$3" ]; then
@@ -84,9 +92,9 @@ const PUT_FUNCTION = `meshctl_put() {
     exit 1
   fi
   chmod "$2" "$meshctl_tmp"
-  if [ "$(id -u)" = 0 ]; then chown 0:0 "$meshctl_tmp"; fi
+  if [ -n "$meshctl_root" ]; then chown 0:0 "$meshctl_tmp"; fi
   sync "$meshctl_tmp" 2>/dev/null || sync
-  if [ -e "$1" ]; then ln -f "$1" "$(dirname -- "$1")/${PREV_PREFIX}$(basename -- "$1")"; fi
+  if [ -e "$1" ]; then ln -f "$1" "\${meshctl_dir}/${PREV_PREFIX}\${1##*/}"; fi
   mv -f "$meshctl_tmp" "$1"
   meshctl_tmp=
 }`;

@@ -38,6 +38,9 @@ export async function mustRunScript(
   return result;
 }
 
+/** The options meshctl passes to systemctl: `--no-reload` (enable without reloading systemd: a reload follows). */
+export type SystemctlFlag = '--no-reload';
+
 /**
  * `systemctl VERB unit…` as one call (each enable reloads systemd, so batching matters). Only meshctl's own units
  * (gateway/layout.ts) are ever named: whatever a manifest or a bug upstream says, nothing else is stopped.
@@ -47,6 +50,7 @@ export async function systemctl(
   verb: string,
   units: string[],
   timeoutMs = DEFAULT_REMOTE_TIMEOUT_MS,
+  flags: readonly SystemctlFlag[] = [],
 ): Promise<void> {
   const foreign = units.find((unit) => !isManagedUnit(unit));
   if (foreign !== undefined) {
@@ -56,5 +60,5 @@ export async function systemctl(
     );
   }
   if (units.length === 0) return;
-  await mustExec(conn, ['systemctl', verb, ...units], { timeoutMs });
+  await mustExec(conn, ['systemctl', verb, ...flags, ...units], { timeoutMs });
 }

@@ -5,7 +5,14 @@ import type { Output } from '../output.js';
 import { HostPlanError, planHosts } from '../plan/index.js';
 import type { DesiredState } from '../types.js';
 import { describeSession, lastResets, sessionUp, waitForBgp } from './bgp.js';
-import { convergeSteps, finish, rollbackTunnels, startStopped, startTunnels } from './converge.js';
+import {
+  convergeSteps,
+  finish,
+  rollbackTunnels,
+  startStopped,
+  startSupportUnits,
+  startTunnels,
+} from './converge.js';
 import { closeAll, connectGateway, fail, type GatewayRun, gatherFacts, newRun } from './gateway.js';
 import { type EndCheck, pairVerdict, type Stage, type TunnelOutcome, verdictError } from './outcomes.js';
 import { waitForTunnels } from './tunnels.js';
@@ -42,6 +49,13 @@ export interface EngineOptions {
   verifyAlone?: boolean;
   /** Restart each gateway's changed tunnels one at a time, each verified before the next (GatewayRun.rolling). */
   rolling?: boolean;
+  /**
+   * Converge these gateways first (add-lan: the new one), then the others, and the others only when every one of
+   * these converged: one of `names` that cannot be reached, planned or converged leaves the others as they
+   * are. Everything else (facts, the start of the tunnels, verification) is one phase for all, so the tunnels of
+   * both waves still start at the same instant. The titles name the two converge phases.
+   */
+  convergeFirst?: { names: string[]; title: string; othersTitle: string };
 }
 
 function renderer(out: Output): { renderer: 'silent' | 'default'; fallbackRenderer: 'simple' } {
@@ -214,33 +228,65 @@ async function decidePairs(
 export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[] {
   const byName = new Map(runs.map((run) => [run.name, run]));
   const changing = () => alive(runs).filter((run) => run.plan!.actions.length > 0);
+  const first = new Set(opts.convergeFirst?.names ?? []);
+  // a gateway converged first also starts its firewall (and routes) before the others converge
+  const stepsOf = (run: GatewayRun) => {
+    const steps = convergeSteps(run);
+    const support = first.has(run.name) ? startSupportUnits(run) : null;
+    return support ? [...steps, support] : steps;
+  };
+  // one subtask per changing gateway, its steps in order (a failed step ends that gateway's converge only)
+  const converge = (
+    select: () => GatewayRun[],
+  ): ((ctx: unknown, task: { newListr: (tasks: ListrTask[], opts: object) => Listr }) => Listr) => {
+    return (_ctx, task) =>
+      task.newListr(
+        select().map((run) => ({
+          title: gatewayTitle(run, 'converge'),
+          task: (_c, sub) =>
+            sub.newListr(
+              stepsOf(run).map((step) => ({
+                // the line renderer of CI logs shows no tree: say which gateway a step belongs to
+                title: process.stdout.isTTY ? step.title : `${run.name}: ${step.title}`,
+                task: async () => {
+                  try {
+                    await step.run();
+                  } catch (error) {
+                    fail(run, 'converge', error, step.title);
+                    throw error;
+                  }
+                },
+              })),
+              { concurrent: false, exitOnError: true },
+            ),
+        })),
+        { concurrent: Math.max(1, opts.forks), exitOnError: false },
+      );
+  };
+  const converging: ListrTask[] = opts.convergeFirst
+    ? [
+        {
+          title: opts.convergeFirst.title,
+          task: converge(() => changing().filter((run) => first.has(run.name))),
+        },
+        {
+          title: opts.convergeFirst.othersTitle,
+          task: (ctx, task) => {
+            const failed = runs.filter((run) => first.has(run.name) && run.failure).map((run) => run.name);
+            if (failed.length > 0) {
+              // nothing was written on them: they are left exactly as they were
+              for (const run of alive(runs).filter((r) => !first.has(r.name))) {
+                fail(run, 'plan', new Error(`not converged: ${failed.join(', ')} did not converge first`));
+              }
+              return;
+            }
+            return converge(() => changing().filter((run) => !first.has(run.name)))(ctx, task);
+          },
+        },
+      ]
+    : [{ title: 'Converge', task: converge(changing) }];
   return [
-    {
-      title: 'Converge',
-      task: (_ctx, task) =>
-        task.newListr(
-          changing().map((run) => ({
-            title: gatewayTitle(run, 'converge'),
-            task: (_c, sub) =>
-              sub.newListr(
-                convergeSteps(run).map((step) => ({
-                  // the line renderer of CI logs shows no tree: say which gateway a step belongs to
-                  title: process.stdout.isTTY ? step.title : `${run.name}: ${step.title}`,
-                  task: async () => {
-                    try {
-                      await step.run();
-                    } catch (error) {
-                      fail(run, 'converge', error, step.title);
-                      throw error;
-                    }
-                  },
-                })),
-                { concurrent: false, exitOnError: true },
-              ),
-          })),
-          { concurrent: Math.max(1, opts.forks), exitOnError: false },
-        ),
-    },
+    ...converging,
     {
       title: 'Start changed tunnels',
       skip: () => alive(runs).every((run) => run.toStart.length === 0),

@@ -104,6 +104,22 @@ have() {
   command -v "$1" >/dev/null 2>&1
 }
 
+# records TAG: one TAG record per line of stdin (one sed for all lines: a gateway may have thousands)
+TAB=$(printf '\t')
+nl='
+'
+
+# first_line TEXT: sets fl to one_line's result for TEXT's first line, in this shell (no process, in the usual
+# case of no TAB)
+first_line() {
+  fl=${1%%"$nl"*}
+  case $fl in *"$TAB"*) fl=$(printf '%s' "$fl" | tr '\t' ' ') ;; esac
+  while case $fl in *' ') true ;; *) false ;; esac; do fl=${fl% }; done
+}
+records() {
+  tr '\t' ' ' | sed "s/ *\$//; s/^/$1$TAB/"
+}
+
 record probe 1
 
 # --- operating system ---------------------------------------------------------------------------------------
@@ -116,16 +132,15 @@ for candidate in /etc/os-release /usr/lib/os-release; do
 done
 if [ -n "$os_release" ]; then
   # Read, never sourced: sourcing would run whatever the file contains.
-  grep -E '^(ID|ID_LIKE|VERSION_ID|VERSION_CODENAME)=' "$os_release" | while IFS= read -r line; do
-    record os-release "$(printf '%s' "$line" | one_line)"
-  done
+  grep -E '^(ID|ID_LIKE|VERSION_ID|VERSION_CODENAME)=' "$os_release" | records os-release
 else
   record os-release-missing
 fi
 
 # sd_booted(3): systemd is PID 1 when /run/systemd/system exists
 if have systemctl; then
-  systemd_version=$(systemctl --version 2>/dev/null | head -n 1 | one_line)
+  first_line "$(systemctl --version 2>/dev/null)"
+  systemd_version=$fl
   if [ -d /run/systemd/system ]; then
     record systemd "$systemd_version"
   else
@@ -142,7 +157,8 @@ done
 # --- OpenVPN ------------------------------------------------------------------------------------------------
 if have openvpn; then
   # `openvpn --version` exits 1 on some releases: only its first line matters.
-  record openvpn "$(openvpn --version 2>/dev/null | head -n 1 | one_line)"
+  first_line "$(openvpn --version 2>/dev/null)"
+  record openvpn "$fl"
 else
   record openvpn-missing
 fi
@@ -164,33 +180,69 @@ for dir in /usr/lib/frr /usr/libexec/frr; do
   if [ -f "$dir/frr-reload.py" ]; then frr_reload=yes; fi
 done
 if [ -n "$frr_bgpd" ]; then
-  record frr "$("$frr_bgpd" --version 2>/dev/null | head -n 1 | one_line)"
+  first_line "$("$frr_bgpd" --version 2>/dev/null)"
+  record frr "$fl"
 else
   record frr-missing
 fi
 record frr-reload "$frr_reload"
 # Whether a configuration file of the package is as it shipped: dpkg keeps each conffile's md5, rpm -V names the
-# changed ones. Only paths asked for are looked at (a bgp gateway asks for /etc/frr/frr.conf and daemons).
-if have dpkg-query && conffiles=$(dpkg-query -W -f='${Conffiles}\n' frr 2>/dev/null) && [ -n "$conffiles" ]; then
-  for path in "$@"; do
-    shipped=$(printf '%s\n' "$conffiles" | while read -r name sum _rest; do
-      if [ "$name" = "$path" ]; then printf '%s' "$sum"; fi
-    done)
-    [ -n "$shipped" ] && [ -f "$path" ] || continue
-    current=$(md5sum <"$path" 2>/dev/null) || continue
-    if [ "${current%% *}" = "$shipped" ]; then record frr-config "$path" pristine; else record frr-config "$path" changed; fi
+# changed ones. Only paths asked for are looked at (a bgp gateway asks for /etc/frr/frr.conf and daemons). The loops
+# run over the package's few configuration files, in this shell: a process per path asked for (a gateway asks for
+# three files per tunnel) made the probe grow with the tunnels.
+# asked PATH...: the paths, each between newlines; "$asked" holds "<nl>PATH<nl>" when PATH was asked for
+asked_paths() {
+  asked=$nl
+  for path in "$@"; do asked=$asked$path$nl; done
+}
+# frr_dpkg CONFFILES PATH...: CONFFILES is dpkg's " NAME MD5" lines
+frr_dpkg() {
+  conffiles=$1
+  shift
+  asked_paths "$@"
+  set -f
+  IFS=$nl
+  for line in $conffiles; do
+    IFS=' '
+    # shellcheck disable=SC2086
+    set -- $line
+    IFS=$nl
+    name=${1-}
+    shipped=${2-}
+    [ -n "$name" ] && [ -n "$shipped" ] || continue
+    case $asked in *"$nl$name$nl"*) ;; *) continue ;; esac
+    [ -f "$name" ] || continue
+    current=$(md5sum <"$name" 2>/dev/null) || continue
+    if [ "${current%% *}" = "$shipped" ]; then record frr-config "$name" pristine; else record frr-config "$name" changed; fi
   done
-elif have rpm && configs=$(rpm -qc frr 2>/dev/null); then
-  verified=$(rpm -V frr 2>/dev/null)
-  for path in "$@"; do
-    printf '%s\n' "$configs" | grep -qxF -- "$path" && [ -f "$path" ] || continue
+  unset IFS
+  set +f
+}
+# frr_rpm CONFIGS VERIFIED PATH...: CONFIGS one path per line (rpm -qc), VERIFIED what rpm -V printed
+frr_rpm() {
+  configs=$1
+  verified=$2
+  shift 2
+  asked_paths "$@"
+  set -f
+  IFS=$nl
+  for name in $configs; do
+    case $asked in *"$nl$name$nl"*) ;; *) continue ;; esac
+    [ -f "$name" ] || continue
     # `S.5....T.  c /etc/frr/frr.conf`: a 5 in the third column means the content changed
-    if printf '%s\n' "$verified" | grep -F -- " $path" | grep -q '^..5'; then
-      record frr-config "$path" changed
-    else
-      record frr-config "$path" pristine
-    fi
+    state=pristine
+    for line in $verified; do
+      case $line in *" $name"*) case $line in ??5*) state=changed ;; esac ;; esac
+    done
+    record frr-config "$name" "$state"
   done
+  unset IFS
+  set +f
+}
+if have dpkg-query && conffiles=$(dpkg-query -W -f='${Conffiles}\n' frr 2>/dev/null) && [ -n "$conffiles" ]; then
+  frr_dpkg "$conffiles" "$@"
+elif have rpm && configs=$(rpm -qc frr 2>/dev/null); then
+  frr_rpm "$configs" "$(rpm -V frr 2>/dev/null)" "$@"
 fi
 
 # --- files --------------------------------------------------------------------------------------------------
@@ -230,8 +282,6 @@ probe_file() {
 # Regular files are checksummed by ONE sha256sum and described by ONE stat: a process or two per file made the
 # probe slow on a gateway with many tunnels. Each output line is matched to its file by name; when any does not
 # match (a name sha256sum escapes, a file gone or unreadable meanwhile, no sha256sum), every file is done on its own.
-nl='
-'
 # probe_files LIST: LIST holds one path per line (a function's arguments are its own: the probe's stay intact).
 probe_files() {
   IFS=$nl
@@ -384,12 +434,6 @@ fi
 # --- pre-flight: clock, addresses, routes, UDP ports, sysctl files, FORWARD, rp_filter -------------------------
 record time "$(date +%s)"
 
-# records TAG: one TAG record per line of stdin (one sed for all lines: a gateway may have thousands)
-TAB=$(printf '\t')
-records() {
-  tr '\t' ' ' | sed "s/ *\$//; s/^/$1$TAB/"
-}
-
 if have ip; then
   ip -4 -o addr show 2>/dev/null | records addr
   # a gateway holding a full BGP table would print a million routes: the first 5000 tell enough
@@ -415,8 +459,16 @@ for file in /etc/sysctl.d/*.conf /run/sysctl.d/*.conf /usr/local/lib/sysctl.d/*.
   /lib/sysctl.d/*.conf /etc/sysctl.conf; do
   if [ -f "$file" ] && [ -r "$file" ]; then
     record sysctl-file "$file"
-    grep -E '^[[:space:]]*-?[[:space:]]*net[./]ipv4[./](ip_forward|conf[./]all[./]forwarding)[[:space:]]*=' "$file" 2>/dev/null |
-      while IFS= read -r line; do record sysctl-forward "$file" "$(printf '%s' "$line" | one_line)"; done
+    # one grep per file and the lines split in this shell: no pipeline per file
+    matches=$(grep -E '^[[:space:]]*-?[[:space:]]*net[./]ipv4[./](ip_forward|conf[./]all[./]forwarding)[[:space:]]*=' "$file" 2>/dev/null)
+    set -f
+    IFS=$nl
+    for line in $matches; do
+      first_line "$line"
+      record sysctl-forward "$file" "$fl"
+    done
+    unset IFS
+    set +f
   fi
 done
 

@@ -665,7 +665,9 @@ export class MemoryGateway {
     if (verb === 'daemon-reload') return ok();
     if (verb === 'show') return ok(this.show(args));
     const errors: string[] = [];
-    for (const unit of args) {
+    // `enable --no-reload`: the symlinks only (the daemon-reload meshctl runs next makes systemd see them)
+    const units = verb === 'enable' || verb === 'disable' ? args.filter((a) => a !== '--no-reload') : args;
+    for (const unit of units) {
       if (verb === 'enable' || verb === 'disable') {
         if (!this.unitLoaded(unit) && verb === 'enable') errors.push(`Unit file ${unit} does not exist.`);
         else this.unit(unit).enabled = verb === 'enable';

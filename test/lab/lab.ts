@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createCgroups, hierarchies } from './cgroup.js';
 import { type BootOptions, bootContainer, leaderOf, stopContainer, waitForSshd } from './container.js';
 import { ensureImage, ensureRepo, needsRepo, REPO_MOUNT } from './image.js';
+import { ensureInotifyLimits } from './inotify.js';
 import { writeInventory } from './inventory.js';
 import { generateKey, knownHostsLine } from './keys.js';
 import { createCtl, createLanHosts, netnsPath, unwireGateway, wireGateway } from './netns.js';
@@ -136,6 +137,8 @@ export class Lab {
       await lab.prepareFiles();
       await createCtl(state);
       for (const gw of spec.gateways) await createLanHosts(state, gw);
+      // a change to the machine's own settings is always said, even when the caller logs nothing else
+      ensureInotifyLimits(spec.gateways.length, opts.log ?? ((line) => console.error(line)));
       // allSettled, not all: a teardown must not begin while other gateways are still being created
       const starts = await Promise.allSettled(spec.gateways.map((gw) => lab.start(gw.name)));
       const failed = starts.find((s): s is PromiseRejectedResult => s.status === 'rejected');

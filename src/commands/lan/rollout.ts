@@ -2,7 +2,7 @@ import type { ListrTask } from 'listr2';
 import type { Connector } from '../../connection/types.js';
 import type { GatewayRun } from '../../execute/gateway.js';
 import { acceptable, describeOutcome } from '../../execute/outcomes.js';
-import { runEngine } from '../../execute/run.js';
+import { type EngineOptions, runEngine } from '../../execute/run.js';
 import { runSucceeded } from '../../execute/summary.js';
 import type { Output } from '../../output.js';
 import type { DesiredState } from '../../types.js';
@@ -20,6 +20,8 @@ export async function rolloutPhase(
     connector: Connector;
     /** When given, filled with each reached gateway's IPv4 addresses (for the routes add-lan prints). */
     addresses?: Map<string, string[]>;
+    /** Converge these first, the others only once they did (see EngineOptions). */
+    convergeFirst?: EngineOptions['convergeFirst'];
   },
 ): Promise<GatewayRun[]> {
   const { addresses } = ctx;
@@ -32,6 +34,7 @@ export async function rolloutPhase(
     connector: ctx.connector,
     out: ctx.out,
     tunnelTimeoutMs: (ctx.options.tunnelTimeout ?? 60) * 1000,
+    ...(ctx.convergeFirst ? { convergeFirst: ctx.convergeFirst } : {}),
     ...(addresses ? { after: (all: GatewayRun[]) => [learnAddresses(all, addresses)] } : {}),
   });
   return runs;

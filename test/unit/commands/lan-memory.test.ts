@@ -122,6 +122,61 @@ describe('add-lan and remove-lan against memory gateways', function () {
     assert.ok(mesh.network.get('gamma').tunnelUp(unit('delta')));
   });
 
+  for (const how of ['cannot be reached', 'fails to converge', 'cannot start its firewall'] as const) {
+    it(`add-lan when the new gateway ${how}: the existing gateways are read, never written; exit 1 names them all`, async () => {
+      const delta = mesh.network.add('delta', 'delta.memory');
+      delta.addresses = ['10.4.0.1/16'];
+      if (how === 'cannot be reached') delta.reachable = false;
+      else if (how === 'fails to converge')
+        delta.faults.push((record) =>
+          record.stdin?.includes('meshctl_put') ? { code: 1, stdout: '', stderr: 'disk full\n' } : undefined,
+        );
+      else
+        delta.faults.push((record) =>
+          record.argv[0] === 'systemctl' &&
+          record.argv[1] === 'start' &&
+          record.argv.includes('meshctl-firewall.service')
+            ? { code: 1, stdout: '', stderr: 'Job for meshctl-firewall.service failed.\n' }
+            : undefined,
+        );
+      const logged = new Map(['alpha', 'beta', 'gamma'].map((n) => [n, mesh.network.get(n).log.length]));
+      const before = pids(mesh.network);
+      const c = captured(true);
+      const code = await addLan(
+        {
+          ...engineOptions(mesh.dir, { json: true }),
+          name: 'delta',
+          subnet: ['10.4.0.0/16'],
+          endpoint: '198.51.100.4',
+          sshHost: 'delta.memory',
+        },
+        c.out,
+        { connector: mesh.network.connector },
+      );
+      assert.equal(code, 1);
+      assertNothingRestarted(before, pids(mesh.network));
+      for (const [name, from] of logged) {
+        const sent = mesh.network.get(name).log.slice(from);
+        // the probe (read-only) and nothing else that changes anything
+        assert.ok(
+          sent.every((r) => r.stdin === undefined && r.argv[0] !== 'systemctl'),
+          `${name} was changed: ${JSON.stringify(sent.map((r) => r.argv.slice(0, 2)))}`,
+        );
+        assert.equal(
+          mesh.network.get(name).units.get(unit('delta')),
+          undefined,
+          `${name}: no tunnel to delta`,
+        );
+      }
+      const left = c.json().left as { lan: string; reason: string }[];
+      assert.deepEqual(left.map((l) => l.lan).sort(), ['alpha', 'beta', 'delta', 'gamma']);
+      assert.ok(
+        left.filter((l) => l.lan !== 'delta').every((l) => l.reason.includes('did not converge first')),
+        JSON.stringify(left),
+      );
+    });
+  }
+
   it('add-lan --via: the new leaf tunnels to its core only; the others reach it through that core', async () => {
     mesh.network.add('leaf', 'leaf.memory').addresses = ['10.9.0.1/16'];
     const before = pids(mesh.network);
