@@ -3,7 +3,7 @@ import { loadInventoryOrThrow } from '../inventory/load.js';
 import { allocateMesh } from '../mesh/allocate.js';
 import type { Output } from '../output.js';
 import { ensurePki, holdsPlaceholder, placeholderOf, previewPki } from '../pki/index.js';
-import { pendingRotationWarning } from '../pki/rotation.js';
+import { pendingRotationWarning } from '../pki/rotation-record.js';
 import { expiryFindings, expiryOfMaterial, refuseExpired } from '../pki/warnings.js';
 import { renderMesh } from '../render/render.js';
 import { loadRoles } from '../render/roles.js';

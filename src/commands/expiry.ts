@@ -1,6 +1,6 @@
 import type { Output } from '../output.js';
 import { readExpiryInput } from '../pki/expiry-read.js';
-import { pendingRotationWarning } from '../pki/rotation.js';
+import { pendingRotationWarning } from '../pki/rotation-record.js';
 import { type ExpiryFinding, expiryFindings } from '../pki/warnings.js';
 import type { Inventory } from '../types.js';
 

@@ -102,10 +102,7 @@ export async function createGatewayCertificate(opts: {
   });
 }
 
-/** The PEM blocks of a file (a CA bundle holds several certificates, a CRL bundle several CRLs), each with its newline. */
-export function pemBlocks(text: string): string[] {
-  return [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)].map((m) => `${m[0]}\n`);
-}
+export { pemBlocks } from './pem.js';
 
 /** Parses a PEM certificate; undefined when it is not one. */
 export function parseCertificate(pem: string): x509.X509Certificate | undefined {

@@ -143,3 +143,19 @@ export async function sweepRotationDir(dir: string): Promise<void> {
   }
   for (const name of names.sort()) await removeFileDurably(join(dir, rel.rotationDir, name));
 }
+
+/**
+ * For the other commands: a warning when a rotation is not finished (its previous material is still kept aside,
+ * and another rotation is refused until it is). Never throws: an unreadable record is rotate's to refuse.
+ */
+export function pendingRotationWarning(dir: string): string | undefined {
+  try {
+    const record = readRotation(dir);
+    if (!record) return undefined;
+    const progress = rotationProgress(record);
+    const phase = progress === '' ? '' : ` (${progress})`;
+    return `a key rotation started ${record.startedAt} is not finished${phase}. Fix: run \`${rotationCommand(record)}\` to finish it`;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}

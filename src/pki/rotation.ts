@@ -32,9 +32,7 @@ import { EXPIRED_CA_FIX } from './warnings.js';
 
 import {
   type RotationRecord,
-  readRotation,
   rotationCommand,
-  rotationProgress,
   serializeRecord,
   sweepRotationDir,
 } from './rotation-record.js';
@@ -331,20 +329,4 @@ export async function revokePrevious(opts: {
   const revoking = { ...record, phase: 'revoking' as const };
   await writer.write(rel.rotation, serializeRecord(revoking), PUBLIC_MODE, true);
   return revoking;
-}
-
-/**
- * For the other commands: a warning when a rotation is not finished (its previous material is still kept aside,
- * and another rotation is refused until it is). Never throws: an unreadable record is rotate's to refuse.
- */
-export function pendingRotationWarning(dir: string): string | undefined {
-  try {
-    const record = readRotation(dir);
-    if (!record) return undefined;
-    const progress = rotationProgress(record);
-    const phase = progress === '' ? '' : ` (${progress})`;
-    return `a key rotation started ${record.startedAt} is not finished${phase}. Fix: run \`${rotationCommand(record)}\` to finish it`;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
 }

@@ -1,11 +1,51 @@
 import { X509Certificate } from 'node:crypto';
+import * as asn1js from 'asn1js';
 import { PkiError } from '../errors.js';
 import type { PkiMaterial } from '../types.js';
-import { commonName, parseCertificate, pemBlocks } from './certificates.js';
-import { parseCrl } from './crl.js';
 import { EXPIRY_WARNING_DAYS, rel } from './layout.js';
+import { pemBlocks } from './pem.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/*
+ * Expiry is judged by commands that must start fast (validate, status): node's own X509 parser for certificates and
+ * asn1js for a CRL's nextUpdate, not @peculiar/x509, whose loading alone costs about 0.1 s.
+ */
+
+function certificate(pem: string): X509Certificate | undefined {
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    return undefined;
+  }
+}
+
+function notAfter(cert: X509Certificate | undefined): Date | undefined {
+  if (cert === undefined) return undefined;
+  const date = new Date(cert.validTo);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+function cnOf(cert: X509Certificate | undefined): string {
+  return (cert && /^CN=(.*)$/m.exec(cert.subject)?.[1]) ?? '?';
+}
+
+/** A PEM CRL's nextUpdate (RFC 5280 §5.1: the optional Time after thisUpdate in tbsCertList); undefined if none. */
+export function crlNextUpdate(pem: string): Date | undefined {
+  const body = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(pem)?.[1];
+  if (body === undefined) return undefined;
+  const der = Buffer.from(body.replace(/\s+/g, ''), 'base64');
+  const parsed = asn1js.fromBER(new Uint8Array(der).buffer);
+  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) return undefined;
+  const tbs = parsed.result.valueBlock.value[0];
+  if (!(tbs instanceof asn1js.Sequence)) return undefined;
+  const times = tbs.valueBlock.value.filter(
+    (v): v is asn1js.UTCTime | asn1js.GeneralizedTime =>
+      v instanceof asn1js.UTCTime || v instanceof asn1js.GeneralizedTime,
+  );
+  // thisUpdate, then nextUpdate when present (revocation dates sit deeper, inside revokedCertificates)
+  return times.length >= 2 ? times[1]!.toDate() : undefined;
+}
 
 /** One certificate or the CRL near or past its end (SPEC §10): a warning from 90 days, an error once past. */
 export interface ExpiryFinding {
@@ -66,19 +106,19 @@ export function expiryFindings(input: ExpiryInput, now: Date): ExpiryFinding[] {
   };
   if (input.caCert !== undefined) {
     // while `rotate --ca` runs, gateways hold both CAs: each is judged (the new one named by its CN)
-    const cas = pemBlocks(input.caCert).map(parseCertificate);
+    const cas = pemBlocks(input.caCert).map(certificate);
     cas.forEach((ca, i) => {
       const what =
         i === 0
           ? `the mesh CA certificate (pki_dir/${rel.caCert})`
-          : `the new mesh CA certificate ("${ca ? commonName(ca) : '?'}", pki_dir/${rel.nextCaCert})`;
-      check(what, ca?.notAfter, 'every tunnel stops then', ROTATE_CA_FIX, EXPIRED_CA_FIX);
+          : `the new mesh CA certificate ("${cnOf(ca)}", pki_dir/${rel.nextCaCert})`;
+      check(what, notAfter(ca), 'every tunnel stops then', ROTATE_CA_FIX, EXPIRED_CA_FIX);
     });
   }
   for (const [name, cert] of [...input.certs].sort(([a], [b]) => a.localeCompare(b))) {
     check(
       `the certificate of ${name} (pki_dir/${rel.gatewayCert(name)})`,
-      parseCertificate(cert)?.notAfter,
+      notAfter(certificate(cert)),
       'its tunnels stop then',
       rotateGatewayFix(name),
       rotateGatewayFix(name),
@@ -89,7 +129,7 @@ export function expiryFindings(input: ExpiryInput, now: Date): ExpiryFinding[] {
     pemBlocks(input.crl).forEach((crl, i) => {
       check(
         i === 0 ? `the CRL (pki_dir/${rel.crl})` : `the new CA's CRL (pki_dir/${rel.nextCrl})`,
-        parseCrl(crl)?.nextUpdate,
+        crlNextUpdate(crl),
         'OpenVPN refuses every peer then',
         i === 0
           ? '`meshctl apply`, which renews it'

@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
-import { access, rm } from 'node:fs/promises';
+import { access, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as x509 from '@peculiar/x509';
 import { PkiError } from '../../../src/errors.js';
-import { certFingerprint, ensurePki, loadPkiReadOnly, pkiWarnings } from '../../../src/pki/index.js';
+import {
+  certFingerprint,
+  ensurePki,
+  loadPkiReadOnly,
+  pkiWarnings,
+  revokeGateway,
+} from '../../../src/pki/index.js';
+import { crlNextUpdate } from '../../../src/pki/warnings.js';
 import { treeSnapshot } from '../../helpers/snapshot.js';
 import { run, tempRoot } from './helpers.js';
 
@@ -89,5 +97,35 @@ describe('pki: pkiWarnings and certFingerprint', () => {
     const expected = openssl.out.trim().replace(/^sha256 Fingerprint=/i, '');
     assert.equal(certFingerprint(material.gateways.get('alpha')!.cert), expected);
     assert.match(expected, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  });
+});
+
+describe('pki: crlNextUpdate (expiry without @peculiar/x509)', () => {
+  let pki: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => {
+    ({ pki, cleanup } = await tempRoot());
+  });
+  afterEach(() => cleanup());
+
+  it("reads the nextUpdate of meshctl's CRL, also with revoked entries (their dates are not taken), as @peculiar/x509 does", async () => {
+    await ensurePki({
+      dir: pki,
+      mesh: 'corp',
+      lans: ['alpha', 'beta'],
+      pairs: [],
+      now: new Date('2024-05-01T00:00:00Z'),
+    });
+    await revokeGateway({ dir: pki, mesh: 'corp', lan: 'beta', now: new Date('2025-02-03T04:05:06Z') });
+    const pem = await readFile(join(pki, 'crl.pem'), 'utf8');
+    const crl = new x509.X509Crl(pem);
+    assert.equal(crl.entries.length, 1);
+    assert.equal(crlNextUpdate(pem)?.toISOString(), crl.nextUpdate!.toISOString());
+    assert.equal(crlNextUpdate(pem)?.toISOString(), '2035-02-03T04:05:06.000Z');
+  });
+
+  it('reads nothing from text that is not a CRL', () => {
+    assert.equal(crlNextUpdate('not a crl'), undefined);
+    assert.equal(crlNextUpdate('-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n'), undefined);
   });
 });
