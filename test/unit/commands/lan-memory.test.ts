@@ -55,11 +55,9 @@ describe('add-lan and remove-lan against memory gateways', function () {
   });
   afterEach(() => mesh.cleanup());
 
-  it('add-lan: the new gateway converges first, each existing one gains one tunnel and restarts nothing', async () => {
-    mesh.network.add('delta', 'delta.memory').addresses = ['10.4.0.1/16'];
-    const before = pids(mesh.network);
-    const c = captured(true);
-    const code = await addLan(
+  /** `meshctl add-lan delta --json` (10.4.0.0/16, reached at delta.memory) against the memory gateways. */
+  const addDelta = (c: ReturnType<typeof captured>) =>
+    addLan(
       {
         ...engineOptions(mesh.dir, { json: true }),
         name: 'delta',
@@ -70,6 +68,12 @@ describe('add-lan and remove-lan against memory gateways', function () {
       c.out,
       { connector: mesh.network.connector },
     );
+
+  it('add-lan: the new gateway converges first, each existing one gains one tunnel and restarts nothing', async () => {
+    mesh.network.add('delta', 'delta.memory').addresses = ['10.4.0.1/16'];
+    const before = pids(mesh.network);
+    const c = captured(true);
+    const code = await addDelta(c);
     assert.equal(code, 0, c.errors());
     assertNothingRestarted(before, pids(mesh.network));
     for (const name of ['alpha', 'beta', 'gamma']) {
@@ -98,17 +102,7 @@ describe('add-lan and remove-lan against memory gateways', function () {
     mesh.network.add('delta', 'delta.memory').addresses = ['10.4.0.1/16'];
     mesh.network.get('gamma').reachable = false;
     const c = captured(true);
-    const code = await addLan(
-      {
-        ...engineOptions(mesh.dir, { json: true }),
-        name: 'delta',
-        subnet: ['10.4.0.0/16'],
-        endpoint: '198.51.100.4',
-        sshHost: 'delta.memory',
-      },
-      c.out,
-      { connector: mesh.network.connector },
-    );
+    const code = await addDelta(c);
     assert.equal(code, 1);
     const left = c.json().left as { lan: string; reason: string }[];
     assert.ok(
@@ -142,17 +136,7 @@ describe('add-lan and remove-lan against memory gateways', function () {
       const logged = new Map(['alpha', 'beta', 'gamma'].map((n) => [n, mesh.network.get(n).log.length]));
       const before = pids(mesh.network);
       const c = captured(true);
-      const code = await addLan(
-        {
-          ...engineOptions(mesh.dir, { json: true }),
-          name: 'delta',
-          subnet: ['10.4.0.0/16'],
-          endpoint: '198.51.100.4',
-          sshHost: 'delta.memory',
-        },
-        c.out,
-        { connector: mesh.network.connector },
-      );
+      const code = await addDelta(c);
       assert.equal(code, 1);
       assertNothingRestarted(before, pids(mesh.network));
       for (const [name, from] of logged) {

@@ -42,6 +42,34 @@ describe('rotate --ca against memory gateways', function () {
   const allUp = () =>
     NAMES.every((g) => NAMES.filter((p) => p !== g).every((p) => mesh.network.get(g).tunnelUp(unit(p))));
 
+  /** `meshctl rotate --ca` again: it resumes where `progress` says and finishes, every tunnel up on the new CA. */
+  async function resumesToTheEnd(progress: RegExp): Promise<void> {
+    const again = captured();
+    assert.equal(
+      await rotate(engineOptions(mesh.dir, { ca: true }), again.out, connector()),
+      0,
+      again.errors(),
+    );
+    assert.match(again.text(), progress);
+    assert.equal(readRotation(pki), undefined);
+    for (const name of NAMES)
+      assert.deepEqual(trusted(name), trusted('alpha'), `${name} trusts the new CA alone`);
+    assert.equal(trusted('alpha').length, 1);
+    assert.ok(allUp());
+  }
+
+  /** A connector on which `gateway`'s SSH fails from its `nth` connection on (its tunnels keep running). */
+  function sshLostAt(gateway: string, nth: number) {
+    const original = mesh.network.connector;
+    let seen = 0;
+    return {
+      connector: async (...args: Parameters<typeof original>) => {
+        if (args[0].host === `${gateway}.memory` && ++seen === nth) mesh.network.get(gateway).sshDown = true;
+        return original(...args);
+      },
+    };
+  }
+
   beforeEach(async () => {
     mesh = memoryMesh(LANS);
     mesh.network.verifiesCertificates = true;
@@ -215,16 +243,7 @@ describe('rotate --ca against memory gateways', function () {
     assert.deepEqual(fileHashes(mesh.dir), dirBefore, 'add-lan wrote no LAN file either');
 
     gamma.refuses = () => false;
-    const again = captured();
-    assert.equal(
-      await rotate(engineOptions(mesh.dir, { ca: true }), again.out, connector()),
-      0,
-      again.errors(),
-    );
-    assert.match(again.text(), /resuming, phase 2 of 3 \(reissue\), 2 of 3 gateways; done: alpha, beta/);
-    assert.equal(readRotation(pki), undefined);
-    for (const name of NAMES) assert.equal(trusted(name).length, 1);
-    assert.ok(allUp());
+    await resumesToTheEnd(/resuming, phase 2 of 3 \(reissue\), 2 of 3 gateways; done: alpha, beta/);
   });
 
   it('a gateway that cannot be reached refuses the rotation before anything is written', async () => {
@@ -241,15 +260,8 @@ describe('rotate --ca against memory gateways', function () {
 
   it('a gateway lost in phase 1: the rotation stops there, the gateways after it keep the old CA alone; the same command goes on', async () => {
     const beta = mesh.network.get('beta');
-    let betaConnections = 0;
-    const original = mesh.network.connector;
-    const losing = {
-      connector: async (...args: Parameters<typeof original>) => {
-        // beta answers the check before the rotation, then drops off (its tunnels keep running)
-        if (args[0].host === 'beta.memory' && ++betaConnections === 2) beta.sshDown = true;
-        return original(...args);
-      },
-    };
+    // beta answers the check before the rotation, then drops off (its tunnels keep running)
+    const losing = sshLostAt('beta', 2);
     const c = captured();
     assert.equal(await rotate(engineOptions(mesh.dir, { ca: true }), c.out, losing), 1);
     assert.match(c.errors(), /stopped at beta in phase 1 of 3 \(trust\), 1 of 3 gateways; done: alpha/);
@@ -263,15 +275,7 @@ describe('rotate --ca against memory gateways', function () {
     for (const name of NAMES) assert.ok(trusted(name).includes(oldCa), name);
     assert.ok(allUp());
     beta.sshDown = false;
-    const again = captured();
-    assert.equal(
-      await rotate(engineOptions(mesh.dir, { ca: true }), again.out, connector()),
-      0,
-      again.errors(),
-    );
-    assert.match(again.text(), /resuming, phase 1 of 3 \(trust\), 1 of 3 gateways; done: alpha/);
-    assert.equal(readRotation(pki), undefined);
-    assert.ok(allUp());
+    await resumesToTheEnd(/resuming, phase 1 of 3 \(trust\), 1 of 3 gateways; done: alpha/);
   });
 
   it('refuses to begin while a gateway of the inventory has no certificate yet, writing nothing', async () => {
@@ -294,15 +298,8 @@ describe('rotate --ca against memory gateways', function () {
 
   it('stopped while phase 3 installed the new CA in pki_dir: apply refuses, naming rotate --ca; rotate --ca finishes', async () => {
     const gamma = mesh.network.get('gamma');
-    let gammaConnections = 0;
-    const original = mesh.network.connector;
-    const losing = {
-      connector: async (...args: Parameters<typeof original>) => {
-        // gamma answers the check, phase 1 and phase 2, then drops off before its phase-3 converge
-        if (args[0].host === 'gamma.memory' && ++gammaConnections === 4) gamma.sshDown = true;
-        return original(...args);
-      },
-    };
+    // gamma answers the check, phase 1 and phase 2, then drops off before its phase-3 converge
+    const losing = sshLostAt('gamma', 4);
     assert.equal(await rotate(engineOptions(mesh.dir, { ca: true }), captured().out, losing), 1);
     const record = readRotation(pki);
     assert.deepEqual(record?.kind === 'ca' && [record.phase, record.done], ['retire', ['alpha', 'beta']]);
@@ -312,16 +309,7 @@ describe('rotate --ca against memory gateways', function () {
     await assert.rejects(apply(engineOptions(mesh.dir), captured().out, connector()), (e: Error) =>
       /the new CA was not fully installed[\s\S]*run `meshctl rotate --ca`, which installs it/.test(e.message),
     );
-    const again = captured();
-    assert.equal(
-      await rotate(engineOptions(mesh.dir, { ca: true }), again.out, connector()),
-      0,
-      again.errors(),
-    );
-    assert.match(again.text(), /resuming, phase 3 of 3 \(retire\), 2 of 3 gateways; done: alpha, beta/);
-    assert.equal(readRotation(pki), undefined);
-    for (const name of NAMES) assert.equal(trusted(name).length, 1);
-    assert.ok(allUp());
+    await resumesToTheEnd(/resuming, phase 3 of 3 \(retire\), 2 of 3 gateways; done: alpha, beta/);
   });
 
   it('refuses --ca with --pair or --gateway before anything is touched', async () => {
