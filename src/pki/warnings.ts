@@ -30,21 +30,32 @@ function cnOf(cert: X509Certificate | undefined): string {
   return (cert && /^CN=(.*)$/m.exec(cert.subject)?.[1]) ?? '?';
 }
 
-/** A PEM CRL's nextUpdate (RFC 5280 §5.1: the optional Time after thisUpdate in tbsCertList); undefined if none. */
+/**
+ * A PEM CRL's nextUpdate (RFC 5280 §5.1: the optional Time after thisUpdate in tbsCertList); undefined when it has
+ * none or is not a readable CRL (never throws: expiry is judged on files as they are).
+ */
 export function crlNextUpdate(pem: string): Date | undefined {
-  const body = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(pem)?.[1];
+  const body = /-----BEGIN (?:X509 )?CRL-----([\s\S]*?)-----END (?:X509 )?CRL-----/.exec(pem)?.[1];
   if (body === undefined) return undefined;
-  const der = Buffer.from(body.replace(/\s+/g, ''), 'base64');
-  const parsed = asn1js.fromBER(new Uint8Array(der).buffer);
-  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) return undefined;
-  const tbs = parsed.result.valueBlock.value[0];
-  if (!(tbs instanceof asn1js.Sequence)) return undefined;
-  const times = tbs.valueBlock.value.filter(
-    (v): v is asn1js.UTCTime | asn1js.GeneralizedTime =>
-      v instanceof asn1js.UTCTime || v instanceof asn1js.GeneralizedTime,
-  );
-  // thisUpdate, then nextUpdate when present (revocation dates sit deeper, inside revokedCertificates)
-  return times.length >= 2 ? times[1]!.toDate() : undefined;
+  try {
+    const der = Buffer.from(body.replace(/\s+/g, ''), 'base64');
+    const parsed = asn1js.fromBER(new Uint8Array(der).buffer);
+    if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) return undefined;
+    const tbs = parsed.result.valueBlock.value[0];
+    if (!(tbs instanceof asn1js.Sequence)) return undefined;
+    // direct children only: thisUpdate, then nextUpdate when present (revocation dates sit inside
+    // revokedCertificates, a SEQUENCE)
+    const times = tbs.valueBlock.value.filter(
+      (v): v is asn1js.UTCTime | asn1js.GeneralizedTime =>
+        v instanceof asn1js.UTCTime || v instanceof asn1js.GeneralizedTime,
+    );
+    const date = times.length >= 2 ? times[1]!.toDate() : undefined;
+    // a malformed time decodes to nonsense (asn1js reads a bad UTCTime as 1899): only a sane date counts
+    if (date === undefined || Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1950) return undefined;
+    return date;
+  } catch {
+    return undefined;
+  }
 }
 
 /** One certificate or the CRL near or past its end (SPEC §10): a warning from 90 days, an error once past. */

@@ -127,5 +127,22 @@ describe('pki: crlNextUpdate (expiry without @peculiar/x509)', () => {
   it('reads nothing from text that is not a CRL', () => {
     assert.equal(crlNextUpdate('not a crl'), undefined);
     assert.equal(crlNextUpdate('-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n'), undefined);
+    // a CRL whose nextUpdate is garbage: no date, no exception (validate and status read files as they are)
+    const crl = (time: number[]) => {
+      const tlv = (tag: number, content: number[]) => [tag, content.length, ...content];
+      const ascii = (text: string) => [...Buffer.from(text, 'ascii')];
+      const tbs = tlv(0x30, [
+        ...tlv(0x30, [...tlv(0x06, [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02])]),
+        ...tlv(0x30, []),
+        ...tlv(0x17, ascii('240501000000Z')),
+        ...time,
+      ]);
+      const der = Buffer.from(tlv(0x30, [...tbs, ...tlv(0x30, []), ...tlv(0x03, [0x00])]));
+      return `-----BEGIN X509 CRL-----\n${der.toString('base64')}\n-----END X509 CRL-----\n`;
+    };
+    const bytes = (tag: number, text: string) => [tag, text.length, ...Buffer.from(text, 'ascii')];
+    assert.equal(crlNextUpdate(crl(bytes(0x17, '340501000000Z')))?.toISOString(), '2034-05-01T00:00:00.000Z');
+    assert.equal(crlNextUpdate(crl(bytes(0x18, 'not-a-time!!!!Z'))), undefined);
+    assert.equal(crlNextUpdate(crl(bytes(0x17, 'xxxxxxxxxxxxZ'))), undefined);
   });
 });
