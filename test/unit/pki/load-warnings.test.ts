@@ -3,6 +3,7 @@ import { access, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { PkiError } from '../../../src/errors.js';
+import { beginCaRotation } from '../../../src/pki/ca-rotation.js';
 import {
   certFingerprint,
   ensurePki,
@@ -82,6 +83,41 @@ describe('pki: pkiWarnings and certFingerprint', () => {
     const late = pkiWarnings(material, new Date('2035-12-31T00:00:00Z'));
     assert.match(late.join('\n'), /the mesh CA certificate \(pki_dir\/ca\.crt\) expires on 2036-03-01/);
     assert.match(late.join('\n'), /the certificate of alpha .* expired on 2026-03-01/);
+  });
+
+  it('names `meshctl rotate --ca` for a CA near its end, a new pki_dir once it has ended, and judges both CAs while a rotation runs', async () => {
+    const issued = new Date('2016-03-01T00:00:00Z');
+    const { material } = await ensurePki({ dir: pki, mesh: 'corp', lans: ['alpha'], pairs: [], now: issued });
+    const near = pkiWarnings(material, new Date('2035-12-31T00:00:00Z')).join('\n');
+    assert.match(
+      near,
+      /the mesh CA certificate \(pki_dir\/ca\.crt\) expires on 2036-03-01: .*Fix: `meshctl rotate --ca`/,
+    );
+    const ended = pkiWarnings(material, new Date('2036-03-02T00:00:00Z')).join('\n');
+    assert.match(
+      ended,
+      /the mesh CA certificate .* expired on 2036-03-01: .*point pki_dir in mesh\.yml at an empty directory/,
+    );
+    // mid-rotation the gateways get both CAs: the new one (20 years from its own start) is judged by its name
+    await beginCaRotation({
+      dir: pki,
+      mesh: 'corp',
+      gateways: ['alpha'],
+      now: new Date('2025-12-01T00:00:00Z'),
+    });
+    const during = await ensurePki({
+      dir: pki,
+      mesh: 'corp',
+      lans: ['alpha'],
+      pairs: [],
+      now: new Date('2025-12-01T00:00:00Z'),
+    });
+    const both = pkiWarnings(during.material, new Date('2045-10-01T00:00:00Z')).join('\n');
+    assert.match(both, /the mesh CA certificate \(pki_dir\/ca\.crt\) expired on 2036-03-01/);
+    assert.match(
+      both,
+      /the new mesh CA certificate \("corp meshctl CA 2", pki_dir\/private\/rotation\/next-ca\.crt\) expires on 2045-12-01/,
+    );
   });
 
   it('fingerprints a certificate as `openssl x509 -fingerprint -sha256` does', async () => {
