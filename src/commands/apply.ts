@@ -3,7 +3,7 @@ import { printSummary, runSucceeded, runsToJson } from '../execute/summary.js';
 import { diagnosticsToJson } from '../inventory/format.js';
 import type { Output } from '../output.js';
 import { refusePlaceholders } from './desired.js';
-import { type CommandDeps, type ConnectingOptions, prepare } from './prepare.js';
+import { type CommandDeps, type ConnectingOptions, engineBase, prepare } from './prepare.js';
 
 /**
  * `meshctl apply`: converge every selected gateway in parallel; restart only tunnels whose config changed at
@@ -16,11 +16,7 @@ export async function run(options: ConnectingOptions, out: Output, deps: Command
     refusePlaceholders(desired.states);
     const { runs } = await runEngine(desired.states, selected, {
       apply: true,
-      forks: options.forks,
-      acceptNew: Boolean(options.acceptNew),
-      connector,
-      out,
-      tunnelTimeoutMs: (options.tunnelTimeout ?? 60) * 1000,
+      ...engineBase(options, out, connector),
     });
     printSummary(runs, true, out);
     const ok = runs.every(runSucceeded);

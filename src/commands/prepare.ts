@@ -24,6 +24,21 @@ export interface ConnectingOptions extends GlobalOptions {
   tunnelTimeout?: number;
 }
 
+/** The engine options every converging command takes from its own options (SPEC §5: --forks, --accept-new, --tunnel-timeout). */
+export function engineBase(
+  options: ConnectingOptions,
+  out: Output,
+  connector: Connector,
+): { forks: number; acceptNew: boolean; connector: Connector; out: Output; tunnelTimeoutMs: number } {
+  return {
+    forks: options.forks,
+    acceptNew: Boolean(options.acceptNew),
+    connector,
+    out,
+    tunnelTimeoutMs: (options.tunnelTimeout ?? 60) * 1000,
+  };
+}
+
 export interface Prepared {
   desired: Desired;
   selected: string[];

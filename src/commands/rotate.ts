@@ -2,7 +2,7 @@ import { sshConnector } from '../connection/ssh.js';
 import type { Connector } from '../connection/types.js';
 import { UsageError } from '../errors.js';
 import type { GatewayRun } from '../execute/gateway.js';
-import { runEngine } from '../execute/run.js';
+import { type EngineOptions, runEngine } from '../execute/run.js';
 import { printSummary, runSucceeded, runsToJson } from '../execute/summary.js';
 import { gatewayPaths, tunnelName, tunnelUnitOf } from '../gateway/layout.js';
 import { loadInventoryOrThrow } from '../inventory/load.js';
@@ -36,7 +36,7 @@ import {
 import { CA_PHASES, type CaPhase, type CaRotationRecord, rotationProgress } from '../pki/rotation-record.js';
 import type { Inventory, Mesh, Pair } from '../types.js';
 import { computeDesired, refusePlaceholders } from './desired.js';
-import { type CommandDeps, type ConnectingOptions, lockInventory } from './prepare.js';
+import { type CommandDeps, type ConnectingOptions, engineBase, lockInventory } from './prepare.js';
 
 /**
  * `meshctl rotate --pair A,B | --gateway NAME | --ca [--plan]` (SPEC §10): a planned key change, as a change in pki_dir
@@ -100,10 +100,9 @@ export async function run(options: RotateOptions, out: Output, deps: CommandDeps
       return 0;
     }
     const connector = deps.connector ?? sshConnector;
-    if (target.kind === 'ca') return await rotateCa(resolved, pending, inventory, options, out, connector);
-    return target.kind === 'pair'
-      ? await rotatePair(resolved, pending, inventory, options, out, connector)
-      : await rotateGateway(resolved, pending, inventory, options, out, connector);
+    const run: RotationRun = { resolved, pending, inventory, options, out, connector };
+    if (target.kind === 'ca') return await rotateCa(run);
+    return target.kind === 'pair' ? await rotatePair(run) : await rotateGateway(run);
   } finally {
     done();
   }
@@ -278,30 +277,19 @@ function printPlan(resolved: Resolved, pending: RotationRecord | undefined, mesh
 
 /** One converge of `selected`, both ends of every changed key together. */
 async function converge(
-  inventoryDir: string,
   selected: string[],
   options: RotateOptions,
   out: Output,
   connector: Connector,
-  together: boolean,
-  restart?: ReadonlyMap<string, string>,
-  verifyAlone = false,
-  rolling = false,
+  how: Pick<EngineOptions, 'together' | 'restart' | 'verifyAlone' | 'rolling'>,
 ): Promise<GatewayRun[]> {
   // expired material is reported, not refused: rotating it is the fix
-  const desired = await computeDesired({ inventory: inventoryDir }, out, 'create', 'warn');
+  const desired = await computeDesired({ inventory: options.inventory }, out, 'create', 'warn');
   refusePlaceholders(desired.states);
   const { runs } = await runEngine(desired.states, selected, {
     apply: true,
-    forks: options.forks,
-    acceptNew: Boolean(options.acceptNew),
-    connector,
-    out,
-    tunnelTimeoutMs: (options.tunnelTimeout ?? 60) * 1000,
-    together,
-    verifyAlone,
-    rolling,
-    ...(restart ? { restart } : {}),
+    ...engineBase(options, out, connector),
+    ...how,
   });
   return runs;
 }
@@ -362,14 +350,18 @@ function finishResult(
   return body.ok ? 0 : 1;
 }
 
-async function rotatePair(
-  resolved: Resolved,
-  pending: RotationRecord | undefined,
-  inventory: Inventory,
-  options: RotateOptions,
-  out: Output,
-  connector: Connector,
-): Promise<number> {
+/** What one rotation works with: the target resolved against the inventory, the pending record if any. */
+interface RotationRun {
+  resolved: Resolved;
+  pending: RotationRecord | undefined;
+  inventory: Inventory;
+  options: RotateOptions;
+  out: Output;
+  connector: Connector;
+}
+
+async function rotatePair(run: RotationRun): Promise<number> {
+  const { resolved, pending, inventory, options, out, connector } = run;
   const pair = resolved.pair!;
   const dir = inventory.mesh.pkiDir;
   const ends = resolved.gateways as [string, string];
@@ -393,7 +385,7 @@ async function rotatePair(
       `pki: new tls-crypt key for pair ${pair.index} (${ends.join(' <-> ')}); the previous one is kept until both ends verify`,
     );
   }
-  const runs = await converge(options.inventory, ends, options, out, connector, true);
+  const runs = await converge(ends, options, out, connector, { together: true });
   const result = verdict(
     runs,
     resolved.restarts,
@@ -429,14 +421,8 @@ async function rotatePair(
   return finishResult(out, { ok: false, target, outcome: 'pending', runs });
 }
 
-async function rotateGateway(
-  resolved: Resolved,
-  pending: RotationRecord | undefined,
-  inventory: Inventory,
-  options: RotateOptions,
-  out: Output,
-  connector: Connector,
-): Promise<number> {
+async function rotateGateway(run: RotationRun): Promise<number> {
+  const { resolved, pending, inventory, options, out, connector } = run;
   const target = resolved.target as Target & { kind: 'gateway' };
   const name = target.name;
   const dir = inventory.mesh.pkiDir;
@@ -456,7 +442,7 @@ async function rotateGateway(
   }
   let switched: GatewayRun[] = [];
   if (record.phase === 'switching') {
-    switched = await converge(options.inventory, resolved.gateways, options, out, connector, true);
+    switched = await converge(resolved.gateways, options, out, connector, { together: true });
     const result = verdict(switched, resolved.restarts, [{ gateway: name, path: gatewayPaths.cert(name) }]);
     // as for a pair: "untouched" is proof only for a rotation this run began
     if (result === 'rolled-back' || (result === 'untouched' && pending === undefined)) {
@@ -497,7 +483,7 @@ async function rotateGateway(
       );
     }
   }
-  const revoked = await converge(options.inventory, all, options, out, connector, false, reload);
+  const revoked = await converge(all, options, out, connector, { together: false, restart: reload });
   const ok = revoked.every(runSucceeded);
   const runs = [...switched, ...revoked];
   if (!ok) {
@@ -586,11 +572,7 @@ async function preflight(
   const desired = await computeDesired({ inventory: options.inventory }, out, 'preview', 'warn');
   const { runs } = await runEngine(desired.states, all, {
     apply: false,
-    forks: options.forks,
-    acceptNew: Boolean(options.acceptNew),
-    connector,
-    out,
-    tunnelTimeoutMs: (options.tunnelTimeout ?? 60) * 1000,
+    ...engineBase(options, out, connector),
   });
   const failed = runs.filter((r) => r.failure);
   if (failed.length > 0) {
@@ -614,14 +596,8 @@ function gatewayDone(runs: GatewayRun[]): boolean {
  * fails stops the rotation there (its previous files are put back when its tunnels did not come up), with every
  * gateway still trusting the CA of every certificate in use.
  */
-async function rotateCa(
-  resolved: Resolved,
-  pending: RotationRecord | undefined,
-  inventory: Inventory,
-  options: RotateOptions,
-  out: Output,
-  connector: Connector,
-): Promise<number> {
+async function rotateCa(run: RotationRun): Promise<number> {
+  const { resolved, pending, inventory, options, out, connector } = run;
   const dir = inventory.mesh.pkiDir;
   const mesh = inventory.mesh.name;
   const target = resolved.target;
@@ -680,18 +656,12 @@ async function rotateCa(
       );
       const reissued = phase === 'reissue' ? await reissueUnderNewCa({ dir, mesh, gateway }) : false;
       if (reissued) out.info(`pki: ${gateway}'s certificate reissued by the new CA (same key, new serial)`);
-      const converged = await converge(
-        options.inventory,
-        [gateway],
-        options,
-        out,
-        connector,
-        false,
-        undefined,
-        true,
+      const converged = await converge([gateway], options, out, connector, {
+        together: false,
+        verifyAlone: true,
         // with bgp, the gateway's other tunnels carry its traffic while each one restarts (SPEC §10)
-        inventory.mesh.routing === 'bgp',
-      );
+        rolling: inventory.mesh.routing === 'bgp',
+      });
       runs.push(...converged);
       if (gatewayDone(converged)) {
         record = await markCaDone(dir, record, gateway);

@@ -7,7 +7,7 @@ import { runSucceeded } from '../../execute/summary.js';
 import type { Output } from '../../output.js';
 import type { DesiredState } from '../../types.js';
 import { refusePlaceholders } from '../desired.js';
-import type { ConnectingOptions } from '../prepare.js';
+import { type ConnectingOptions, engineBase } from '../prepare.js';
 import { parseIpv4Addresses } from './advice.js';
 
 /** One apply pass of the push engine over `selected`, as add-lan and remove-lan run it. */
@@ -29,11 +29,7 @@ export async function rolloutPhase(
   refusePlaceholders(states);
   const { runs } = await runEngine(states, selected, {
     apply: true,
-    forks: ctx.options.forks,
-    acceptNew: Boolean(ctx.options.acceptNew),
-    connector: ctx.connector,
-    out: ctx.out,
-    tunnelTimeoutMs: (ctx.options.tunnelTimeout ?? 60) * 1000,
+    ...engineBase(ctx.options, ctx.out, ctx.connector),
     ...(ctx.convergeFirst ? { convergeFirst: ctx.convergeFirst } : {}),
     ...(addresses ? { after: (all: GatewayRun[]) => [learnAddresses(all, addresses)] } : {}),
   });
