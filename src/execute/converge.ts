@@ -18,7 +18,7 @@ import type {
 } from '../plan/types.js';
 import { manifestText } from '../render/index.js';
 import type { Manifest } from '../types.js';
-import { waitForBgp } from './bgp.js';
+import { describeSession, lastResets, sessionUp, waitForBgp } from './bgp.js';
 import { commitScript, installScript, removeScript, restoreScript, widenRulesScript } from './bundle.js';
 import type { GatewayRun } from './gateway.js';
 import { confirmedManifestFiles, type KeptFile, type TunnelOutcome, unconfirmed } from './outcomes.js';
@@ -235,10 +235,20 @@ export function convergeSteps(run: GatewayRun): Step[] {
 }
 
 /**
+ * How long a rolling restart waits for a tunnel's BGP session before restarting that tunnel once more. A session
+ * over a fresh tunnel is up within FRR's connect retry (5 s) plus BFD; one still down well after that is stuck,
+ * typically on next-hop tracking ("Waiting for NHT": zebra never saw the new device's address), and a second
+ * restart gives zebra the device afresh.
+ */
+export const BGP_NUDGE_AFTER_MS = 15_000;
+
+/**
  * The rolling start phase: each unit restarted in place, then waited for (up at this end; with bgp, its session
- * Established with prefixes) before the next, so the gateway's other tunnels carry the traffic meanwhile. A unit
- * that does not come up in time does not stop the others (every changed tunnel must load its new files; the
- * verify phase judges them all and rolls back what is down). Returns like one `systemctl start` of them all.
+ * Established with prefixes) before the next, so the gateway's other tunnels carry the traffic meanwhile. A session
+ * that does not come up within BGP_NUDGE_AFTER_MS (or half the timeout, if shorter) while its tunnel is up gets
+ * its tunnel restarted once more (`run.restartedAgain`). A unit that does not come up in time does not stop the
+ * others (every changed tunnel must load its new files; the verify phase judges them all and rolls back what is
+ * down). Returns like one `systemctl start` of them all.
  */
 async function restartOneByOne(
   run: GatewayRun,
@@ -247,8 +257,9 @@ async function restartOneByOne(
 ): Promise<{ code: number; stderr: string }> {
   const conn = run.conn!;
   let failed: { code: number; stderr: string } | undefined;
+  const restart = (unit: string) => conn.exec(['systemctl', 'restart', unit], { timeoutMs: 120_000 });
   for (const unit of units) {
-    const result = await conn.exec(['systemctl', 'restart', unit], { timeoutMs: 120_000 });
+    const result = await restart(unit);
     if (result.code !== 0) {
       failed ??= { code: result.code, stderr: result.stderr };
       continue;
@@ -256,10 +267,27 @@ async function restartOneByOne(
     const probe = run.verify.find((v) => v.unit === unit);
     if (!probe) continue;
     // a failed check only ends the wait: the verify phase judges every tunnel, and the rest must restart too
-    const up = await waitForTunnels(conn, [probe], timeoutMs).catch(() => new Set<string>());
+    const tunnelUp = async () =>
+      (await waitForTunnels(conn, [probe], timeoutMs).catch(() => new Set<string>())).has(unit);
+    if (!(await tunnelUp())) continue;
     const neighbor = run.verifyBgp?.neighbors.find((n) => n.peer === probe.peer);
+    if (!neighbor) continue;
     // an error reading FRR is the verify phase's to report: here it only ends the wait
-    if (up.has(unit) && neighbor) await waitForBgp(conn, [neighbor], timeoutMs).catch(() => undefined);
+    const nudgeAfter = Math.min(BGP_NUDGE_AFTER_MS, timeoutMs / 2);
+    const first = await waitForBgp(conn, [neighbor], nudgeAfter).catch(() => undefined);
+    if (!first || sessionUp(neighbor, first.states.get(neighbor.address), first.routes)) continue;
+    const reason = (await lastResets(conn, [neighbor.address])).get(neighbor.address);
+    const seen = describeSession(neighbor, first.states.get(neighbor.address), first.routes);
+    run.restartedAgain.set(
+      unit,
+      `its BGP session was still ${seen} after ${nudgeAfter / 1000} s${reason ? ` (FRR's last reset: ${reason})` : ''}`,
+    );
+    const again = await restart(unit);
+    if (again.code !== 0) {
+      failed ??= { code: again.code, stderr: again.stderr };
+      continue;
+    }
+    if (await tunnelUp()) await waitForBgp(conn, [neighbor], timeoutMs).catch(() => undefined);
   }
   return failed ?? { code: 0, stderr: '' };
 }

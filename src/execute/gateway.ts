@@ -28,6 +28,8 @@ export interface GatewayRun {
    * carry the traffic meanwhile).
    */
   rolling?: { timeoutMs: number };
+  /** Tunnel units a rolling restart restarted a second time because their BGP session stayed down, and why. */
+  restartedAgain: Map<string, string>;
   /** Units stopped by this run and not started again yet: an interrupted run starts them before it exits. */
   stopped: string[];
   /** Files a rollback put back (or removed again): the manifest records their previous state. */
@@ -58,6 +60,7 @@ export function newRun(desired: DesiredState): GatewayRun {
     toStart: [],
     stopped: [],
     startFailed: new Set(),
+    restartedAgain: new Map(),
     restored: [],
     verify: [],
     bgpConfirmed: false,

@@ -31,8 +31,11 @@ export interface KeptFile {
 }
 
 export type TunnelOutcome =
-  /** Up at this end, and at the other end when the other end took part in this run. */
-  | { kind: 'verified' }
+  /**
+   * Up at this end, and at the other end when the other end took part in this run. `restartedAgain`: a rolling
+   * restart restarted it a second time because its BGP session stayed down after the first (why).
+   */
+  | { kind: 'verified'; restartedAgain?: string }
   /** Did not come up; changed files of its own were put back (or a new tunnel removed) and the unit restarted. */
   | { kind: 'rolled-back'; restored: string[]; kept: KeptFile[]; removed: boolean; firewallWidened: boolean }
   /**
@@ -99,7 +102,7 @@ function keptText(kept: KeptFile): string {
 export function describeOutcome(outcome: TunnelOutcome, peer: string): string {
   switch (outcome.kind) {
     case 'verified':
-      return 'up';
+      return outcome.restartedAgain ? `up, after a second restart: ${outcome.restartedAgain}` : 'up';
     case 'rolled-back': {
       if (outcome.removed) return 'did not come up; new tunnel removed again';
       const parts = [

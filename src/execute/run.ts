@@ -210,7 +210,14 @@ async function decidePairs(
         outcome: { kind: 'verify-error', error: verdictError(check, peerCheck) },
       });
       unverified.push(unit);
-    } else run.tunnels.push({ unit, peer, outcome: { kind: 'verified' } });
+    } else {
+      const again = run.restartedAgain.get(unit);
+      run.tunnels.push({
+        unit,
+        peer,
+        outcome: { kind: 'verified', ...(again ? { restartedAgain: again } : {}) },
+      });
+    }
   }
   const problems: string[] = [];
   if (down.length > 0) {

@@ -54,10 +54,10 @@ export function printSummary(runs: GatewayRun[], applied: boolean, out: Output):
       const line = plan.actions.length === 0 ? 'no changes' : summaryLine(plan.summary);
       out.info(`  ${name}  ${padColumn(label, 10)} ${line}  (${seconds(run)})`);
     }
-    for (const t of run.tunnels.filter((t) => t.outcome.kind !== 'verified')) {
-      out.info(
-        `  ${' '.repeat(width)}  ${out.color.red('tunnel')} ${t.peer}: ${describeOutcome(t.outcome, t.peer)}`,
-      );
+    for (const t of run.tunnels) {
+      if (t.outcome.kind === 'verified' && !t.outcome.restartedAgain) continue;
+      const label = t.outcome.kind === 'verified' ? out.color.yellow('tunnel') : out.color.red('tunnel');
+      out.info(`  ${' '.repeat(width)}  ${label} ${t.peer}: ${describeOutcome(t.outcome, t.peer)}`);
     }
   }
   const failed = runs.filter((r) => r.failure);

@@ -208,6 +208,12 @@ export class MemoryGateway {
   readonly log: ExecRecord[] = [];
   /** Units reloaded in place (`reload-or-restart` of a running oneshot), in order. */
   readonly reloads: string[] = [];
+  /**
+   * Tunnel units whose BGP session waits on next-hop tracking (FRR's "Waiting for NHT": zebra missed the new
+   * device's address): the session stays Active at both ends until the unit starts again. Set by a restart listed
+   * in `MemoryNetwork.nhtStuckOnRestart`.
+   */
+  readonly nhtStuck = new Set<string>();
   faults: Fault[] = [];
   /** false: the machine is gone (no SSH, no tunnels). */
   reachable = true;
@@ -526,10 +532,11 @@ export class MemoryGateway {
       const state = { state: 'Active', remoteAs: neighbor.remoteAs, pfxRcd: 0, prefixes: [] as string[] };
       sessions.set(address, state);
       const unit = tunnels.get(address);
-      if (!unit || !this.tunnelUp(unit)) continue;
+      if (!unit || !this.tunnelUp(unit) || this.nhtStuck.has(unit)) continue;
       const peerName = TUNNEL_UNIT.exec(unit)![1]!.slice('mesh-'.length);
       const peer = this.network.byName(peerName)!;
       if (this.network.bgpCut.has(MemoryNetwork.pairKey(this.name, peerName))) continue;
+      if (peer.nhtStuck.has(`openvpn-server@mesh-${this.name}.service`)) continue;
       const localAddress = this.loadedConfig(unit)!.get('ifconfig')!.split(' ')[0]!;
       const there = peer.frrConfig();
       const back = there?.neighbors.get(localAddress);
@@ -554,7 +561,8 @@ export class MemoryGateway {
   /** `vtysh -c 'show bgp ipv4 unicast summary json'`, in FRR's shape: `{routerId, as, peers: {address: …}}`. */
   private vtysh(args: string[]): ExecResult {
     const routes = args.join(' ') === BGP_ROUTES_COMMAND.slice(1).join(' ');
-    if (!routes && args.join(' ') !== BGP_SUMMARY_COMMAND.slice(1).join(' ')) {
+    const neighbors = args.join(' ') === '-c show bgp neighbors json';
+    if (!routes && !neighbors && args.join(' ') !== BGP_SUMMARY_COMMAND.slice(1).join(' ')) {
       return failed(127, `memory gateway ${this.name}: vtysh ${JSON.stringify(args)} is not modelled`);
     }
     if (this.units.get(FRR_UNIT)?.active !== 'active') {
@@ -563,6 +571,18 @@ export class MemoryGateway {
     if (!this.bgpdRunning()) return failed(1, 'bgpd is not running\n');
     const config = this.frrConfig()!;
     if (config.asn === null) return ok('{}\n');
+    if (neighbors) {
+      // `show bgp neighbors json`, the fields meshctl reads: state and why the session last went down
+      const tunnels = this.peerAddresses();
+      const table = Object.fromEntries(
+        [...this.bgpSessions()].map(([address, s]) => {
+          const unit = tunnels.get(address);
+          const stuck = unit !== undefined && this.nhtStuck.has(unit);
+          return [address, { bgpState: s.state, ...(stuck ? { lastResetDueTo: 'Waiting for NHT' } : {}) }];
+        }),
+      );
+      return ok(`${JSON.stringify(table, null, 2)}\n`);
+    }
     if (routes) {
       // `show bgp ipv4 unicast json`: each prefix accepted from an Established neighbour, one path per neighbour
       // (FRR's shape: the first path received is the best one; its AS path is the neighbour's AS, which
@@ -672,6 +692,7 @@ export class MemoryGateway {
         if (!this.unitLoaded(unit) && verb === 'enable') errors.push(`Unit file ${unit} does not exist.`);
         else this.unit(unit).enabled = verb === 'enable';
       } else if (verb === 'start') {
+        this.nhtStuck.delete(unit);
         const error = this.start(unit);
         if (error) errors.push(error);
       } else if (verb === 'stop') this.stop(unit);
@@ -690,6 +711,8 @@ export class MemoryGateway {
         this.stop(unit);
         const error = this.start(unit);
         if (error) errors.push(error);
+        this.nhtStuck.delete(unit);
+        if (this.network.nhtStuckOnRestart.delete(`${this.name}|${unit}`)) this.nhtStuck.add(unit);
       } else return failed(1, `memory gateway: systemctl ${verb} is not modelled`);
     }
     return errors.length > 0 ? failed(1, `${errors.join('\n')}\n`) : ok();
@@ -1251,6 +1274,11 @@ export class MemoryNetwork {
   readonly cut = new Set<string>();
   /** Pairs whose BGP session never comes up although their tunnel is up (TCP 179 dropped between them). */
   readonly bgpCut = new Set<string>();
+  /**
+   * `gateway|unit`: the next `systemctl restart` of that tunnel unit there leaves its BGP session waiting on
+   * next-hop tracking until the unit is started again (`MemoryGateway.nhtStuck`); one-shot.
+   */
+  readonly nhtStuckOnRestart = new Set<string>();
   /**
    * Whether a tunnel also needs each end to trust the other's certificate: its loaded `ca` bundle must hold a CA
    * that signed the peer's loaded `cert` (node's X509 checks: issuer and signature). Off by default: most tests

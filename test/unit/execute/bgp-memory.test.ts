@@ -315,4 +315,57 @@ describe('apply with routing: bgp against memory gateways', function () {
     assert.equal(failed[0]!.failure?.stage, 'verify', JSON.stringify(failed[0]!.failure));
     assert.match(failed[0]!.failure!.message, /BGP session not up .*b \(/);
   });
+
+  it('rolling: a session stuck on next-hop tracking after its restart gets its tunnel restarted once more, and the run succeeds and says so', async () => {
+    const net = network(LANS);
+    assert.equal((await apply(net, desired(LANS))).ok, true);
+    const inventory = buildInventory(LANS, { routing: 'bgp' });
+    for (const gateway of inventory.gateways) gateway.sshHost = `${gateway.name}.memory`;
+    const mesh = allocateMesh(inventory);
+    const pki = fixturePki(mesh);
+    const changed = renderMesh(mesh, { ...pki, caCert: `${pki.caCert}${pki.caCert}` }, loadRoles(), {
+      version: '0.1.0-test',
+    });
+    // zebra misses the re-created device of a's tunnel to b: its session waits until the tunnel restarts again
+    net.nhtStuckOnRestart.add('a|openvpn-server@mesh-b.service');
+    const a = net.get('a');
+    const from = a.log.length;
+    const c = captured(true);
+    const { runs } = await runEngine(changed, ['a'], {
+      apply: true,
+      forks: 10,
+      acceptNew: true,
+      connector: net.connector,
+      out: c.out,
+      tunnelTimeoutMs: 1000,
+      pollIntervalMs: 10,
+      verifyAlone: true,
+      rolling: true,
+    });
+    assert.ok(runSucceeded(runs[0]!), JSON.stringify(runs[0]!.failure));
+    assert.equal(net.nhtStuckOnRestart.size, 0, 'the stuck restart happened');
+    assert.equal(a.nhtStuck.size, 0, 'and the second restart cleared it');
+    const commands = a.log.slice(from).map((r) => r.argv.join(' '));
+    const restarts = (peer: string) =>
+      commands.filter((cmd) => cmd === `systemctl restart openvpn-server@mesh-${peer}.service`).length;
+    assert.equal(restarts('b'), 2, commands.join('\n'));
+    assert.equal(restarts('c'), 1, 'a tunnel whose session came up is restarted once');
+    // the second restart came after FRR was asked why the session was down
+    const asked = commands.indexOf('vtysh -c show bgp neighbors json');
+    assert.ok(asked >= 0 && asked < commands.lastIndexOf('systemctl restart openvpn-server@mesh-b.service'));
+    const b = runs[0]!.tunnels.find((t) => t.peer === 'b')!;
+    assert.equal(b.outcome.kind, 'verified');
+    assert.match(
+      b.outcome.kind === 'verified' ? (b.outcome.restartedAgain ?? '') : '',
+      /still Active after 0\.5 s \(FRR's last reset: Waiting for NHT\)/,
+    );
+    const summary = captured();
+    printSummary(runs, true, summary.out);
+    assert.match(
+      summary.text() + summary.errors(),
+      /tunnel b: up, after a second restart: its BGP session was still Active/,
+    );
+    const cOutcome = runs[0]!.tunnels.find((t) => t.peer === 'c')!.outcome;
+    assert.deepEqual(cOutcome, { kind: 'verified' });
+  });
 });
