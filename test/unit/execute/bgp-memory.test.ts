@@ -76,6 +76,31 @@ async function apply(net: MemoryNetwork, states: Map<string, DesiredState>, time
   return { ok: result.ok as boolean, gateways: result.gateways as GatewayJson[], runs };
 }
 
+/** Every gateway's desired state for LANS with the CA bundle in ca.crt doubled (`bundle`) or as it was. */
+function withCaBundle(bundle: boolean): Map<string, DesiredState> {
+  const inventory = buildInventory(LANS, { routing: 'bgp' });
+  for (const gateway of inventory.gateways) gateway.sshHost = `${gateway.name}.memory`;
+  const mesh = allocateMesh(inventory);
+  const pki = fixturePki(mesh);
+  const caCert = bundle ? `${pki.caCert}${pki.caCert}` : pki.caCert;
+  return renderMesh(mesh, { ...pki, caCert }, loadRoles(), { version: '0.1.0-test' });
+}
+
+/** What rotate --ca with bgp asks of the engine for gateway a: a alone, its tunnels restarted one at a time. */
+function rollingRun(net: MemoryNetwork, states: Map<string, DesiredState>, timeoutMs: number) {
+  return runEngine(states, ['a'], {
+    apply: true,
+    forks: 10,
+    acceptNew: true,
+    connector: net.connector,
+    out: captured(true).out,
+    tunnelTimeoutMs: timeoutMs,
+    pollIntervalMs: 10,
+    verifyAlone: true,
+    rolling: true,
+  });
+}
+
 describe('apply with routing: bgp against memory gateways', function () {
   this.timeout(30_000);
 
@@ -254,27 +279,9 @@ describe('apply with routing: bgp against memory gateways', function () {
     const net = network(LANS);
     assert.equal((await apply(net, states)).ok, true);
     // a new CA bundle for a: every tunnel of a reads it
-    const inventory = buildInventory(LANS, { routing: 'bgp' });
-    for (const gateway of inventory.gateways) gateway.sshHost = `${gateway.name}.memory`;
-    const mesh = allocateMesh(inventory);
-    const pki = fixturePki(mesh);
-    const changed = renderMesh(mesh, { ...pki, caCert: `${pki.caCert}${pki.caCert}` }, loadRoles(), {
-      version: '0.1.0-test',
-    });
     const a = net.get('a');
     const from = a.log.length;
-    const c = captured(true);
-    const { runs } = await runEngine(changed, ['a'], {
-      apply: true,
-      forks: 10,
-      acceptNew: true,
-      connector: net.connector,
-      out: c.out,
-      tunnelTimeoutMs: 1000,
-      pollIntervalMs: 10,
-      verifyAlone: true,
-      rolling: true,
-    });
+    const { runs } = await rollingRun(net, withCaBundle(true), 1000);
     assert.equal(runs.length, 1);
     assert.ok(runSucceeded(runs[0]!), JSON.stringify(runs[0]!.failure));
     assert.deepEqual(
@@ -300,18 +307,7 @@ describe('apply with routing: bgp against memory gateways', function () {
 
     // a session that does not come back fails the gateway (rotate --ca then stops there)
     net.bgpCut.add(MemoryNetwork.pairKey('a', 'b'));
-    const again = renderMesh(mesh, { ...pki, caCert: pki.caCert }, loadRoles(), { version: '0.1.0-test' });
-    const { runs: failed } = await runEngine(again, ['a'], {
-      apply: true,
-      forks: 10,
-      acceptNew: true,
-      connector: net.connector,
-      out: captured(true).out,
-      tunnelTimeoutMs: 300,
-      pollIntervalMs: 10,
-      verifyAlone: true,
-      rolling: true,
-    });
+    const { runs: failed } = await rollingRun(net, withCaBundle(false), 300);
     assert.equal(failed[0]!.failure?.stage, 'verify', JSON.stringify(failed[0]!.failure));
     assert.match(failed[0]!.failure!.message, /BGP session not up .*b \(/);
   });
@@ -319,29 +315,11 @@ describe('apply with routing: bgp against memory gateways', function () {
   it('rolling: a session stuck on next-hop tracking after its restart gets its tunnel restarted once more, and the run succeeds and says so', async () => {
     const net = network(LANS);
     assert.equal((await apply(net, desired(LANS))).ok, true);
-    const inventory = buildInventory(LANS, { routing: 'bgp' });
-    for (const gateway of inventory.gateways) gateway.sshHost = `${gateway.name}.memory`;
-    const mesh = allocateMesh(inventory);
-    const pki = fixturePki(mesh);
-    const changed = renderMesh(mesh, { ...pki, caCert: `${pki.caCert}${pki.caCert}` }, loadRoles(), {
-      version: '0.1.0-test',
-    });
     // zebra misses the re-created device of a's tunnel to b: its session waits until the tunnel restarts again
     net.nhtStuckOnRestart.add('a|openvpn-server@mesh-b.service');
     const a = net.get('a');
     const from = a.log.length;
-    const c = captured(true);
-    const { runs } = await runEngine(changed, ['a'], {
-      apply: true,
-      forks: 10,
-      acceptNew: true,
-      connector: net.connector,
-      out: c.out,
-      tunnelTimeoutMs: 1000,
-      pollIntervalMs: 10,
-      verifyAlone: true,
-      rolling: true,
-    });
+    const { runs } = await rollingRun(net, withCaBundle(true), 1000);
     assert.ok(runSucceeded(runs[0]!), JSON.stringify(runs[0]!.failure));
     assert.equal(net.nhtStuckOnRestart.size, 0, 'the stuck restart happened');
     assert.equal(a.nhtStuck.size, 0, 'and the second restart cleared it');
