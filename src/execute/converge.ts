@@ -18,12 +18,12 @@ import type {
 } from '../plan/types.js';
 import { manifestText } from '../render/index.js';
 import type { Manifest } from '../types.js';
-import { describeSession, lastResets, sessionUp, waitForBgp } from './bgp.js';
+import { type BgpNeighborCheck, describeSession, lastResets, sessionUp, waitForBgp } from './bgp.js';
 import { commitScript, installScript, removeScript, restoreScript, widenRulesScript } from './bundle.js';
 import type { GatewayRun } from './gateway.js';
 import { confirmedManifestFiles, type KeptFile, type TunnelOutcome, unconfirmed } from './outcomes.js';
 import { mustExec, mustRunScript, systemctl } from './remote.js';
-import { parseShow, waitForTunnels } from './tunnels.js';
+import { parseShow, type TunnelProbe, waitForTunnels } from './tunnels.js';
 
 /**
  * Runs one gateway's plan, batching consecutive actions of a kind into one remote command (one bundle for all
@@ -235,20 +235,66 @@ export function convergeSteps(run: GatewayRun): Step[] {
 }
 
 /**
- * How long a rolling restart waits for a tunnel's BGP session before restarting that tunnel once more. A session
+ * How long a BGP session may stay down after its tunnel is up before that tunnel is restarted once more. A session
  * over a fresh tunnel is up within FRR's connect retry (5 s) plus BFD; one still down well after that is stuck,
- * typically on next-hop tracking ("Waiting for NHT": zebra never saw the new device's address), and a second
- * restart gives zebra the device afresh.
+ * typically on next-hop tracking ("Waiting for NHT": zebra never saw the new device's address, seen on the lab
+ * once in a few hundred restarts), and a second restart gives zebra the device afresh.
  */
 export const BGP_NUDGE_AFTER_MS = 15_000;
 
+/** FRR's reason for a session that waits on next-hop tracking (`show bgp neighbors json`: lastResetDueTo). */
+export const WAITING_FOR_NHT = 'Waiting for NHT';
+
+/**
+ * Waits up to `timeoutMs` for the sessions of `checks`. Those still down after BGP_NUDGE_AFTER_MS (or half the
+ * timeout, if shorter) that `stuck` picks (given FRR's last reset reason) get their tunnel at this end restarted
+ * once more, recorded in `run.restartedAgain`, and the wait starts again with the full timeout; without such a
+ * restart it goes on for the rest of the timeout. Returns what waitForBgp returns; throws what it throws.
+ */
+export async function waitForBgpOrRestart(
+  run: GatewayRun,
+  checks: BgpNeighborCheck[],
+  timeoutMs: number,
+  stuck: (reason: string | undefined) => boolean,
+  onProgress?: (up: number, total: number) => void,
+): ReturnType<typeof waitForBgp> {
+  const conn = run.conn!;
+  const nudgeAfter = Math.min(BGP_NUDGE_AFTER_MS, timeoutMs / 2);
+  // FRR not answering yet is retried until the full timeout, as waitForBgp alone would
+  const first = await waitForBgp(conn, checks, nudgeAfter, onProgress).catch(() => undefined);
+  if (!first) return waitForBgp(conn, checks, timeoutMs - nudgeAfter, onProgress);
+  const down = checks.filter((c) => !sessionUp(c, first.states.get(c.address), first.routes));
+  if (down.length === 0) return first;
+  const reasons = await lastResets(
+    conn,
+    down.map((c) => c.address),
+  );
+  const probes: TunnelProbe[] = [];
+  for (const check of down) {
+    const reason = reasons.get(check.address);
+    const unit = run.desired.units.find((u) => u.tunnel?.peer === check.peer);
+    if (!unit?.tunnel || !stuck(reason)) continue;
+    const seen = describeSession(check, first.states.get(check.address), first.routes);
+    run.restartedAgain.set(
+      unit.name,
+      `its BGP session was still ${seen} after ${nudgeAfter / 1000} s${reason ? ` (FRR's last reset: ${reason})` : ''}`,
+    );
+    // a failed restart is the wait's to find: the session then stays down and is reported
+    await conn.exec(['systemctl', 'restart', unit.name], { timeoutMs: 120_000 });
+    probes.push({ unit: unit.name, peer: check.peer, peerAddress: unit.tunnel.peerAddress });
+  }
+  if (probes.length === 0) return waitForBgp(conn, checks, timeoutMs - nudgeAfter, onProgress);
+  // the restarted tunnels get the whole timeout again
+  await waitForTunnels(conn, probes, timeoutMs).catch(() => undefined);
+  return waitForBgp(conn, checks, timeoutMs, onProgress);
+}
+
 /**
  * The rolling start phase: each unit restarted in place, then waited for (up at this end; with bgp, its session
- * Established with prefixes) before the next, so the gateway's other tunnels carry the traffic meanwhile. A session
- * that does not come up within BGP_NUDGE_AFTER_MS (or half the timeout, if shorter) while its tunnel is up gets
- * its tunnel restarted once more (`run.restartedAgain`). A unit that does not come up in time does not stop the
- * others (every changed tunnel must load its new files; the verify phase judges them all and rolls back what is
- * down). Returns like one `systemctl start` of them all.
+ * Established with prefixes: see waitForBgpOrRestart) before the next, so the gateway's other tunnels carry the
+ * traffic meanwhile. A unit that does not come up in time does not stop the others (every changed tunnel must load
+ * its new files; the verify phase judges them all and rolls back what is down). Returns like one `systemctl start`
+ * of them all.
  */
 async function restartOneByOne(
   run: GatewayRun,
@@ -257,9 +303,8 @@ async function restartOneByOne(
 ): Promise<{ code: number; stderr: string }> {
   const conn = run.conn!;
   let failed: { code: number; stderr: string } | undefined;
-  const restart = (unit: string) => conn.exec(['systemctl', 'restart', unit], { timeoutMs: 120_000 });
   for (const unit of units) {
-    const result = await restart(unit);
+    const result = await conn.exec(['systemctl', 'restart', unit], { timeoutMs: 120_000 });
     if (result.code !== 0) {
       failed ??= { code: result.code, stderr: result.stderr };
       continue;
@@ -267,27 +312,13 @@ async function restartOneByOne(
     const probe = run.verify.find((v) => v.unit === unit);
     if (!probe) continue;
     // a failed check only ends the wait: the verify phase judges every tunnel, and the rest must restart too
-    const tunnelUp = async () =>
-      (await waitForTunnels(conn, [probe], timeoutMs).catch(() => new Set<string>())).has(unit);
-    if (!(await tunnelUp())) continue;
+    const up = await waitForTunnels(conn, [probe], timeoutMs).catch(() => new Set<string>());
     const neighbor = run.verifyBgp?.neighbors.find((n) => n.peer === probe.peer);
-    if (!neighbor) continue;
-    // an error reading FRR is the verify phase's to report: here it only ends the wait
-    const nudgeAfter = Math.min(BGP_NUDGE_AFTER_MS, timeoutMs / 2);
-    const first = await waitForBgp(conn, [neighbor], nudgeAfter).catch(() => undefined);
-    if (!first || sessionUp(neighbor, first.states.get(neighbor.address), first.routes)) continue;
-    const reason = (await lastResets(conn, [neighbor.address])).get(neighbor.address);
-    const seen = describeSession(neighbor, first.states.get(neighbor.address), first.routes);
-    run.restartedAgain.set(
-      unit,
-      `its BGP session was still ${seen} after ${nudgeAfter / 1000} s${reason ? ` (FRR's last reset: ${reason})` : ''}`,
-    );
-    const again = await restart(unit);
-    if (again.code !== 0) {
-      failed ??= { code: again.code, stderr: again.stderr };
-      continue;
+    // this tunnel was just restarted: a session still down is stuck whatever FRR says; an error reading FRR is
+    // the verify phase's to report, here it only ends the wait
+    if (up.has(unit) && neighbor) {
+      await waitForBgpOrRestart(run, [neighbor], timeoutMs, () => true).catch(() => undefined);
     }
-    if (await tunnelUp()) await waitForBgp(conn, [neighbor], timeoutMs).catch(() => undefined);
   }
   return failed ?? { code: 0, stderr: '' };
 }

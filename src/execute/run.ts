@@ -4,7 +4,7 @@ import { peerOfTunnelUnit } from '../gateway/layout.js';
 import type { Output } from '../output.js';
 import { HostPlanError, planHosts } from '../plan/index.js';
 import type { DesiredState } from '../types.js';
-import { describeSession, lastResets, sessionUp, waitForBgp } from './bgp.js';
+import { describeSession, lastResets, sessionUp } from './bgp.js';
 import {
   convergeSteps,
   finish,
@@ -12,6 +12,8 @@ import {
   startStopped,
   startSupportUnits,
   startTunnels,
+  WAITING_FOR_NHT,
+  waitForBgpOrRestart,
 } from './converge.js';
 import { closeAll, connectGateway, fail, type GatewayRun, gatherFacts, newRun } from './gateway.js';
 import { type EndCheck, pairVerdict, type Stage, type TunnelOutcome, verdictError } from './outcomes.js';
@@ -384,9 +386,20 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
             );
             return;
           }
-          const { states, routes } = await waitForBgp(run.conn!, checks, opts.tunnelTimeoutMs, (up, total) =>
-            setOutput(`${up}/${total} BGP sessions up`),
+          // a session FRR holds back on next-hop tracking gets its tunnel restarted once (zebra missed the device)
+          const { states, routes } = await waitForBgpOrRestart(
+            run,
+            checks,
+            opts.tunnelTimeoutMs,
+            (reason) => reason === WAITING_FOR_NHT,
+            (up, total) => setOutput(`${up}/${total} BGP sessions up`),
           );
+          // the tunnels were decided before the sessions: note a second restart on the outcome decided then
+          for (const t of run.tunnels) {
+            const again = run.restartedAgain.get(t.unit);
+            if (again && t.outcome.kind === 'verified')
+              t.outcome = { kind: 'verified', restartedAgain: again };
+          }
           const down = checks.filter((c) => !sessionUp(c, states.get(c.address), routes));
           if (down.length > 0) {
             const resets = await lastResets(
@@ -408,9 +421,11 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
           }
           // a session with a peer that failed was not checked: FRR's files wait for the run that checks it
           run.bgpConfirmed = checks.length === action.neighbors.length;
+          const again = [...run.restartedAgain.keys()].map((unit) => peerOfTunnelUnit(unit) ?? unit);
           setTitle(
             `${run.name}: ${checks.length}/${checks.length} BGP sessions up` +
-              (skipped > 0 ? `; ${skipped} not checked (peers outside this run or failed)` : ''),
+              (skipped > 0 ? `; ${skipped} not checked (peers outside this run or failed)` : '') +
+              (again.length > 0 ? `; tunnel(s) to ${again.join(', ')} restarted a second time for it` : ''),
           );
         },
       ),

@@ -210,8 +210,8 @@ export class MemoryGateway {
   readonly reloads: string[] = [];
   /**
    * Tunnel units whose BGP session waits on next-hop tracking (FRR's "Waiting for NHT": zebra missed the new
-   * device's address): the session stays Active at both ends until the unit starts again. Set by a restart listed
-   * in `MemoryNetwork.nhtStuckOnRestart`.
+   * device's address): the session stays Active at both ends until the unit starts again. Set by a start listed
+   * in `MemoryNetwork.nhtStuckOnStart`.
    */
   readonly nhtStuck = new Set<string>();
   faults: Fault[] = [];
@@ -503,6 +503,12 @@ export class MemoryGateway {
 
   // --- FRR ---------------------------------------------------------------------------------------------------
 
+  /** A tunnel unit started (or restarted) made its device afresh: zebra sees it, unless told to miss it once. */
+  private recreatedDevice(unit: string): void {
+    this.nhtStuck.delete(unit);
+    if (this.network.nhtStuckOnStart.delete(`${this.name}|${unit}`)) this.nhtStuck.add(unit);
+  }
+
   /** bgpd runs: frr.service is active and the daemons file it started with says bgpd=yes. */
   bgpdRunning(): boolean {
     return this.frrLoaded !== null && this.reachable && /^bgpd=yes$/m.test(this.frrLoaded.daemons);
@@ -692,8 +698,8 @@ export class MemoryGateway {
         if (!this.unitLoaded(unit) && verb === 'enable') errors.push(`Unit file ${unit} does not exist.`);
         else this.unit(unit).enabled = verb === 'enable';
       } else if (verb === 'start') {
-        this.nhtStuck.delete(unit);
         const error = this.start(unit);
+        this.recreatedDevice(unit);
         if (error) errors.push(error);
       } else if (verb === 'stop') this.stop(unit);
       else if (verb === 'reload' && unit === FRR_UNIT) {
@@ -711,8 +717,7 @@ export class MemoryGateway {
         this.stop(unit);
         const error = this.start(unit);
         if (error) errors.push(error);
-        this.nhtStuck.delete(unit);
-        if (this.network.nhtStuckOnRestart.delete(`${this.name}|${unit}`)) this.nhtStuck.add(unit);
+        this.recreatedDevice(unit);
       } else return failed(1, `memory gateway: systemctl ${verb} is not modelled`);
     }
     return errors.length > 0 ? failed(1, `${errors.join('\n')}\n`) : ok();
@@ -1275,10 +1280,10 @@ export class MemoryNetwork {
   /** Pairs whose BGP session never comes up although their tunnel is up (TCP 179 dropped between them). */
   readonly bgpCut = new Set<string>();
   /**
-   * `gateway|unit`: the next `systemctl restart` of that tunnel unit there leaves its BGP session waiting on
+   * `gateway|unit`: the next start or restart of that tunnel unit there leaves its BGP session waiting on
    * next-hop tracking until the unit is started again (`MemoryGateway.nhtStuck`); one-shot.
    */
-  readonly nhtStuckOnRestart = new Set<string>();
+  readonly nhtStuckOnStart = new Set<string>();
   /**
    * Whether a tunnel also needs each end to trust the other's certificate: its loaded `ca` bundle must hold a CA
    * that signed the peer's loaded `cert` (node's X509 checks: issuer and signature). Off by default: most tests
