@@ -10,7 +10,7 @@
 // Files read at run time (package.json, roles/, src/**/*.sh, inventory/) are found from the package root,
 // which src/version.ts and src/inventory/init.ts find by walking up from the module: dist/bin/ works as
 // dist/src/ does.
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -59,3 +59,22 @@ if (!inputs.includes(relative(root, entry))) {
   process.exit(1);
 }
 chmodSync(entryOut, 0o755);
+
+// the bundle carries copies of its dependencies' code: their licences go with it
+const packages = new Set();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+  if (m) packages.add(m[1]);
+}
+const notices = [...packages].sort().map((dir) => {
+  const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
+  const licenceFile = readdirSync(join(root, dir)).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+  const text = licenceFile
+    ? readFileSync(join(root, dir, licenceFile), 'utf8').trim()
+    : `License: ${pkg.license}`;
+  return `${pkg.name}@${pkg.version} (${pkg.license ?? 'see below'})\n\n${text}\n`;
+});
+writeFileSync(
+  join(outdir, 'THIRD-PARTY-LICENSES.txt'),
+  `The files in this directory include code of these packages, under their own licences.\n\n${notices.join(`\n${'-'.repeat(78)}\n\n`)}`,
+);
