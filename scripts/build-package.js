@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Runs on `npm pack` and `npm publish` (prepack): compiles src/ alone into dist/src/, the only compiled code the
-// package ships ("files" in package.json). dist/src/ is emptied first so a module deleted from src/ cannot ship
-// from an earlier build.
+// Runs on `npm pack` and `npm publish` (prepack): compiles src/ alone into dist/src/ and bundles it into
+// dist/bin/ (scripts/bundle.js), the only compiled code the package ships ("files" in package.json). dist/src/
+// and dist/bin/ are emptied first so a module deleted from src/ cannot ship from an earlier build.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,4 +20,9 @@ const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.buil
   cwd: root,
   stdio: 'inherit',
 });
-process.exit(result.status ?? 1);
+if (result.status !== 0) process.exit(result.status ?? 1);
+const bundled = spawnSync(process.execPath, [join(root, 'scripts', 'bundle.js')], {
+  cwd: root,
+  stdio: 'inherit',
+});
+process.exit(bundled.status ?? 1);

@@ -140,7 +140,7 @@ export class SshSynCounter {
   }
 }
 
-/** Runs `node dist/src/cli.js` inside the lab's ctl namespace, killable by pid (for the crash and lock cases). */
+/** Runs meshctl's bin (`node dist/bin/meshctl.js`) inside the lab's ctl namespace, killable by pid (for the crash and lock cases). */
 export function spawnMeshctl(
   lab: Lab,
   cli: string,

@@ -434,7 +434,7 @@ export class Lab {
     await this.start(gateway);
   }
 
-  /** Runs `node dist/src/cli.js ...args` in the ctl namespace with cwd = the lab dir (so ./inventory is the lab's). */
+  /** Runs meshctl's bin (`node dist/bin/meshctl.js ...args`) in the ctl namespace with cwd = the lab dir (so ./inventory is the lab's). */
   async meshctl(
     args: string[],
     opts: { stdin?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},

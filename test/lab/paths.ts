@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 /** The repository root: dist/test/lab/ is three levels below it. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** meshctl's compiled CLI, run by Lab.meshctl. */
-export const MESHCTL_CLI = fileURLToPath(new URL('../../../dist/src/cli.js', import.meta.url));
+/** meshctl's bin (package.json), the bundled CLI, run by Lab.meshctl. */
+export { MESHCTL_BIN as MESHCTL_CLI } from '../helpers/bin.js';
 
 /** The installer of the machine's packages (a source file, not compiled). */
 export const INSTALL_DEPS_SCRIPT = fileURLToPath(

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { OPTION_RULES } from '../../../src/commands/options.js';
 import { complete, LAN_OPTIONS, VALUE_OPTIONS } from '../../../src/completion.js';
+import { MESHCTL_BIN } from '../../helpers/bin.js';
 import { removeInventory, writeInventory } from '../../helpers/inventory.js';
 
 const run = promisify(execFile);
@@ -16,7 +17,7 @@ const run = promisify(execFile);
  * meshctl, found on PATH) and COMPREPLY is what bash would offer.
  */
 
-const cli = resolve(import.meta.dirname, '..', '..', '..', 'src', 'cli.js');
+const cli = MESHCTL_BIN;
 const LANS = { alpha: 1, beta: 2, 'branch-paris': 3 };
 const lanYaml = (id: number) =>
   `id: ${id}\nsubnets: [10.${id}.0.0/16]\ngateway:\n  endpoint: 198.51.100.${id}\n`;

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { packageRoot } from '../../../src/version.js';
+import { MESHCTL_BIN } from '../../helpers/bin.js';
 import { lanText, removeInventory, writeInventory } from '../../helpers/inventory.js';
 import { checkWellFormed } from '../../helpers/xml.js';
 import { goldenPath, operatorFixtureDir } from '../operator/fixture.js';
@@ -15,13 +15,7 @@ const FIXTURE = operatorFixtureDir();
 
 /** `meshctl COMMAND --help` in a child process (yargs ends the process after printing help). */
 function helpOf(command: string): string {
-  return execFileSync(
-    process.execPath,
-    [path.join(packageRoot(), 'dist', 'src', 'cli.js'), command, '--help'],
-    {
-      encoding: 'utf8',
-    },
-  );
+  return execFileSync(process.execPath, [MESHCTL_BIN, command, '--help'], { encoding: 'utf8' });
 }
 
 describe('cli: routes', () => {
