@@ -18,9 +18,11 @@ import { span, type TraceEvent, tracingConnector } from './trace.js';
  * each), with a breakdown of where the time goes (from the remote commands' own timeline) and each figure as a
  * multiple of the floor measured on the same lab in the same run (bench/floor.ts).
  *
- * add-lan runs in a process of its own in the lab's ctl namespace (this file with `--measure`): the command's
- * `run` with a tracing connector (bench/trace.ts) and no progress output; its wall time is the process's, from
- * spawn to exit (Node's start and module loading included).
+ * The figure is the `meshctl` bin's (dist/bin/, what an operator runs), spawned in the lab's ctl namespace: from
+ * spawn until it exits, and until every pair pings. The breakdown comes from as many runs of add-lan in a process
+ * of its own (this file with `--measure`): the command's `run` with a tracing connector (bench/trace.ts) and no
+ * progress output; its wall time is that process's, from spawn to exit (Node's start and the unbundled modules
+ * of dist/src/ loaded, with the bench's own).
  *
  * Run as root: `npm run build && node dist/bench/add-lan.js [--sizes 4,8] [--runs 3]`.
  */
@@ -184,7 +186,14 @@ interface RunFigures {
   pairUp: number;
 }
 
-async function measure(n: number): Promise<RunFigures> {
+/**
+ * One fresh lab of n applied LANs (the n+1th gateway up, not in the inventory yet), its floors measured, then
+ * `grow` adding the last LAN; returns the floors and how long until every pair pings after grow started.
+ */
+async function onFreshLab<T>(
+  n: number,
+  grow: (lab: Lab, added: LabSpec['gateways'][number]) => Promise<T>,
+): Promise<{ result: T; floorSsh: number; pairUp: number; allPing: number }> {
   const spec = specOf(n);
   const lab = await Lab.up(spec);
   try {
@@ -196,7 +205,23 @@ async function measure(n: number): Promise<RunFigures> {
     const floorSsh = (JSON.parse((await inCtl(lab, 'floor-ssh', [])).stdout) as { seconds: number }).seconds;
     const pairUp = await pairUpSeconds(lab, spec.gateways[0]!.name, spec.gateways[1]!.name);
     const started = performance.now();
-    const { stdout, wall } = await inCtl(lab, 'add-lan', [
+    const result = await grow(lab, added);
+    for (;;) {
+      if (await allPairsPing(lab)) break;
+      if (performance.now() - started > 120_000) throw new Error('not every pair pings 120 s after add-lan');
+    }
+    return { result, floorSsh, pairUp, allPing: (performance.now() - started) / 1000 };
+  } finally {
+    await lab.down();
+  }
+}
+
+/** The breakdown: add-lan's `run` in a worker process with a tracing connector (bench/trace.ts). */
+async function measureTraced(n: number): Promise<RunFigures> {
+  let name = '';
+  const { result, floorSsh, pairUp, allPing } = await onFreshLab(n, async (lab, added) => {
+    name = added.name;
+    return inCtl(lab, 'add-lan', [
       '--name',
       added.name,
       '--subnet',
@@ -204,18 +229,40 @@ async function measure(n: number): Promise<RunFigures> {
       '--endpoint',
       lab.publicAddress(added.name),
     ]);
-    const worked = JSON.parse(stdout) as Worked;
-    if (process.env.BENCH_TRACE) writeFileSync(process.env.BENCH_TRACE, stdout);
-    if (worked.exitCode !== 0) throw new Error(`add-lan exited ${worked.exitCode}`);
-    for (;;) {
-      if (await allPairsPing(lab)) break;
-      if (performance.now() - started > 120_000) throw new Error('not every pair pings 120 s after add-lan');
-    }
-    const allPing = (performance.now() - started) / 1000;
-    return { rows: breakdown(worked, added.name, wall, allPing), floorSsh, pairUp };
-  } finally {
-    await lab.down();
-  }
+  });
+  const worked = JSON.parse(result.stdout) as Worked;
+  if (process.env.BENCH_TRACE) writeFileSync(process.env.BENCH_TRACE, result.stdout);
+  if (worked.exitCode !== 0) throw new Error(`add-lan exited ${worked.exitCode}`);
+  return { rows: breakdown(worked, name, result.wall, allPing), floorSsh, pairUp };
+}
+
+/** The figure itself: the `meshctl` bin an operator runs (bundled, dist/bin/), spawned as they would. */
+async function measureBin(n: number): Promise<RunFigures> {
+  const { result, floorSsh, pairUp, allPing } = await onFreshLab(n, async (lab, added) => {
+    const started = performance.now();
+    const run = await lab.meshctl(
+      [
+        'add-lan',
+        added.name,
+        '--subnet',
+        added.subnets[0]!,
+        '--endpoint',
+        lab.publicAddress(added.name),
+        '--json',
+      ],
+      { timeoutMs: 300_000 },
+    );
+    if (run.code !== 0) throw new Error(`meshctl add-lan exited ${run.code}:\n${run.stderr}`);
+    return (performance.now() - started) / 1000;
+  });
+  return {
+    rows: [
+      { label: 'the meshctl bin: add-lan exits', seconds: result, floor: 'both' },
+      { label: 'the meshctl bin: add-lan start until every pair pings', seconds: allPing, floor: 'both' },
+    ],
+    floorSsh,
+    pairUp,
+  };
 }
 
 function median(values: number[]): number {
@@ -235,12 +282,15 @@ async function main(): Promise<void> {
   const runs = Math.max(1, Number(argValue('--runs') ?? 3));
   await reapOrphans();
   console.log(
-    `meshctl add-lan on the lab: ${cpus().length} CPUs, medians of ${runs} run(s) (a fresh lab each); × floor: ` +
+    `meshctl add-lan on the lab: ${cpus().length} CPUs, medians of ${runs} run(s) of the bin and ${runs} traced ` +
+      `in-process run(s) (a fresh lab each); × floor: ` +
       'over the SSH floor (ssh), one pair coming up (pair) or both (ssh+pair)',
   );
   for (const n of sizes) {
     const all: RunFigures[] = [];
-    for (let run = 0; run < runs; run++) all.push(await measure(n));
+    // the target's figure from the bin; where its time goes from a traced run of the same command in-process
+    // (its process start is that of the unbundled modules and the bench's own)
+    for (let run = 0; run < runs; run++) all.push(await measureBin(n), await measureTraced(n));
     const ssh = median(all.map((f) => f.floorSsh));
     const pair = median(all.map((f) => f.pairUp));
     const floors = { ssh, pair, both: ssh + pair };
