@@ -32,7 +32,7 @@ import {
  * (renderSync and the async render), the tags it hands over (increment, decrement, cycle, tablerow, …) included.
  */
 
-type Emit = { buffer: string; write(html: unknown): void };
+type Emit = { buffer: string; write(html: unknown): void; append(text: string): void };
 type Render = (ctx: Context, emitter: Emit) => void;
 type Eval = (ctx: Context, lenient: boolean) => unknown;
 
@@ -80,19 +80,52 @@ export function renderParsedSync(
     compiled.set(templates, render);
   }
   const ctx = new Context(scope, engine.options, { sync: true, globals }, { liquid: engine });
-  const emitter = simpleEmitter();
+  const emitter = new ChunkEmitter();
   render(ctx, emitter);
-  return emitter.buffer;
+  return emitter.text();
 }
 
-/** liquidjs's SimpleEmitter. */
-function simpleEmitter(): Emit {
-  return {
-    buffer: '',
-    write(html: unknown) {
-      this.buffer += stringify(html);
-    },
-  };
+/** Characters an emitter gathers before it sets them aside as one flat string. */
+const CHUNK = 4000;
+
+/**
+ * liquidjs's SimpleEmitter (everything written, in order), holding the text compactly. Appending piece by piece
+ * makes a chain of every piece written, flattened only when the text is read: for a file of 200 kB that is tens of
+ * thousands of links, long-lived enough to outlast young-generation collections. Every few kB the text written so
+ * far is set aside as one flat string, and the pieces are joined once at the end.
+ */
+class ChunkEmitter implements Emit {
+  buffer = '';
+  private readonly chunks: string[] = [];
+
+  write(html: unknown): void {
+    this.append(stringify(html));
+  }
+
+  append(text: string): void {
+    this.buffer += text;
+    if (this.buffer.length >= CHUNK) {
+      this.chunks.push(compact(this.buffer));
+      this.buffer = '';
+    }
+  }
+
+  text(): string {
+    if (this.chunks.length === 0) return compact(this.buffer);
+    if (this.buffer !== '') this.chunks.push(compact(this.buffer));
+    this.buffer = '';
+    return this.chunks.join('');
+  }
+}
+
+/**
+ * A text as one flat string, in one byte per character when it is plain ASCII (every shipped template's output):
+ * the bytes spell the same text. A piece V8 holds in two-byte form although its characters fit in one (a name that
+ * became a property key elsewhere is one) would otherwise make the whole file two bytes per character.
+ */
+function compact(text: string): string {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.length === text.length ? bytes.toString('latin1') : text;
 }
 
 /** liquidjs's `stringify`. */
@@ -123,9 +156,7 @@ function compileNode(tpl: Template): Render {
   const node = tpl as unknown as Record<string, unknown>;
   if (TypeGuards.isHTMLToken(tpl.token) && typeof node.str === 'string') {
     const text = node.str;
-    return (_ctx, emitter) => {
-      emitter.buffer += text;
-    };
+    return (_ctx, emitter) => emitter.append(text);
   }
   if (tpl.constructor === Output) {
     const value = compileValue(node.value as ValueLike);
