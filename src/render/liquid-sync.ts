@@ -32,7 +32,7 @@ import {
  * (renderSync and the async render), the tags it hands over (increment, decrement, cycle, tablerow, …) included.
  */
 
-type Emit = { buffer: string; write(html: unknown): void; append(text: string): void };
+type Emit = { write(html: unknown): void; append(text: string): void };
 type Render = (ctx: Context, emitter: Emit) => void;
 type Eval = (ctx: Context, lenient: boolean) => unknown;
 
@@ -80,41 +80,29 @@ export function renderParsedSync(
     compiled.set(templates, render);
   }
   const ctx = new Context(scope, engine.options, { sync: true, globals }, { liquid: engine });
-  const emitter = new ChunkEmitter();
+  const emitter = new ListEmitter();
   render(ctx, emitter);
   return emitter.text();
 }
 
-/** Characters an emitter gathers before it sets them aside as one flat string. */
-const CHUNK = 4000;
-
 /**
- * liquidjs's SimpleEmitter (everything written, in order), holding the text compactly. Appending piece by piece
- * makes a chain of every piece written, flattened only when the text is read: for a file of 200 kB that is tens of
- * thousands of links, long-lived enough to outlast young-generation collections. Every few kB the text written so
- * far is set aside as one flat string, and the pieces are joined once at the end.
+ * liquidjs's SimpleEmitter (everything written, in order), holding the text compactly. Appending to a string piece
+ * by piece makes a chain of every piece written (an object per piece, tens of thousands for a 200 kB file),
+ * flattened only when the text is read. The pieces are listed instead and joined once, into one flat string.
  */
-class ChunkEmitter implements Emit {
-  buffer = '';
-  private readonly chunks: string[] = [];
+class ListEmitter implements Emit {
+  private readonly pieces: string[] = [];
 
   write(html: unknown): void {
-    this.append(stringify(html));
+    this.pieces.push(stringify(html));
   }
 
   append(text: string): void {
-    this.buffer += text;
-    if (this.buffer.length >= CHUNK) {
-      this.chunks.push(compact(this.buffer));
-      this.buffer = '';
-    }
+    this.pieces.push(text);
   }
 
   text(): string {
-    if (this.chunks.length === 0) return compact(this.buffer);
-    if (this.buffer !== '') this.chunks.push(compact(this.buffer));
-    this.buffer = '';
-    return this.chunks.join('');
+    return compact(this.pieces.join(''));
   }
 }
 

@@ -84,10 +84,12 @@ interface Shared {
   units: Map<string, string>;
   /** Unit → `[unit]`, the notifies list of a file that restarts that unit only. */
   notifies: Map<string, string[]>;
+  /** Gateway → the subnets it originates, which its BGP neighbours expect from it. */
+  expects: Map<string, string[]>;
 }
 
 function sharedValues(): Shared {
-  return { checked: new Set(), units: new Map(), notifies: new Map() };
+  return { checked: new Set(), units: new Map(), notifies: new Map(), expects: new Map() };
 }
 
 function unitOf(shared: Shared, tunnelName: string): string {
@@ -136,7 +138,7 @@ function renderOne(
   for (const tunnel of tunnels) check(tunnel.peer);
   // with bgp, FRR installs every route to another LAN: no route in a tunnel config, no routes.sh
   const policy = mesh.bgp?.get(lan.name);
-  const bgp = policy ? desiredBgp(mesh, lan, tunnels) : undefined;
+  const bgp = policy ? desiredBgp(mesh, lan, tunnels, shared) : undefined;
   const transitRoutes = !policy && tunnels.some((t) => routedThrough(t).length > 0);
 
   const tunnelUnits = tunnels.map((t) => unitOf(shared, t.name));
@@ -216,10 +218,16 @@ function fileChecksums(files: DesiredFile[]): Record<string, string> {
   return sums;
 }
 
+/** Whether `sort()` would leave the list as it is. */
+function isSorted(list: string[]): boolean {
+  for (let i = 1; i < list.length; i++) if (list[i - 1]! > list[i]!) return false;
+  return true;
+}
+
 /** What a file that restarts nothing notifies: one list for all of them (never modified). */
 const NOTHING: string[] = [];
 
-/** A list of one unit (or none) is already sorted: it is held as given, shared by the files that notify it. */
+/** A list already sorted (one unit, or none) is held as given, shared by the files that notify it. */
 function file(path: string, content: string, mode: number, notifies: string[], secret = false): DesiredFile {
   return {
     path,
@@ -227,7 +235,7 @@ function file(path: string, content: string, mode: number, notifies: string[], s
     mode,
     owner: 'root',
     secret,
-    notifies: notifies.length < 2 ? notifies : [...notifies].sort(),
+    notifies: isSorted(notifies) ? notifies : [...notifies].sort(),
   };
 }
 
@@ -251,23 +259,19 @@ function keyFiles(
     );
   }
   const key = withNewline(own.key);
+  // what a change to the gateway's own material restarts: every tunnel (one sorted list for those files)
+  const restart = [...tunnelUnits].sort();
   const files = [
     // a new CA or a new certificate/key only takes effect when each tunnel restarts
-    file(gatewayPaths.caCert, withNewline(pki.caCert), PUBLIC, tunnelUnits),
+    file(gatewayPaths.caCert, withNewline(pki.caCert), PUBLIC, restart),
     // OpenVPN loads a changed CRL when it sets up its next TLS session (the first handshake after the change may
     // still be checked against the old one): no restart here. remove-lan stops every tunnel that accepted the
     // revoked CN; rotate --gateway restarts the tunnels that verify the rotated gateway itself
     file(gatewayPaths.crl, withNewline(pki.crl), PUBLIC, NOTHING),
-    file(gatewayPaths.cert(lan.name), withNewline(own.cert), PUBLIC, tunnelUnits),
-    file(gatewayPaths.key(lan.name), key, SECRET, tunnelUnits, true),
+    file(gatewayPaths.cert(lan.name), withNewline(own.cert), PUBLIC, restart),
+    file(gatewayPaths.key(lan.name), key, SECRET, restart, true),
     // every tunnel's management interface (read by `meshctl status`); OpenVPN reads it at start only
-    file(
-      gatewayPaths.managementPassword,
-      `${managementPassword(key, lan.name)}\n`,
-      SECRET,
-      tunnelUnits,
-      true,
-    ),
+    file(gatewayPaths.managementPassword, `${managementPassword(key, lan.name)}\n`, SECRET, restart, true),
   ];
   for (const t of tunnels) {
     const key = pki.tlsCrypt.get(t.pair.index);
@@ -485,14 +489,23 @@ export function gatewayAsn(mesh: Mesh, gateway: Gateway): number {
 }
 
 /** The BGP sessions a gateway must have once converged: one per tunnel, each bringing at least the peer's own. */
-function desiredBgp(mesh: Mesh, lan: Gateway, tunnels: Tunnel[]): DesiredBgp {
+function desiredBgp(mesh: Mesh, lan: Gateway, tunnels: Tunnel[], shared: Shared): DesiredBgp {
+  // what a peer originates is the same from every gateway: one list per peer
+  const expects = (peer: string) => {
+    let list = shared.expects.get(peer);
+    if (list === undefined) {
+      list = mesh.bgp!.get(peer)!.originates.map((o) => o.subnet);
+      shared.expects.set(peer, list);
+    }
+    return list;
+  };
   return {
     asn: gatewayAsn(mesh, lan),
     neighbors: tunnels.map((t) => ({
       peer: t.peer.name,
       address: t.peerAddress,
       asn: gatewayAsn(mesh, t.peer),
-      expects: mesh.bgp!.get(t.peer.name)!.originates.map((o) => o.subnet),
+      expects: expects(t.peer.name),
     })),
   };
 }
