@@ -80,29 +80,45 @@ export function renderParsedSync(
     compiled.set(templates, render);
   }
   const ctx = new Context(scope, engine.options, { sync: true, globals }, { liquid: engine });
-  const emitter = new ListEmitter();
+  const emitter = new ChunkEmitter();
   render(ctx, emitter);
   return emitter.text();
 }
 
+/** Characters an emitter gathers before it sets them aside as one flat string. */
+const CHUNK = 4000;
+
 /**
  * liquidjs's SimpleEmitter (everything written, in order), holding the text compactly. Appending to a string piece
  * by piece makes a chain of every piece written (an object per piece, tens of thousands for a 200 kB file),
- * flattened only when the text is read. The pieces are listed instead and joined once, into one flat string.
+ * flattened only when the text is read. The pieces are listed instead, joined every few kB into one flat string
+ * (small enough to die young), and those strings are joined once at the end: no large temporary string or list.
  */
-class ListEmitter implements Emit {
+class ChunkEmitter implements Emit {
   private readonly pieces: string[] = [];
+  private size = 0;
+  private readonly chunks: string[] = [];
 
   write(html: unknown): void {
-    this.pieces.push(stringify(html));
+    this.append(stringify(html));
   }
 
   append(text: string): void {
     this.pieces.push(text);
+    this.size += text.length;
+    if (this.size >= CHUNK) this.flush();
   }
 
   text(): string {
-    return compact(this.pieces.join(''));
+    if (this.chunks.length === 0) return compact(this.pieces.join(''));
+    if (this.pieces.length > 0) this.flush();
+    return this.chunks.join('');
+  }
+
+  private flush(): void {
+    this.chunks.push(compact(this.pieces.join('')));
+    this.pieces.length = 0;
+    this.size = 0;
   }
 }
 
