@@ -92,11 +92,17 @@ export function makePair(inventory: Inventory, x: Gateway, y: Gateway): Pair {
 }
 
 /** One end of `pair` seen from `local`, with what the topology routes over it, admits and forwards. */
-export function tunnelEnd(pair: Pair, local: Gateway, routing?: GatewayRouting): Tunnel {
+export function tunnelEnd(
+  pair: Pair,
+  local: Gateway,
+  routing?: GatewayRouting,
+  /** `routesByPeer(routing.routes)`, when the caller already grouped them. */
+  byPeer: Map<string, string[]> | undefined = routing && routesByPeer(routing.routes),
+): Tunnel {
   const isLow = pair.low.name === local.name;
   const peer = isLow ? pair.high : pair.low;
   const name = tunnelName(peer.name);
-  const routes = routing ? (routesByPeer(routing.routes).get(peer.name) ?? []) : [...peer.subnets];
+  const routes = byPeer ? (byPeer.get(peer.name) ?? []) : [...peer.subnets];
   return {
     pair,
     local,
@@ -140,11 +146,24 @@ export function allocateMesh(inventory: Inventory): Mesh {
   const gateways = new Map(inventory.gateways.map((g) => [g.name, g]));
   const pairs: Pair[] = [];
   const tunnels = new Map<string, Tunnel[]>(inventory.gateways.map((g) => [g.name, []]));
+  // each gateway's routes grouped by peer once, not once per tunnel end
+  const byPeer = new Map<string, Map<string, string[]>>();
+  const routesOf = (name: string) => {
+    const routing = topology.routing.get(name);
+    if (!routing) return undefined;
+    let grouped = byPeer.get(name);
+    if (!grouped) {
+      grouped = routesByPeer(routing.routes);
+      byPeer.set(name, grouped);
+    }
+    return grouped;
+  };
   for (const t of topology.tunnels) {
     const pair = makePair(inventory, gateways.get(t.low)!, gateways.get(t.high)!);
     pairs.push(pair);
     for (const end of [pair.low, pair.high]) {
-      tunnels.get(end.name)!.push(tunnelEnd(pair, end, topology.routing.get(end.name)));
+      const routing = topology.routing.get(end.name);
+      tunnels.get(end.name)!.push(tunnelEnd(pair, end, routing, routesOf(end.name)));
     }
   }
   pairs.sort((p, q) => p.index - q.index);

@@ -32,7 +32,7 @@ import {
  * (renderSync and the async render), the tags it hands over (increment, decrement, cycle, tablerow, …) included.
  */
 
-type Emit = { buffer: string; write(html: unknown): void };
+type Emit = { write(html: unknown): void; append(text: string): void };
 type Render = (ctx: Context, emitter: Emit) => void;
 type Eval = (ctx: Context, lenient: boolean) => unknown;
 
@@ -80,19 +80,56 @@ export function renderParsedSync(
     compiled.set(templates, render);
   }
   const ctx = new Context(scope, engine.options, { sync: true, globals }, { liquid: engine });
-  const emitter = simpleEmitter();
+  const emitter = new ChunkEmitter();
   render(ctx, emitter);
-  return emitter.buffer;
+  return emitter.text();
 }
 
-/** liquidjs's SimpleEmitter. */
-function simpleEmitter(): Emit {
-  return {
-    buffer: '',
-    write(html: unknown) {
-      this.buffer += stringify(html);
-    },
-  };
+/** Characters an emitter gathers before it sets them aside as one flat string. */
+const CHUNK = 4000;
+
+/**
+ * liquidjs's SimpleEmitter (everything written, in order), holding the text compactly. Appending to a string piece
+ * by piece makes a chain of every piece written (an object per piece, tens of thousands for a 200 kB file),
+ * flattened only when the text is read. The pieces are listed instead, joined every few kB into one flat string
+ * (small enough to die young), and those strings are joined once at the end: no large temporary string or list.
+ */
+class ChunkEmitter implements Emit {
+  private readonly pieces: string[] = [];
+  private size = 0;
+  private readonly chunks: string[] = [];
+
+  write(html: unknown): void {
+    this.append(stringify(html));
+  }
+
+  append(text: string): void {
+    this.pieces.push(text);
+    this.size += text.length;
+    if (this.size >= CHUNK) this.flush();
+  }
+
+  text(): string {
+    if (this.chunks.length === 0) return compact(this.pieces.join(''));
+    if (this.pieces.length > 0) this.flush();
+    return this.chunks.join('');
+  }
+
+  private flush(): void {
+    this.chunks.push(compact(this.pieces.join('')));
+    this.pieces.length = 0;
+    this.size = 0;
+  }
+}
+
+/**
+ * A text as one flat string, in one byte per character when it is plain ASCII (every shipped template's output):
+ * the bytes spell the same text. A piece V8 holds in two-byte form although its characters fit in one (a name that
+ * became a property key elsewhere is one) would otherwise make the whole file two bytes per character.
+ */
+function compact(text: string): string {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.length === text.length ? bytes.toString('latin1') : text;
 }
 
 /** liquidjs's `stringify`. */
@@ -123,9 +160,7 @@ function compileNode(tpl: Template): Render {
   const node = tpl as unknown as Record<string, unknown>;
   if (TypeGuards.isHTMLToken(tpl.token) && typeof node.str === 'string') {
     const text = node.str;
-    return (_ctx, emitter) => {
-      emitter.buffer += text;
-    };
+    return (_ctx, emitter) => emitter.append(text);
   }
   if (tpl.constructor === Output) {
     const value = compileValue(node.value as ValueLike);

@@ -53,10 +53,11 @@ export function renderMesh(
   opts: RenderOptions,
 ): Map<string, DesiredState> {
   const states = new Map<string, DesiredState>();
-  // every gateway is every other's peer: each is checked once, in the order a gateway at a time would
-  const checked = new Set<Gateway>();
+  // every gateway is every other's peer: each is checked once, in the order a gateway at a time would, and the
+  // names and lists that recur on every gateway (a tunnel unit, what a file notifies) are held once
+  const shared = sharedValues();
   for (const gateway of [...mesh.inventory.gateways].sort((a, b) => a.id - b.id)) {
-    states.set(gateway.name, renderOne(mesh, gateway.name, pki, roles, opts, checked));
+    states.set(gateway.name, renderOne(mesh, gateway.name, pki, roles, opts, shared));
   }
   return states;
 }
@@ -68,18 +69,56 @@ export function renderGateway(
   roles: Roles,
   opts: RenderOptions,
 ): DesiredState {
-  return renderOne(mesh, gatewayName, pki, roles, opts, new Set());
+  return renderOne(mesh, gatewayName, pki, roles, opts, sharedValues());
 }
 
-/** `checked`: gateways whose values already passed checkGateway in this render (the checks are pure). */
+/**
+ * What the gateways of one render share. A mesh of n gateways renders n·(n-1) tunnel ends: each tunnel's unit
+ * name and the one-unit list its files notify recur on every gateway that has a tunnel to the same peer, and are
+ * held once instead of once per file.
+ */
+interface Shared {
+  /** Gateways whose values already passed checkGateway in this render (the checks are pure). */
+  checked: Set<Gateway>;
+  /** Tunnel name → its unit. */
+  units: Map<string, string>;
+  /** Unit → `[unit]`, the notifies list of a file that restarts that unit only. */
+  notifies: Map<string, string[]>;
+  /** Gateway → the subnets it originates, which its BGP neighbours expect from it. */
+  expects: Map<string, string[]>;
+}
+
+function sharedValues(): Shared {
+  return { checked: new Set(), units: new Map(), notifies: new Map(), expects: new Map() };
+}
+
+function unitOf(shared: Shared, tunnelName: string): string {
+  let unit = shared.units.get(tunnelName);
+  if (unit === undefined) {
+    unit = tunnelUnitOf(tunnelName);
+    shared.units.set(tunnelName, unit);
+  }
+  return unit;
+}
+
+function notifiesOnly(shared: Shared, unit: string): string[] {
+  let list = shared.notifies.get(unit);
+  if (list === undefined) {
+    list = [unit];
+    shared.notifies.set(unit, list);
+  }
+  return list;
+}
+
 function renderOne(
   mesh: Mesh,
   gatewayName: string,
   pki: PkiMaterial,
   roles: Roles,
   opts: RenderOptions,
-  checked: Set<Gateway>,
+  shared: Shared,
 ): DesiredState {
+  const { checked } = shared;
   const check = (gateway: Gateway) => {
     if (checked.has(gateway)) return;
     checkGateway(gateway);
@@ -99,14 +138,14 @@ function renderOne(
   for (const tunnel of tunnels) check(tunnel.peer);
   // with bgp, FRR installs every route to another LAN: no route in a tunnel config, no routes.sh
   const policy = mesh.bgp?.get(lan.name);
-  const bgp = policy ? desiredBgp(mesh, lan, tunnels) : undefined;
+  const bgp = policy ? desiredBgp(mesh, lan, tunnels, shared) : undefined;
   const transitRoutes = !policy && tunnels.some((t) => routedThrough(t).length > 0);
 
-  const tunnelUnits = tunnels.map((t) => tunnelUnitOf(t.name));
+  const tunnelUnits = tunnels.map((t) => unitOf(shared, t.name));
   const files: DesiredFile[] = [
-    ...keyFiles(mesh, lan, tunnels, pki, tunnelUnits),
-    ...tunnels.map((t) => tunnelConfig(mesh, t, roles, policy !== undefined)),
-    ...tunnels.map((t) => tunnelDropIn(mesh, lan, t, roles, transitRoutes)),
+    ...keyFiles(mesh, lan, tunnels, pki, tunnelUnits, shared),
+    ...tunnels.map((t) => tunnelConfig(mesh, t, roles, policy !== undefined, shared)),
+    ...tunnels.map((t) => tunnelDropIn(mesh, lan, t, roles, transitRoutes, shared)),
     ...systemFiles(mesh, lan, tunnels, roles, firewall, policy),
     ...(transitRoutes ? routeFiles(mesh, lan, tunnels, roles) : []),
     ...(policy && bgp ? frrFiles(mesh, lan, tunnels, roles, policy, bgp) : []),
@@ -118,7 +157,7 @@ function renderOne(
     ...(bgp ? [{ name: FRR_UNIT, enabled: true, running: true }] : []),
     ...tunnels.map(
       (t): DesiredUnit => ({
-        name: tunnelUnitOf(t.name),
+        name: unitOf(shared, t.name),
         enabled: true,
         running: true,
         tunnel: { pairIndex: t.pair.index, peer: t.peer.name, peerAddress: t.peerAddress },
@@ -130,7 +169,7 @@ function renderOne(
     mesh: mesh.name,
     version: opts.version,
     lan: lan.name,
-    files: Object.fromEntries(files.map((f) => [f.path, sha256(f.content)])),
+    files: fileChecksums(files),
     units: units.map((u) => u.name),
   };
   return {
@@ -169,8 +208,35 @@ export function sha256(content: string): string {
   return createHash('sha256').update(content, 'utf8').digest('hex');
 }
 
+/**
+ * Path → sha256 of each file (the manifest's `files`), in the files' order. Added one by one, a record this large
+ * is held as a dictionary, not as one hidden class per path per gateway, and serializes in the same order.
+ */
+function fileChecksums(files: DesiredFile[]): Record<string, string> {
+  const sums: Record<string, string> = {};
+  for (const f of files) sums[f.path] = sha256(f.content);
+  return sums;
+}
+
+/** Whether `sort()` would leave the list as it is. */
+function isSorted(list: string[]): boolean {
+  for (let i = 1; i < list.length; i++) if (list[i - 1]! > list[i]!) return false;
+  return true;
+}
+
+/** What a file that restarts nothing notifies: one list for all of them (never modified). */
+const NOTHING: string[] = [];
+
+/** A list already sorted (one unit, or none) is held as given, shared by the files that notify it. */
 function file(path: string, content: string, mode: number, notifies: string[], secret = false): DesiredFile {
-  return { path, content, mode, owner: 'root', secret, notifies: [...notifies].sort() };
+  return {
+    path,
+    content,
+    mode,
+    owner: 'root',
+    secret,
+    notifies: isSorted(notifies) ? notifies : [...notifies].sort(),
+  };
 }
 
 /** PEM and key files end with a newline whatever the source gave, so checksums do not flap. */
@@ -184,6 +250,7 @@ function keyFiles(
   tunnels: Tunnel[],
   pki: PkiMaterial,
   tunnelUnits: string[],
+  shared: Shared,
 ): DesiredFile[] {
   const own = pki.gateways.get(lan.name);
   if (!own) {
@@ -192,23 +259,19 @@ function keyFiles(
     );
   }
   const key = withNewline(own.key);
+  // what a change to the gateway's own material restarts: every tunnel (one sorted list for those files)
+  const restart = [...tunnelUnits].sort();
   const files = [
     // a new CA or a new certificate/key only takes effect when each tunnel restarts
-    file(gatewayPaths.caCert, withNewline(pki.caCert), PUBLIC, tunnelUnits),
+    file(gatewayPaths.caCert, withNewline(pki.caCert), PUBLIC, restart),
     // OpenVPN loads a changed CRL when it sets up its next TLS session (the first handshake after the change may
     // still be checked against the old one): no restart here. remove-lan stops every tunnel that accepted the
     // revoked CN; rotate --gateway restarts the tunnels that verify the rotated gateway itself
-    file(gatewayPaths.crl, withNewline(pki.crl), PUBLIC, []),
-    file(gatewayPaths.cert(lan.name), withNewline(own.cert), PUBLIC, tunnelUnits),
-    file(gatewayPaths.key(lan.name), key, SECRET, tunnelUnits, true),
+    file(gatewayPaths.crl, withNewline(pki.crl), PUBLIC, NOTHING),
+    file(gatewayPaths.cert(lan.name), withNewline(own.cert), PUBLIC, restart),
+    file(gatewayPaths.key(lan.name), key, SECRET, restart, true),
     // every tunnel's management interface (read by `meshctl status`); OpenVPN reads it at start only
-    file(
-      gatewayPaths.managementPassword,
-      `${managementPassword(key, lan.name)}\n`,
-      SECRET,
-      tunnelUnits,
-      true,
-    ),
+    file(gatewayPaths.managementPassword, `${managementPassword(key, lan.name)}\n`, SECRET, restart, true),
   ];
   for (const t of tunnels) {
     const key = pki.tlsCrypt.get(t.pair.index);
@@ -218,13 +281,19 @@ function keyFiles(
       );
     }
     files.push(
-      file(gatewayPaths.tlsCrypt(t.pair.index), withNewline(key), SECRET, [tunnelUnitOf(t.name)], true),
+      file(
+        gatewayPaths.tlsCrypt(t.pair.index),
+        withNewline(key),
+        SECRET,
+        notifiesOnly(shared, unitOf(shared, t.name)),
+        true,
+      ),
     );
   }
   return files;
 }
 
-function tunnelConfig(mesh: Mesh, t: Tunnel, roles: Roles, bgp: boolean): DesiredFile {
+function tunnelConfig(mesh: Mesh, t: Tunnel, roles: Roles, bgp: boolean, shared: Shared): DesiredFile {
   const { keepalive, extra } = mesh.inventory.mesh.openvpn;
   const content = renderTemplate(roles, 'openvpn-tunnel', 'tunnel.conf.liquid', {
     mesh: { name: mesh.name },
@@ -259,7 +328,12 @@ function tunnelConfig(mesh: Mesh, t: Tunnel, roles: Roles, bgp: boolean): Desire
     keepalive: { interval: keepalive[0], timeout: keepalive[1] },
     extra,
   });
-  return file(gatewayPaths.tunnelConfig(t.name), content, PUBLIC, [tunnelUnitOf(t.name)]);
+  return file(
+    gatewayPaths.tunnelConfig(t.name),
+    content,
+    PUBLIC,
+    notifiesOnly(shared, unitOf(shared, t.name)),
+  );
 }
 
 /**
@@ -272,18 +346,19 @@ function tunnelDropIn(
   t: Tunnel,
   roles: Roles,
   transitRoutes: boolean,
+  shared: Shared,
 ): DesiredFile {
   const content = renderTemplate(roles, 'firewall', 'tunnel-unit.conf.liquid', {
     mesh: { name: mesh.name },
     lan: { name: lan.name },
     peer: { name: t.peer.name },
-    unit: tunnelUnitOf(t.name),
+    unit: unitOf(shared, t.name),
     firewall_unit: FIREWALL_UNIT,
     // a gateway with routes through a peer re-applies them whenever one of its tunnel devices (re)appears
     routes_script: transitRoutes ? gatewayPaths.routesScript : '',
     device: t.device,
   });
-  return file(gatewayPaths.tunnelDropIn(t.name), content, PUBLIC, []);
+  return file(gatewayPaths.tunnelDropIn(t.name), content, PUBLIC, NOTHING);
 }
 
 /** The remote subnets this tunnel carries that its peer does not own: reached through it (transit). */
@@ -414,14 +489,23 @@ export function gatewayAsn(mesh: Mesh, gateway: Gateway): number {
 }
 
 /** The BGP sessions a gateway must have once converged: one per tunnel, each bringing at least the peer's own. */
-function desiredBgp(mesh: Mesh, lan: Gateway, tunnels: Tunnel[]): DesiredBgp {
+function desiredBgp(mesh: Mesh, lan: Gateway, tunnels: Tunnel[], shared: Shared): DesiredBgp {
+  // what a peer originates is the same from every gateway: one list per peer
+  const expects = (peer: string) => {
+    let list = shared.expects.get(peer);
+    if (list === undefined) {
+      list = mesh.bgp!.get(peer)!.originates.map((o) => o.subnet);
+      shared.expects.set(peer, list);
+    }
+    return list;
+  };
   return {
     asn: gatewayAsn(mesh, lan),
     neighbors: tunnels.map((t) => ({
       peer: t.peer.name,
       address: t.peerAddress,
       asn: gatewayAsn(mesh, t.peer),
-      expects: mesh.bgp!.get(t.peer.name)!.originates.map((o) => o.subnet),
+      expects: expects(t.peer.name),
     })),
   };
 }

@@ -219,9 +219,12 @@ export function computeTopology(input: TopologyInput): Topology {
       }
     }
   }
+  // the lists grew one subnet at a time: each is kept as an exact-size copy (a mesh holds one per tunnel end)
   for (const r of routing.values()) {
     r.routes.sort((a, b) => compareSubnets(a.subnet, b.subnet));
-    for (const map of [r.admits, r.transit]) for (const list of map.values()) list.sort(compareSubnets);
+    for (const map of [r.admits, r.transit]) {
+      for (const [key, list] of map) map.set(key, list.sort(compareSubnets).slice());
+    }
   }
 
   const paths: Topology['paths'] = [];
@@ -231,7 +234,7 @@ export function computeTopology(input: TopologyInput): Topology {
       const [a, b] = [first(input.lans[i]!), first(input.lans[j]!)];
       if (!a || !b) continue;
       const path = pathOf(a.name, b.name);
-      if (path) paths.push({ from: input.lans[i]!.name, to: input.lans[j]!.name, gateways: path });
+      if (path) paths.push({ from: input.lans[i]!.name, to: input.lans[j]!.name, gateways: path.slice() });
     }
   }
   return { gateways, tunnels, routing, paths };
@@ -249,6 +252,12 @@ export function compareSubnets(a: string, b: string): number {
 /** Routes of `gateway` grouped by the tunnel they use: peer → subnets. */
 export function routesByPeer(routes: Route[]): Map<string, string[]> {
   const result = new Map<string, string[]>();
-  for (const route of routes) result.set(route.via, [...(result.get(route.via) ?? []), route.subnet]);
+  for (const route of routes) {
+    const list = result.get(route.via);
+    if (list) list.push(route.subnet);
+    else result.set(route.via, [route.subnet]);
+  }
+  // exact-size copies of the lists that grew
+  for (const [via, list] of result) if (list.length > 1) result.set(via, list.slice());
   return result;
 }
