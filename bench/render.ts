@@ -3,12 +3,16 @@
  * validate (load + checks), plan (allocation), PKI creation (key generation, reported separately), re-checking
  * the existing PKI (what every later render, diff and apply does first: once without private/verified.json, as
  * the first run after upgrading, then RECHECKS times with it, reported as their median), and render of every
- * gateway's files. Prints seconds per stage and peak memory.
+ * gateway's files. Prints seconds per stage and peak memory: this process's (every stage above, in one process),
+ * and that of `meshctl render --out` (the bin, one command on the existing PKI, writing every file), which is
+ * what an operator's offline run holds. Peaks are the kernel's (getrusage maxrss), transient allocations
+ * included.
  *
  *   npm run bench            (or: node dist/bench/render.js [LANS] [static|bgp])
  *
  * With `bgp` the mesh uses `routing: bgp` (SPEC §7): every gateway's frr.conf is rendered too.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +23,33 @@ import { renderMesh } from '../src/render/render.js';
 import { loadRoles } from '../src/render/roles.js';
 import type { PkiMaterial } from '../src/types.js';
 import { meshctlVersion } from '../src/version.js';
+import { MESHCTL_BIN } from '../test/helpers/bin.js';
+
+/** `N MiB (M MB)`. */
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(0)} MiB (${(bytes / 1e6).toFixed(0)} MB)`;
+}
+
+/**
+ * `meshctl render --out` on the inventory, as its own process: wall seconds and the kernel's peak RSS of that
+ * process (it reports its own getrusage at exit through a preloaded hook: no wrapper process is measured).
+ */
+function renderCommand(inventory: string): { seconds: number; maxRss: number } {
+  const out = join(dir, 'rendered');
+  const hook = `data:text/javascript,process.on('exit',()=>process.stderr.write('maxrss '+process.resourceUsage().maxRSS+'\\n'))`;
+  const start = process.hrtime.bigint();
+  const result = spawnSync(
+    process.execPath,
+    ['--import', hook, MESHCTL_BIN, 'render', '--inventory', inventory, '--out', out, '--no-color'],
+    { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 },
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const rss = /^maxrss (\d+)$/m.exec(result.stderr);
+  if (result.status !== 0 || !rss) {
+    throw new Error(`meshctl render failed (exit ${result.status}): ${result.stderr.slice(-2000)}`);
+  }
+  return { seconds, maxRss: Number(rss[1]) * 1024 };
+}
 
 const lanCount = Number(process.argv[2] ?? 150);
 const routing = process.argv[3] === 'bgp' ? 'bgp' : 'static';
@@ -39,13 +70,7 @@ async function timeAsync<T>(label: string, fn: () => Promise<T>): Promise<T> {
   return value;
 }
 
-let peakRss = 0;
-const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-}, 5);
-
 function report(label: string, start: bigint): void {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   console.log(`${label.padEnd(36)} ${seconds.toFixed(3).padStart(8)} s`);
 }
@@ -100,8 +125,12 @@ try {
   for (const state of states.values()) files += state.files.length + 1;
   report('total', total);
   console.log(`rendered ${states.size} gateways, ${files} files`);
-  console.log(`peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+  const peak = process.resourceUsage().maxRSS * 1024;
+  console.log(`peak RSS, this process (every stage above)  ${mib(peak)}`);
+  const command = renderCommand(dir);
+  console.log(
+    `meshctl render --out (the bin, whole process)  ${command.seconds.toFixed(3)} s, peak RSS ${mib(command.maxRss)}`,
+  );
 } finally {
-  clearInterval(sampler);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -5,7 +5,7 @@ import type { Output } from '../output.js';
 import { ensurePki, holdsPlaceholder, placeholderOf, previewPki } from '../pki/index.js';
 import { pendingRotationWarning } from '../pki/rotation-record.js';
 import { expiryFindings, expiryOfMaterial, refuseExpired } from '../pki/warnings.js';
-import { renderMesh } from '../render/render.js';
+import { renderGateway, renderMesh } from '../render/render.js';
 import { loadRoles } from '../render/roles.js';
 import type { DesiredState, Diagnostic, Inventory, Mesh, PkiMaterial } from '../types.js';
 import { meshctlVersion } from '../version.js';
@@ -41,10 +41,15 @@ export async function computeDesired(
   mode: PkiMode = 'create',
   expiry: ExpiryPolicy = 'refuse',
   scope?: (inventory: Inventory) => string[],
+  /** false: `states` is left empty, for a caller that renders one gateway at a time (renderDesired). */
+  render = true,
 ): Promise<Desired> {
   const { inventory, warnings } = loadInventoryOrThrow(options.inventory);
   for (const w of warnings) out.warn(formatDiagnostic(w, { color: out.color.level > 0 }));
-  return { ...(await desiredFromInventory(inventory, out, mode, expiry, scope?.(inventory))), warnings };
+  return {
+    ...(await desiredFromInventory(inventory, out, mode, expiry, scope?.(inventory), render)),
+    warnings,
+  };
 }
 
 /**
@@ -64,6 +69,7 @@ export async function desiredFromInventory(
   expiry: ExpiryPolicy = 'refuse',
   /** The gateways the command acts on (--limit): another gateway's expired certificate does not stop it. */
   only?: string[],
+  render = true,
 ): Promise<Desired> {
   const mesh = allocateMesh(inventory);
   const request = {
@@ -91,9 +97,24 @@ export async function desiredFromInventory(
   // rotate (the 'warn' policy) is the command that finishes a pending rotation: no warning about itself
   const rotation = expiry === 'refuse' ? pendingRotationWarning(inventory.mesh.pkiDir) : undefined;
   if (rotation) out.warn(out.color.yellow(`warning: ${rotation}`));
-  const states = renderMesh(mesh, material, loadRoles(), { version: meshctlVersion() });
+  const states = render
+    ? renderMesh(mesh, material, loadRoles(), { version: meshctlVersion() })
+    : new Map<string, DesiredState>();
   if (mode === 'create') refusePlaceholders(states);
   return { inventory, mesh, pki: material, states, created, warnings: [], ...(preview ? { preview } : {}) };
+}
+
+/**
+ * One gateway's desired state at a time, for a command that needs each only once (render --out): what is written
+ * can be dropped before the next is rendered, so a large mesh is never held whole. Checked like computeDesired's.
+ */
+export function* renderDesired(desired: Desired, names: string[]): Generator<[string, DesiredState]> {
+  const roles = loadRoles();
+  for (const name of names) {
+    const state = renderGateway(desired.mesh, name, desired.pki, roles, { version: meshctlVersion() });
+    refusePlaceholders(new Map([[name, state]]));
+    yield [name, state];
+  }
 }
 
 type PkiResult = { material: PkiMaterial; created: string[]; preview?: Desired['preview'] };

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { diagnosticsToJson } from '../inventory/format.js';
 import type { Output } from '../output.js';
-import { checkOutDir, writeRenderTree } from '../render/tree.js';
-import { computeDesired } from './desired.js';
+import { checkOutDir, openRenderTree } from '../render/tree.js';
+import { computeDesired, renderDesired } from './desired.js';
 import { type GlobalOptions, selectLans } from './options.js';
 import { checkAgainstInventory, lockInventory } from './prepare.js';
 
@@ -21,10 +21,16 @@ export async function run(options: GlobalOptions & { out: string }, out: Output)
 }
 
 async function renderLocked(options: GlobalOptions & { out: string }, out: Output): Promise<number> {
-  const desired = await computeDesired(options, out);
-  const selected = new Set(selectLans(desired.inventory, options.limit));
-  const states = new Map([...desired.states].filter(([name]) => selected.has(name)));
-  const written = await writeRenderTree(options.out, states);
+  // one gateway at a time: rendered, written, dropped (a large mesh is never held whole)
+  const desired = await computeDesired(options, out, 'create', 'refuse', undefined, false);
+  const selected = selectLans(desired.inventory, options.limit);
+  const tree = await openRenderTree(options.out, selected);
+  const written: string[] = [];
+  const counts: [string, number][] = [];
+  for (const [name, state] of renderDesired(desired, selected)) {
+    written.push(...tree.write(name, state));
+    counts.push([name, state.files.length + 1]);
+  }
   if (desired.created.length > 0) {
     out.info(
       `pki: created ${desired.created.length} file(s) in ${desired.inventory.mesh.pkiDir} (keys stay there, 0600)`,
@@ -32,12 +38,10 @@ async function renderLocked(options: GlobalOptions & { out: string }, out: Outpu
     if (out.verbose)
       for (const file of desired.created) out.info(`  ${join(desired.inventory.mesh.pkiDir, file)}`);
   }
-  for (const [name, state] of states) {
-    out.info(`${name}: ${state.files.length + 1} files in ${options.out}/${name}/`);
-  }
+  for (const [name, files] of counts) out.info(`${name}: ${files} files in ${options.out}/${name}/`);
   out.info(
     out.color.green(
-      `rendered ${states.size} gateway(s), ${desired.mesh.pairs.length} tunnels in the mesh; private keys are mode 0600 — keep ${options.out} private`,
+      `rendered ${selected.length} gateway(s), ${desired.mesh.pairs.length} tunnels in the mesh; private keys are mode 0600 — keep ${options.out} private`,
     ),
   );
   if (out.verbose) for (const file of written) out.info(`  ${file}`);
@@ -45,7 +49,7 @@ async function renderLocked(options: GlobalOptions & { out: string }, out: Outpu
     ok: true,
     mesh: desired.mesh.name,
     out: options.out,
-    gateways: [...states.keys()],
+    gateways: selected,
     pkiCreated: desired.created,
     files: written,
     warnings: diagnosticsToJson(desired.warnings),

@@ -1,4 +1,5 @@
-import { chmod, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, posix, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { LAN_NAME_PATTERN, LAN_NAME_SOURCE, MODES } from '../gateway/layout.js';
@@ -19,31 +20,67 @@ const MARKER_TEXT =
   'Written by `meshctl render`. Everything in this directory is replaced on the next render.\n';
 
 export async function writeRenderTree(outDir: string, states: Map<string, DesiredState>): Promise<string[]> {
-  const root = resolve(outDir);
   for (const [name, state] of states) checkState(name, state);
-  await claimOutDir(outDir, root);
-
+  const tree = await openRenderTree(outDir, [...states.keys()]);
   const written: string[] = [];
-  for (const name of [...states.keys()].sort()) {
-    const state = states.get(name)!;
-    const lanDir = join(root, name);
-    await mkdir(lanDir, { mode: 0o700 });
-    await chmod(lanDir, 0o700);
-    const entries = [
-      ...state.files.map((f) => ({ path: f.path, content: f.content, mode: f.mode })),
-      { path: state.manifestPath, content: manifestText(state.manifest), mode: MODES.public },
-    ];
-    for (const entry of entries) {
-      const target = join(lanDir, entry.path.slice(1));
-      await mkdir(dirname(target), { recursive: true, mode: MODES.publicDir });
-      // created with its final mode (a key is never readable by others, even for a moment), then chmod
-      // because the umask may have cleared bits such as the script's execute bits
-      await writeFile(target, entry.content, { mode: entry.mode, flag: 'wx' });
-      await chmod(target, entry.mode);
-      written.push(target);
-    }
-  }
+  for (const name of [...states.keys()].sort()) written.push(...tree.write(name, states.get(name)!));
   return written;
+}
+
+/** A claimed --out directory that takes one gateway's files at a time. */
+export interface RenderTree {
+  /** Writes one gateway's files and manifest under DIR/<name>/; returns their paths. */
+  write(name: string, state: DesiredState): string[];
+}
+
+/**
+ * Claims --out for the gateways `names` (checked first: nothing is removed for a name that cannot be written),
+ * replacing a previous render's output. Writing is synchronous: tens of thousands of small files, one after the
+ * other, cost a system call each instead of a round trip through libuv's thread pool, and each directory is made
+ * once.
+ */
+export async function openRenderTree(outDir: string, names: string[]): Promise<RenderTree> {
+  for (const name of names) checkName(name);
+  const root = resolve(outDir);
+  await claimOutDir(outDir, root);
+  const made = new Set<string>();
+  const dir = (path: string, mode: number) => {
+    if (made.has(path)) return;
+    mkdirSync(path, { recursive: true, mode });
+    made.add(path);
+  };
+  return {
+    write(name, state) {
+      checkState(name, state);
+      const lanDir = join(root, name);
+      mkdirSync(lanDir, { mode: 0o700 });
+      chmodSync(lanDir, 0o700);
+      made.add(lanDir);
+      const entries = [
+        ...state.files.map((f) => ({ path: f.path, content: f.content, mode: f.mode })),
+        { path: state.manifestPath, content: manifestText(state.manifest), mode: MODES.public },
+      ];
+      const written: string[] = [];
+      for (const entry of entries) {
+        const target = join(lanDir, entry.path.slice(1));
+        dir(dirname(target), MODES.publicDir);
+        // created with its final mode (a key is never readable by others, even for a moment), then chmod
+        // because the umask may have cleared bits such as the script's execute bits
+        writeFileSync(target, entry.content, { mode: entry.mode, flag: 'wx' });
+        chmodSync(target, entry.mode);
+        written.push(target);
+      }
+      return written;
+    },
+  };
+}
+
+function checkName(name: string): void {
+  if (!LAN_NAME_PATTERN.test(name)) {
+    throw new UsageError(
+      `refusing to render gateway ${JSON.stringify(name)}: not a valid LAN name (^${LAN_NAME_SOURCE}$); fix the LAN's file name`,
+    );
+  }
 }
 
 /** Names and paths go into the file system: check them again, whoever built the state. */

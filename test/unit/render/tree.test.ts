@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Desired, renderDesired } from '../../../src/commands/desired.js';
 import { UsageError } from '../../../src/errors.js';
 import { manifestText, renderMesh } from '../../../src/render/render.js';
 import { loadRoles } from '../../../src/render/roles.js';
-import { RENDER_MARKER, writeRenderTree } from '../../../src/render/tree.js';
+import { openRenderTree, RENDER_MARKER, writeRenderTree } from '../../../src/render/tree.js';
 import type { DesiredState } from '../../../src/types.js';
+import { meshctlVersion } from '../../../src/version.js';
 import { fixtureMesh, fixturePki } from './fixture.js';
 
 const mesh = fixtureMesh();
@@ -19,6 +21,40 @@ describe('render: writeRenderTree', () => {
   });
   afterEach(async () => {
     await rm(base, { recursive: true, force: true });
+  });
+
+  it('one gateway at a time (render --out): the same states as renderMesh, the same tree as writeRenderTree', async () => {
+    const pki = fixturePki(mesh);
+    // as the command renders: with this meshctl's version in the manifest
+    const states = renderMesh(mesh, pki, loadRoles(), { version: meshctlVersion() });
+    const names = [...states.keys()];
+    const desired = { mesh, pki } as unknown as Desired;
+    const one = join(base, 'one');
+    const tree = await openRenderTree(one, names);
+    const written: string[] = [];
+    for (const [name, state] of renderDesired(desired, names)) {
+      const whole = states.get(name)!;
+      assert.deepEqual(
+        state.files.map((f) => [f.path, f.mode, f.content]),
+        whole.files.map((f) => [f.path, f.mode, f.content]),
+      );
+      assert.deepEqual(state.manifest, whole.manifest);
+      written.push(...tree.write(name, state));
+    }
+    const all = join(base, 'all');
+    const expected = await writeRenderTree(all, states);
+    assert.deepEqual(
+      written.map((p) => p.slice(one.length)).sort(),
+      expected.map((p) => p.slice(all.length)).sort(),
+    );
+    for (const path of written) {
+      const twin = join(all, path.slice(one.length));
+      assert.equal(await readFile(path, 'utf8'), await readFile(twin, 'utf8'));
+      assert.equal((await stat(path)).mode, (await stat(twin)).mode);
+    }
+    // a name that is not a LAN's is refused before the directory is claimed
+    await assert.rejects(openRenderTree(join(base, 'bad'), ['../x']), UsageError);
+    await assert.rejects(stat(join(base, 'bad')));
   });
 
   it('writes every file under <out>/<lan>/ with its mode, plus the manifest, and returns the paths', async () => {
