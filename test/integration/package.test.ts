@@ -100,10 +100,10 @@ describe('npm pack of a clean checkout installs a working meshctl', function () 
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('ships the compiled CLI, the remote scripts, the roles and the example inventory, and no tests', () => {
+  it('ships the bundled CLI with its licences, the remote scripts, the roles and the example inventory, and no tests', () => {
     for (const file of [
       pkg.bin.meshctl!,
-      'dist/src/commands/validate.js',
+      'dist/bin/THIRD-PARTY-LICENSES.txt',
       'src/facts/probe.sh',
       'src/facts/fetch-old.sh',
       'src/status/status.sh',
@@ -116,6 +116,16 @@ describe('npm pack of a clean checkout installs a working meshctl', function () 
     ]) {
       assert.ok(tarballFiles.includes(file), `${file} is in the tarball`);
     }
+    // the bundle: one chunk per command, loaded when it runs; the unbundled modules stay out
+    assert.ok(
+      tarballFiles.some((f) => /^dist\/bin\/chunks\/validate-[^/]+\.js$/.test(f)),
+      'validate has a chunk of its own',
+    );
+    assert.deepEqual(
+      tarballFiles.filter((f) => f.startsWith('dist/src/')),
+      [],
+      'the bundled bin ships, not the modules it was bundled from',
+    );
     assert.deepEqual(
       tarballFiles.filter((f) => /^(dist\/test|dist\/bench|test\/|node_modules\/)|\.ts$|\.map$/.test(f)),
       [],
