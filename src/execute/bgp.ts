@@ -145,22 +145,50 @@ export async function waitForBgp(
   }
 }
 
+/** What `show bgp neighbors json` says of one neighbour: its state now, and why FRR last reset it. */
+export interface NeighborDetail {
+  state?: string;
+  lastReset?: string;
+}
+
+/**
+ * `show bgp neighbors json` for each of `addresses` (bgpState, lastResetDueTo); empty when FRR does not say.
+ * Never throws.
+ */
+export async function neighborDetails(
+  conn: Connection,
+  addresses: string[],
+): Promise<Map<string, NeighborDetail>> {
+  const details = new Map<string, NeighborDetail>();
+  try {
+    const result = await conn.exec(['vtysh', '-c', 'show bgp neighbors json'], { timeoutMs: 30_000 });
+    if (result.code !== 0) return details;
+    const data = JSON.parse(result.stdout) as Record<
+      string,
+      { bgpState?: unknown; lastResetDueTo?: unknown }
+    >;
+    for (const address of addresses) {
+      const entry = data[address];
+      if (!entry) continue;
+      const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+      const state = text(entry.bgpState);
+      const lastReset = text(entry.lastResetDueTo);
+      details.set(address, { ...(state ? { state } : {}), ...(lastReset ? { lastReset } : {}) });
+    }
+  } catch {
+    // a diagnostic only
+  }
+  return details;
+}
+
 /**
  * Why FRR last reset each of `addresses` (`show bgp neighbors json`: lastResetDueTo), for the message of a session
  * that did not come up; empty when FRR does not say. Never throws.
  */
 export async function lastResets(conn: Connection, addresses: string[]): Promise<Map<string, string>> {
   const reasons = new Map<string, string>();
-  try {
-    const result = await conn.exec(['vtysh', '-c', 'show bgp neighbors json'], { timeoutMs: 30_000 });
-    if (result.code !== 0) return reasons;
-    const data = JSON.parse(result.stdout) as Record<string, { lastResetDueTo?: unknown }>;
-    for (const address of addresses) {
-      const why = data[address]?.lastResetDueTo;
-      if (typeof why === 'string' && why !== '') reasons.set(address, why);
-    }
-  } catch {
-    // a diagnostic only
+  for (const [address, detail] of await neighborDetails(conn, addresses)) {
+    if (detail.lastReset) reasons.set(address, detail.lastReset);
   }
   return reasons;
 }

@@ -18,7 +18,7 @@ import type {
 } from '../plan/types.js';
 import { manifestText } from '../render/index.js';
 import type { Manifest } from '../types.js';
-import { type BgpNeighborCheck, describeSession, lastResets, sessionUp, waitForBgp } from './bgp.js';
+import { type BgpNeighborCheck, describeSession, neighborDetails, sessionUp, waitForBgp } from './bgp.js';
 import { commitScript, installScript, removeScript, restoreScript, widenRulesScript } from './bundle.js';
 import type { GatewayRun } from './gateway.js';
 import { confirmedManifestFiles, type KeptFile, type TunnelOutcome, unconfirmed } from './outcomes.js';
@@ -246,10 +246,12 @@ export const BGP_NUDGE_AFTER_MS = 15_000;
 export const WAITING_FOR_NHT = 'Waiting for NHT';
 
 /**
- * Waits up to `timeoutMs` for the sessions of `checks`. Those still down after BGP_NUDGE_AFTER_MS (or half the
- * timeout, if shorter) that `stuck` picks (given FRR's last reset reason) get their tunnel at this end restarted
- * once more, recorded in `run.restartedAgain`, and the wait starts again with the full timeout; without such a
- * restart it goes on for the rest of the timeout. Returns what waitForBgp returns; throws what it throws.
+ * Waits up to `timeoutMs` for the sessions of `checks`. A session still down after BGP_NUDGE_AFTER_MS (or half the
+ * timeout, if shorter), not Established by FRR's own account, and picked by `stuck` (given FRR's last reset reason)
+ * gets its tunnel at this end restarted once more — once per run and tunnel — recorded in `run.restartedAgain`.
+ * The tunnels restarted, and then their sessions, get one new timeout between them; without a restart the wait
+ * goes on for the rest of the first. The peer's own wait is not extended. Returns what waitForBgp returns; throws
+ * what it throws.
  */
 export async function waitForBgpOrRestart(
   run: GatewayRun,
@@ -265,28 +267,42 @@ export async function waitForBgpOrRestart(
   if (!first) return waitForBgp(conn, checks, timeoutMs - nudgeAfter, onProgress);
   const down = checks.filter((c) => !sessionUp(c, first.states.get(c.address), first.routes));
   if (down.length === 0) return first;
-  const reasons = await lastResets(
+  // asked now, not from the last poll: a session Established meanwhile (or only missing a prefix) is not stuck
+  const details = await neighborDetails(
     conn,
     down.map((c) => c.address),
   );
-  const probes: TunnelProbe[] = [];
+  const restarted: TunnelProbe[] = [];
   for (const check of down) {
-    const reason = reasons.get(check.address);
+    const { state, lastReset } = details.get(check.address) ?? {};
     const unit = run.desired.units.find((u) => u.tunnel?.peer === check.peer);
-    if (!unit?.tunnel || !stuck(reason)) continue;
-    const seen = describeSession(check, first.states.get(check.address), first.routes);
+    if (!unit?.tunnel || run.restartedAgain.has(unit.name)) continue;
+    if (state === 'Established' || !stuck(lastReset)) continue;
     run.restartedAgain.set(
       unit.name,
-      `its BGP session was still ${seen} after ${nudgeAfter / 1000} s${reason ? ` (FRR's last reset: ${reason})` : ''}`,
+      `its BGP session was still ${state ?? describeSession(check, first.states.get(check.address))} after ` +
+        `${nudgeAfter / 1000} s${lastReset ? ` (FRR's last reset: ${lastReset})` : ''}`,
     );
-    // a failed restart is the wait's to find: the session then stays down and is reported
+    // a failed restart is the wait's to find: the tunnel and its session then stay down and are reported
     await conn.exec(['systemctl', 'restart', unit.name], { timeoutMs: 120_000 });
-    probes.push({ unit: unit.name, peer: check.peer, peerAddress: unit.tunnel.peerAddress });
+    restarted.push(
+      run.verify.find((v) => v.unit === unit.name) ?? {
+        unit: unit.name,
+        peer: check.peer,
+        peerAddress: unit.tunnel.peerAddress,
+      },
+    );
   }
-  if (probes.length === 0) return waitForBgp(conn, checks, timeoutMs - nudgeAfter, onProgress);
-  // the restarted tunnels get the whole timeout again
-  await waitForTunnels(conn, probes, timeoutMs).catch(() => undefined);
-  return waitForBgp(conn, checks, timeoutMs, onProgress);
+  if (restarted.length === 0) return waitForBgp(conn, checks, timeoutMs - nudgeAfter, onProgress);
+  const deadline = Date.now() + timeoutMs;
+  const up = await waitForTunnels(conn, restarted, timeoutMs).catch(() => new Set<string>());
+  for (const probe of restarted.filter((p) => !up.has(p.unit))) {
+    run.restartedAgain.set(
+      probe.unit,
+      `${run.restartedAgain.get(probe.unit)}; after that restart the tunnel did not come up within ${timeoutMs / 1000} s`,
+    );
+  }
+  return waitForBgp(conn, checks, Math.max(0, deadline - Date.now()), onProgress);
 }
 
 /**

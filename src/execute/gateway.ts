@@ -28,7 +28,10 @@ export interface GatewayRun {
    * carry the traffic meanwhile).
    */
   rolling?: { timeoutMs: number };
-  /** Tunnel units a rolling restart restarted a second time because their BGP session stayed down, and why. */
+  /**
+   * Tunnel units restarted (again) because their BGP session stayed down after the tunnel was up — by a rolling
+   * restart or by the BGP verification (waitForBgpOrRestart) — and why; at most once per unit and run.
+   */
   restartedAgain: Map<string, string>;
   /** Units stopped by this run and not started again yet: an interrupted run starts them before it exits. */
   stopped: string[];

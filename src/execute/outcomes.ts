@@ -32,8 +32,8 @@ export interface KeptFile {
 
 export type TunnelOutcome =
   /**
-   * Up at this end, and at the other end when the other end took part in this run. `restartedAgain`: a rolling
-   * restart restarted it a second time because its BGP session stayed down after the first (why).
+   * Up at this end, and at the other end when the other end took part in this run. `restartedAgain`: restarted a
+   * second time because its BGP session stayed down after the first (why; see waitForBgpOrRestart).
    */
   | { kind: 'verified'; restartedAgain?: string }
   /** Did not come up; changed files of its own were put back (or a new tunnel removed) and the unit restarted. */

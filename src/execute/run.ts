@@ -188,6 +188,14 @@ export function pairDown(run: GatewayRun, byName: Map<string, GatewayRun>): stri
     .map((check) => check.probe.unit);
 }
 
+/** A verified tunnel restarted for its stuck BGP session (run.restartedAgain) says so in its outcome. */
+function noteRestarts(run: GatewayRun): void {
+  for (const t of run.tunnels) {
+    const again = run.restartedAgain.get(t.unit);
+    if (again && t.outcome.kind === 'verified') t.outcome = { kind: 'verified', restartedAgain: again };
+  }
+}
+
 /**
  * Once every end is checked: record each pair's verdict at this end, rolling back (at this end) the tunnels whose
  * pair is down. Throws when anything is not up, so the gateway is reported failed at the verify stage.
@@ -212,15 +220,9 @@ async function decidePairs(
         outcome: { kind: 'verify-error', error: verdictError(check, peerCheck) },
       });
       unverified.push(unit);
-    } else {
-      const again = run.restartedAgain.get(unit);
-      run.tunnels.push({
-        unit,
-        peer,
-        outcome: { kind: 'verified', ...(again ? { restartedAgain: again } : {}) },
-      });
-    }
+    } else run.tunnels.push({ unit, peer, outcome: { kind: 'verified' } });
   }
+  noteRestarts(run);
   const problems: string[] = [];
   if (down.length > 0) {
     problems.push(`${down.map(shortTunnel).join(', ')}: tunnel did not come up within ${timeoutMs / 1000} s`);
@@ -394,20 +396,19 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
             (reason) => reason === WAITING_FOR_NHT,
             (up, total) => setOutput(`${up}/${total} BGP sessions up`),
           );
-          // the tunnels were decided before the sessions: note a second restart on the outcome decided then
-          for (const t of run.tunnels) {
-            const again = run.restartedAgain.get(t.unit);
-            if (again && t.outcome.kind === 'verified')
-              t.outcome = { kind: 'verified', restartedAgain: again };
-          }
+          // the tunnels were decided before the sessions
+          noteRestarts(run);
           const down = checks.filter((c) => !sessionUp(c, states.get(c.address), routes));
           if (down.length > 0) {
             const resets = await lastResets(
               run.conn!,
               down.map((c) => c.address),
             );
+            const restarted = (c: (typeof down)[number]) =>
+              run.restartedAgain.has(run.desired.units.find((u) => u.tunnel?.peer === c.peer)?.name ?? '');
             const why = (c: (typeof down)[number]) =>
-              resets.has(c.address) ? ` (FRR's last reset: ${resets.get(c.address)})` : '';
+              (resets.has(c.address) ? ` (FRR's last reset: ${resets.get(c.address)})` : '') +
+              (restarted(c) ? ', although its tunnel was restarted once more' : '');
             throw new Error(
               `BGP session${down.length === 1 ? '' : 's'} not up within ${opts.tunnelTimeoutMs / 1000} s: ` +
                 down
@@ -425,7 +426,7 @@ export function applyTasks(runs: GatewayRun[], opts: EngineOptions): ListrTask[]
           setTitle(
             `${run.name}: ${checks.length}/${checks.length} BGP sessions up` +
               (skipped > 0 ? `; ${skipped} not checked (peers outside this run or failed)` : '') +
-              (again.length > 0 ? `; tunnel(s) to ${again.join(', ')} restarted a second time for it` : ''),
+              (again.length > 0 ? `; tunnel(s) to ${again.join(', ')} restarted for it` : ''),
           );
         },
       ),

@@ -1,4 +1,5 @@
 import stringWidth from 'string-width';
+import { peerOfTunnelUnit } from '../gateway/layout.js';
 import type { Output } from '../output.js';
 import { summaryLine } from '../plan/index.js';
 import type { GatewayRun } from './gateway.js';
@@ -59,6 +60,14 @@ export function printSummary(runs: GatewayRun[], applied: boolean, out: Output):
       const label = t.outcome.kind === 'verified' ? out.color.yellow('tunnel') : out.color.red('tunnel');
       out.info(`  ${' '.repeat(width)}  ${label} ${t.peer}: ${describeOutcome(t.outcome, t.peer)}`);
     }
+    // a tunnel this run did not otherwise touch, restarted for its stuck BGP session
+    const touched = new Set(run.tunnels.map((t) => t.unit));
+    for (const [unit, why] of run.restartedAgain) {
+      if (touched.has(unit)) continue;
+      out.info(
+        `  ${' '.repeat(width)}  ${out.color.yellow('tunnel')} ${peerOfTunnelUnit(unit) ?? unit}: restarted: ${why}`,
+      );
+    }
   }
   const failed = runs.filter((r) => r.failure);
   if (failed.length > 0) {
@@ -85,6 +94,16 @@ export function runsToJson(runs: GatewayRun[], applied: boolean): Record<string,
       outcome: t.outcome,
       note: describeOutcome(t.outcome, t.peer),
     })),
+    // every tunnel restarted (again) because its BGP session stayed down, touched by this run or not
+    ...(run.restartedAgain.size > 0
+      ? {
+          restartedForBgp: [...run.restartedAgain].map(([unit, why]) => ({
+            unit,
+            peer: peerOfTunnelUnit(unit),
+            why,
+          })),
+        }
+      : {}),
     seconds: Number((((run.finishedAt ?? Date.now()) - run.startedAt) / 1000).toFixed(3)),
   }));
 }

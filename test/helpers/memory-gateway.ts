@@ -506,7 +506,12 @@ export class MemoryGateway {
   /** A tunnel unit started (or restarted) made its device afresh: zebra sees it, unless told to miss it once. */
   private recreatedDevice(unit: string): void {
     this.nhtStuck.delete(unit);
-    if (this.network.nhtStuckOnStart.delete(`${this.name}|${unit}`)) this.nhtStuck.add(unit);
+    const key = `${this.name}|${unit}`;
+    const times = this.network.nhtStuckOnStart.get(key) ?? 0;
+    if (times === 0) return;
+    if (times === 1) this.network.nhtStuckOnStart.delete(key);
+    else this.network.nhtStuckOnStart.set(key, times - 1);
+    this.nhtStuck.add(unit);
   }
 
   /** bgpd runs: frr.service is active and the daemons file it started with says bgpd=yes. */
@@ -1280,10 +1285,10 @@ export class MemoryNetwork {
   /** Pairs whose BGP session never comes up although their tunnel is up (TCP 179 dropped between them). */
   readonly bgpCut = new Set<string>();
   /**
-   * `gateway|unit`: the next start or restart of that tunnel unit there leaves its BGP session waiting on
-   * next-hop tracking until the unit is started again (`MemoryGateway.nhtStuck`); one-shot.
+   * `gateway|unit` → n: the next n starts or restarts of that tunnel unit there each leave its BGP session waiting
+   * on next-hop tracking until the unit is started again (`MemoryGateway.nhtStuck`).
    */
-  readonly nhtStuckOnStart = new Set<string>();
+  readonly nhtStuckOnStart = new Map<string, number>();
   /**
    * Whether a tunnel also needs each end to trust the other's certificate: its loaded `ca` bundle must hold a CA
    * that signed the peer's loaded `cert` (node's X509 checks: issuer and signature). Off by default: most tests

@@ -261,7 +261,7 @@ describe('apply with routing: bgp against memory gateways', function () {
     const net = network(LANS);
     assert.equal((await apply(net, desired(LANS))).ok, true);
     // every tunnel restarts (stopped, then started with its peers); zebra on a misses the new device to b
-    net.nhtStuckOnStart.add('a|openvpn-server@mesh-b.service');
+    net.nhtStuckOnStart.set('a|openvpn-server@mesh-b.service', 1);
     const a = net.get('a');
     const b = net.get('b');
     const [fromA, fromB] = [a.log.length, b.log.length];
@@ -289,6 +289,34 @@ describe('apply with routing: bgp against memory gateways', function () {
     assert.equal(cut.ok, false);
     assert.match(cut.gateways.find((g) => g.lan === 'a')!.error!.message, /BGP session not up .*c \(/);
     assert.deepEqual(restarts(a.log, fromCut), []);
+  });
+
+  it('a tunnel is restarted for its BGP session once per run: still stuck after that, the gateway fails naming it', async () => {
+    const net = network(LANS);
+    assert.equal((await apply(net, desired(LANS))).ok, true);
+    // zebra misses a's device to b after the rolling restart and after the one that follows it
+    net.nhtStuckOnStart.set('a|openvpn-server@mesh-b.service', 2);
+    const a = net.get('a');
+    const from = a.log.length;
+    const { runs } = await rollingRun(net, withCaBundle(true), 1000);
+    const restarts = a.log
+      .slice(from)
+      .filter((r) => r.argv.join(' ') === 'systemctl restart openvpn-server@mesh-b.service').length;
+    assert.equal(
+      restarts,
+      2,
+      'the rolling restart and one more, never a third (the verify phase sees NHT too)',
+    );
+    assert.equal(runs[0]!.failure?.stage, 'verify');
+    assert.match(
+      runs[0]!.failure!.message,
+      /b \(172\.19\.0\.\d+\): Active \(FRR's last reset: Waiting for NHT\), although its tunnel was restarted once more/,
+    );
+    const json = runsToJson(runs, true)[0]! as { restartedForBgp?: { peer: string; why: string }[] };
+    assert.deepEqual(
+      json.restartedForBgp?.map((r) => r.peer),
+      ['b'],
+    );
   });
 
   it('FRR not answering (vtysh fails) is a failure of the verify stage, not a hang', async () => {
@@ -350,7 +378,7 @@ describe('apply with routing: bgp against memory gateways', function () {
     const net = network(LANS);
     assert.equal((await apply(net, desired(LANS))).ok, true);
     // zebra misses the re-created device of a's tunnel to b: its session waits until the tunnel restarts again
-    net.nhtStuckOnStart.add('a|openvpn-server@mesh-b.service');
+    net.nhtStuckOnStart.set('a|openvpn-server@mesh-b.service', 1);
     const a = net.get('a');
     const from = a.log.length;
     const { runs } = await rollingRun(net, withCaBundle(true), 1000);
