@@ -15,6 +15,7 @@ function run(name: string, actions: number, failure?: GatewayRun['failure']): Ga
     name,
     plan,
     tunnels: [],
+    restartedAgain: new Map(),
     startedAt: 0,
     finishedAt: 1000,
     ...(failure ? { failure } : {}),
