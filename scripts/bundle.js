@@ -43,7 +43,8 @@ const result = await esbuild.build({
   banner: {
     js: "import { createRequire as __meshctlCreateRequire } from 'node:module'; const require = __meshctlCreateRequire(import.meta.url);",
   },
-  legalComments: 'none',
+  // the copyright and licence comments of bundled code (`/*!`, `@license`) stay, at the end of each file
+  legalComments: 'eof',
   metafile: true,
   logLevel: 'warning',
 });
@@ -68,10 +69,14 @@ for (const input of Object.keys(result.metafile.inputs)) {
 }
 const notices = [...packages].sort().map((dir) => {
   const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
-  const licenceFile = readdirSync(join(root, dir)).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
-  const text = licenceFile
-    ? readFileSync(join(root, dir, licenceFile), 'utf8').trim()
-    : `License: ${pkg.license}`;
+  // LICENSE, LICENCE.md, LICENSE-MIT.txt, COPYING, NOTICE, CopyrightNotice.txt: every one of them
+  const files = readdirSync(join(root, dir))
+    .filter((f) => /^(licen[cs]e|copying|notice|copyrightnotice)([-._]|$)/i.test(f))
+    .sort();
+  const text =
+    files.length > 0
+      ? files.map((f) => readFileSync(join(root, dir, f), 'utf8').trim()).join('\n\n')
+      : `License: ${pkg.license} (the package ships no licence file; its notices are kept in the bundled code)`;
   return `${pkg.name}@${pkg.version} (${pkg.license ?? 'see below'})\n\n${text}\n`;
 });
 writeFileSync(

@@ -26,11 +26,20 @@ async function renderLocked(options: GlobalOptions & { out: string }, out: Outpu
   const selected = selectLans(desired.inventory, options.limit);
   const tree = await openRenderTree(options.out, selected);
   const written: string[] = [];
-  const counts: [string, number][] = [];
-  for (const [name, state] of renderDesired(desired, selected)) {
-    written.push(...tree.write(name, state));
-    counts.push([name, state.files.length + 1]);
+  const counts = new Map<string, number>();
+  try {
+    // written in name order, as a whole render always was; a failure leaves the previous output as it was
+    for (const [name, state] of renderDesired(desired, [...selected].sort())) {
+      written.push(...tree.write(name, state));
+      counts.set(name, state.files.length + 1);
+      // between gateways: a Ctrl-C is handled (the lock released) without waiting for the whole mesh
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } catch (error) {
+    await tree.abort();
+    throw error;
   }
+  await tree.commit();
   if (desired.created.length > 0) {
     out.info(
       `pki: created ${desired.created.length} file(s) in ${desired.inventory.mesh.pkiDir} (keys stay there, 0600)`,
@@ -38,7 +47,7 @@ async function renderLocked(options: GlobalOptions & { out: string }, out: Outpu
     if (out.verbose)
       for (const file of desired.created) out.info(`  ${join(desired.inventory.mesh.pkiDir, file)}`);
   }
-  for (const [name, files] of counts) out.info(`${name}: ${files} files in ${options.out}/${name}/`);
+  for (const name of selected) out.info(`${name}: ${counts.get(name)} files in ${options.out}/${name}/`);
   out.info(
     out.color.green(
       `rendered ${selected.length} gateway(s), ${desired.mesh.pairs.length} tunnels in the mesh; private keys are mode 0600 — keep ${options.out} private`,

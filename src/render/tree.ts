@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, posix, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -23,26 +23,48 @@ export async function writeRenderTree(outDir: string, states: Map<string, Desire
   for (const [name, state] of states) checkState(name, state);
   const tree = await openRenderTree(outDir, [...states.keys()]);
   const written: string[] = [];
-  for (const name of [...states.keys()].sort()) written.push(...tree.write(name, states.get(name)!));
+  try {
+    for (const name of [...states.keys()].sort()) written.push(...tree.write(name, states.get(name)!));
+  } catch (error) {
+    await tree.abort();
+    throw error;
+  }
+  await tree.commit();
   return written;
 }
 
-/** A claimed --out directory that takes one gateway's files at a time. */
+/**
+ * An --out directory being rendered: gateways are written one at a time into a staging directory inside it, and
+ * only `commit` replaces the previous render's output with them, so a render that fails half-way (a template
+ * error, a gateway refused) leaves the previous output as it was.
+ */
 export interface RenderTree {
-  /** Writes one gateway's files and manifest under DIR/<name>/; returns their paths. */
+  /** Writes one gateway's files and manifest; returns the paths they have once committed (DIR/<name>/…). */
   write(name: string, state: DesiredState): string[];
+  /** Replaces the previous output (and the files of LANs no longer rendered) with what was written. */
+  commit(): Promise<void>;
+  /** Removes what was written; the previous output stays. */
+  abort(): Promise<void>;
 }
 
+/** Where a render writes before its commit: inside --out, so the commit only renames. */
+const STAGING = '.meshctl-render-staging';
+
 /**
- * Claims --out for the gateways `names` (checked first: nothing is removed for a name that cannot be written),
- * replacing a previous render's output. Writing is synchronous: tens of thousands of small files, one after the
+ * Opens --out for the gateways `names` (checked first, and --out must be absent, empty or a previous render's
+ * output: nothing is written otherwise). Writing is synchronous: tens of thousands of small files, one after the
  * other, cost a system call each instead of a round trip through libuv's thread pool, and each directory is made
  * once.
  */
 export async function openRenderTree(outDir: string, names: string[]): Promise<RenderTree> {
   for (const name of names) checkName(name);
   const root = resolve(outDir);
-  await claimOutDir(outDir, root);
+  await checkOutDir(outDir);
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const staging = join(root, STAGING);
+  // a render killed before its commit left this behind
+  await rm(staging, { recursive: true, force: true });
+  mkdirSync(staging, { mode: 0o700 });
   const made = new Set<string>();
   const dir = (path: string, mode: number) => {
     if (made.has(path)) return;
@@ -52,7 +74,7 @@ export async function openRenderTree(outDir: string, names: string[]): Promise<R
   return {
     write(name, state) {
       checkState(name, state);
-      const lanDir = join(root, name);
+      const lanDir = join(staging, name);
       mkdirSync(lanDir, { mode: 0o700 });
       chmodSync(lanDir, 0o700);
       made.add(lanDir);
@@ -68,9 +90,17 @@ export async function openRenderTree(outDir: string, names: string[]): Promise<R
         // because the umask may have cleared bits such as the script's execute bits
         writeFileSync(target, entry.content, { mode: entry.mode, flag: 'wx' });
         chmodSync(target, entry.mode);
-        written.push(target);
+        written.push(join(root, name, entry.path.slice(1)));
       }
       return written;
+    },
+    async commit() {
+      await claimOutDir(outDir, root);
+      for (const entry of readdirSync(staging)) renameSync(join(staging, entry), join(root, entry));
+      rmdirSync(staging);
+    },
+    async abort() {
+      await rm(staging, { recursive: true, force: true });
     },
   };
 }
@@ -116,6 +146,8 @@ export async function checkOutDir(outDir: string): Promise<string[] | undefined>
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     return undefined;
   }
+  // a render's own staging directory (one killed before its commit) does not make --out foreign
+  entries = entries.filter((entry) => entry !== STAGING);
   if (entries.length > 0) {
     const marker = await lstat(join(root, RENDER_MARKER)).catch(() => undefined);
     if (!marker?.isFile()) {
@@ -132,7 +164,7 @@ async function claimOutDir(outDir: string, root: string): Promise<void> {
   const entries = await checkOutDir(outDir);
   if (entries === undefined) await mkdir(root, { recursive: true, mode: 0o700 });
   for (const entry of entries ?? []) {
-    if (entry === RENDER_MARKER) continue;
+    if (entry === RENDER_MARKER || entry === STAGING) continue;
     const victim = join(root, entry);
     // readdir names cannot escape root, but be explicit: only direct children are removed
     if (!isAbsolute(victim) || dirname(normalize(victim)) !== root) continue;

@@ -41,6 +41,9 @@ describe('render: writeRenderTree', () => {
       assert.deepEqual(state.manifest, whole.manifest);
       written.push(...tree.write(name, state));
     }
+    // nothing is in place before the commit
+    await assert.rejects(stat(written[0]!));
+    await tree.commit();
     const all = join(base, 'all');
     const expected = await writeRenderTree(all, states);
     assert.deepEqual(
@@ -52,6 +55,13 @@ describe('render: writeRenderTree', () => {
       assert.equal(await readFile(path, 'utf8'), await readFile(twin, 'utf8'));
       assert.equal((await stat(path)).mode, (await stat(twin)).mode);
     }
+    // a render that fails half-way leaves the previous output whole, and no staging behind
+    const again = await openRenderTree(one, names);
+    again.write(names[0]!, states.get(names[0]!)!);
+    await again.abort();
+    assert.deepEqual((await readdir(one)).sort(), [RENDER_MARKER, ...names].sort());
+    for (const path of written)
+      assert.equal(await readFile(path, 'utf8'), await readFile(join(all, path.slice(one.length)), 'utf8'));
     // a name that is not a LAN's is refused before the directory is claimed
     await assert.rejects(openRenderTree(join(base, 'bad'), ['../x']), UsageError);
     await assert.rejects(stat(join(base, 'bad')));
