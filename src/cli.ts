@@ -415,7 +415,7 @@ An interrupted rotation is recorded in pki_dir: the same command finishes it; an
     .recommendCommands()
     .epilog(EPILOG)
     // yargs' own words (Options:, Show help, [default: …]) in English like the rest of the help, whatever LANG
-    // says: no locale file is read, from node_modules or from the bundle (scripts/bundle.js)
+    // says. yargs' built-in English is used as it is when its en.json cannot be found (the bundle, scripts/bundle.js)
     .locale('en')
     .version(meshctlVersion())
     .help()

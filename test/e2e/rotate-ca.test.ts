@@ -192,7 +192,9 @@ describe('e2e: meshctl rotate --ca on a 5-LAN lab (root + systemd-nspawn)', func
     assert.ok(gap <= 5, `a LAN pair lost traffic for ${gap.toFixed(2)} s (the bar: 5 s)`);
     // a tunnel whose session stayed down after its restart was restarted once more (FRR stuck on next-hop
     // tracking): how often, for the record
-    const again = run.stdout.match(/up, after a second restart: [^"]*/g) ?? [];
+    const again = (
+      parseJson(run).gateways as { lan: string; restartedForBgp?: { peer: string; why: string }[] }[]
+    ).flatMap((g) => (g.restartedForBgp ?? []).map((r) => `${g.lan} → ${r.peer}: ${r.why}`));
     console.log(
       `      measured with bgp: rotate --ca took ${took.toFixed(1)} s, longest LAN-pair gap ${gap.toFixed(2)} s; ` +
         `tunnels restarted a second time: ${again.length}${again.length > 0 ? ` (${again.join('; ')})` : ''}`,
