@@ -5,7 +5,7 @@ import type { Output } from '../output.js';
 import { ensurePki, holdsPlaceholder, placeholderOf, previewPki } from '../pki/index.js';
 import { pendingRotationWarning } from '../pki/rotation-record.js';
 import { expiryFindings, expiryOfMaterial, refuseExpired } from '../pki/warnings.js';
-import { renderGateway, renderMesh } from '../render/render.js';
+import { gatewayRenderer, renderMesh } from '../render/render.js';
 import { loadRoles } from '../render/roles.js';
 import type { DesiredState, Diagnostic, Inventory, Mesh, PkiMaterial } from '../types.js';
 import { meshctlVersion } from '../version.js';
@@ -106,12 +106,13 @@ export async function desiredFromInventory(
 
 /**
  * One gateway's desired state at a time, for a command that needs each only once (render --out): what is written
- * can be dropped before the next is rendered, so a large mesh is never held whole. Checked like computeDesired's.
+ * can be dropped before the next is rendered, so a large mesh is never held whole. Each gateway rendered is checked
+ * as renderMesh checks it (with --limit, only the gateways named and their peers).
  */
 export function* renderDesired(desired: Desired, names: string[]): Generator<[string, DesiredState]> {
-  const roles = loadRoles();
+  const render = gatewayRenderer(desired.mesh, desired.pki, loadRoles(), { version: meshctlVersion() });
   for (const name of names) {
-    const state = renderGateway(desired.mesh, name, desired.pki, roles, { version: meshctlVersion() });
+    const state = render(name);
     refusePlaceholders(new Map([[name, state]]));
     yield [name, state];
   }

@@ -73,6 +73,20 @@ export function renderGateway(
 }
 
 /**
+ * Renders the gateways of one mesh one at a time (render --out drops each once written), sharing what
+ * renderMesh shares between them: each gateway is checked once, not once per gateway that has it as a peer.
+ */
+export function gatewayRenderer(
+  mesh: Mesh,
+  pki: PkiMaterial,
+  roles: Roles,
+  opts: RenderOptions,
+): (gatewayName: string) => DesiredState {
+  const shared = sharedValues();
+  return (gatewayName) => renderOne(mesh, gatewayName, pki, roles, opts, shared);
+}
+
+/**
  * What the gateways of one render share. A mesh of n gateways renders n·(n-1) tunnel ends: each tunnel's unit
  * name and the one-unit list its files notify recur on every gateway that has a tunnel to the same peer, and are
  * held once instead of once per file.
