@@ -216,19 +216,17 @@ async function onFreshLab<T>(
   }
 }
 
+/** Where the added LAN is: add-lan's --subnet and --endpoint. */
+function placement(lab: Lab, added: LabSpec['gateways'][number]): string[] {
+  return ['--subnet', added.subnets[0]!, '--endpoint', lab.publicAddress(added.name)];
+}
+
 /** The breakdown: add-lan's `run` in a worker process with a tracing connector (bench/trace.ts). */
 async function measureTraced(n: number): Promise<RunFigures> {
   let name = '';
   const { result, floorSsh, pairUp, allPing } = await onFreshLab(n, async (lab, added) => {
     name = added.name;
-    return inCtl(lab, 'add-lan', [
-      '--name',
-      added.name,
-      '--subnet',
-      added.subnets[0]!,
-      '--endpoint',
-      lab.publicAddress(added.name),
-    ]);
+    return inCtl(lab, 'add-lan', ['--name', added.name, ...placement(lab, added)]);
   });
   const worked = JSON.parse(result.stdout) as Worked;
   if (process.env.BENCH_TRACE) writeFileSync(process.env.BENCH_TRACE, result.stdout);
@@ -240,18 +238,9 @@ async function measureTraced(n: number): Promise<RunFigures> {
 async function measureBin(n: number): Promise<RunFigures> {
   const { result, floorSsh, pairUp, allPing } = await onFreshLab(n, async (lab, added) => {
     const started = performance.now();
-    const run = await lab.meshctl(
-      [
-        'add-lan',
-        added.name,
-        '--subnet',
-        added.subnets[0]!,
-        '--endpoint',
-        lab.publicAddress(added.name),
-        '--json',
-      ],
-      { timeoutMs: 300_000 },
-    );
+    const run = await lab.meshctl(['add-lan', added.name, ...placement(lab, added), '--json'], {
+      timeoutMs: 300_000,
+    });
     if (run.code !== 0) throw new Error(`meshctl add-lan exited ${run.code}:\n${run.stderr}`);
     return (performance.now() - started) / 1000;
   });
