@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadInventory } from '../src/inventory/load.js';
 import { allocateMesh } from '../src/mesh/allocate.js';
 import { ensurePki } from '../src/pki/index.js';
@@ -51,6 +52,20 @@ function renderCommand(inventory: string): { seconds: number; maxRss: number } {
   return { seconds, maxRss: Number(rss[1]) * 1024 };
 }
 
+interface StageFigures {
+  seconds: { validate: number; plan: number; pki: number; roles: number; render: number };
+  maxRss: number;
+}
+
+/** bench/render-stage.ts in a process of its own: the stages a command runs before any gateway. */
+function renderStage(inventory: string): StageFigures {
+  const script = fileURLToPath(new URL('./render-stage.js', import.meta.url));
+  const result = spawnSync(process.execPath, [script, inventory], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`render-stage failed (exit ${result.status}): ${result.stderr}`);
+  return JSON.parse(result.stdout) as StageFigures;
+}
+
+const STAGE_RUNS = 3;
 const lanCount = Number(process.argv[2] ?? 150);
 const routing = process.argv[3] === 'bgp' ? 'bgp' : 'static';
 const dir = mkdtempSync(join(tmpdir(), 'meshctl-bench-'));
@@ -127,6 +142,16 @@ try {
   console.log(`rendered ${states.size} gateways, ${files} files`);
   const peak = process.resourceUsage().maxRSS * 1024;
   console.log(`peak RSS, this process (every stage above)  ${mib(peak)}`);
+  // the render stage as a command runs it: a fresh process, the PKI re-checked (not created) first
+  const fresh = Array.from({ length: STAGE_RUNS }, () => renderStage(dir));
+  const at = (pick: (r: StageFigures) => number) =>
+    fresh.map(pick).sort((a, b) => a - b)[Math.floor(STAGE_RUNS / 2)]!;
+  console.log(
+    `render, in a fresh process after a PKI re-check (as diff, apply and render run it), median of ${STAGE_RUNS}: ` +
+      `${at((r) => r.seconds.render).toFixed(3)} s (${fresh.map((r) => r.seconds.render.toFixed(3)).join(' ')}); ` +
+      `validate ${at((r) => r.seconds.validate).toFixed(3)} s, plan ${at((r) => r.seconds.plan).toFixed(3)} s, ` +
+      `pki ${at((r) => r.seconds.pki).toFixed(3)} s; peak RSS ${mib(at((r) => r.maxRss))}`,
+  );
   const command = renderCommand(dir);
   console.log(
     `meshctl render --out (the bin, whole process)  ${command.seconds.toFixed(3)} s, peak RSS ${mib(command.maxRss)}`,

@@ -1,13 +1,16 @@
 import { posix } from 'node:path';
+import type { Connection } from '../connection/types.js';
 import { RemoteCommandError } from '../errors.js';
 import {
   FIREWALL_UNIT,
   FRR_UNIT,
   gatewayPaths,
   isTunnelUnit,
+  isUnitFile,
   MODES,
   TUNNEL_UNIT_TEMPLATE,
   tunnelUnitOfConfig,
+  unitOfUnitFile,
 } from '../gateway/layout.js';
 import type {
   Action,
@@ -22,7 +25,7 @@ import { type BgpNeighborCheck, describeSession, neighborDetails, sessionUp, wai
 import { commitScript, installScript, removeScript, restoreScript, widenRulesScript } from './bundle.js';
 import type { GatewayRun } from './gateway.js';
 import { confirmedManifestFiles, type KeptFile, type TunnelOutcome, unconfirmed } from './outcomes.js';
-import { mustExec, mustRunScript, systemctl } from './remote.js';
+import { DEFAULT_REMOTE_TIMEOUT_MS, mustExec, mustRunScript, systemctl } from './remote.js';
 import { parseShow, type TunnelProbe, waitForTunnels } from './tunnels.js';
 
 /**
@@ -73,6 +76,55 @@ function plural(n: number, word: string): string {
 
 function shortUnits(units: string[]): string {
   return units.map((u) => u.replace(/\.service$/, '').replace(TUNNEL_UNIT_TEMPLATE, '')).join(', ');
+}
+
+/** A unit file or drop-in this run creates, and the unit it belongs to. */
+export interface NewUnitFile {
+  unit: string;
+  path: string;
+}
+
+/**
+ * The unit files of `actions` when every one of them is new (none updated, none removed): the case where systemd
+ * may see them without a daemon-reload (see systemdSees). Null when a reload is needed whatever systemd says.
+ */
+export function newUnitFilesOnly(actions: Action[]): NewUnitFile[] | null {
+  if (ofKind(actions, 'remove-file').some((a) => isUnitFile(a.path))) return null;
+  const files: NewUnitFile[] = [];
+  for (const write of ofKind(actions, 'write-file')) {
+    if (!isUnitFile(write.path) || write.change === 'mode-only') continue;
+    const unit = unitOfUnitFile(write.path);
+    if (write.change !== 'create' || unit === null) return null;
+    files.push({ unit, path: write.path });
+  }
+  return files.length > 0 ? files : null;
+}
+
+/**
+ * Whether systemd already runs on what is on disk for `files` (all new) and the units `enabled` this run, by its
+ * own account: no unit needs a daemon-reload (NeedDaemonReload=no), each file is its unit's FragmentPath or one
+ * of its DropInPaths, each unit enabled shows enabled. systemd loads a unit it does not hold from disk, and
+ * rebuilds its cache of the unit directories when their timestamps changed (systemd 247 and 252 do; 257 reports
+ * NeedDaemonReload=yes after any change there, and gets its reload): a new tunnel's drop-in, on a gateway whose
+ * other tunnels run, then needs none. A daemon-reload re-reads every unit and takes 0.1–0.3 s on a busy gateway.
+ * Any doubt (the show failing, a property missing or different) means false: reload.
+ */
+async function systemdSees(conn: Connection, files: NewUnitFile[], enabled: string[]): Promise<boolean> {
+  const units = [...new Set([...files.map((f) => f.unit), ...enabled])];
+  const props = ['Id', 'NeedDaemonReload', 'FragmentPath', 'DropInPaths', 'UnitFileState'];
+  const result = await conn
+    .exec(['systemctl', 'show', '--no-pager', ...props.flatMap((p) => ['-p', p]), '--', ...units], {
+      timeoutMs: DEFAULT_REMOTE_TIMEOUT_MS,
+    })
+    .catch(() => undefined);
+  if (result?.code !== 0) return false;
+  const shown = parseShow(result.stdout);
+  if (units.some((unit) => shown.get(unit)?.NeedDaemonReload !== 'no')) return false;
+  for (const { unit, path } of files) {
+    const { FragmentPath, DropInPaths = '' } = shown.get(unit)!;
+    if (FragmentPath !== path && !DropInPaths.split(' ').includes(path)) return false;
+  }
+  return enabled.every((unit) => shown.get(unit)!.UnitFileState === 'enabled');
 }
 
 /** The steps of the converge phase for one gateway, in plan order. */
@@ -172,17 +224,27 @@ export function convergeSteps(run: GatewayRun): Step[] {
   const reloads = ofKind(actions, 'daemon-reload').length > 0;
   if (reloads && enables.length > 0) {
     // `systemctl enable` reloads systemd itself: a second full reload (0.1–0.3 s on a busy gateway). The units are
-    // enabled without one just before the daemon-reload, which then loads both (the new files are in place already;
-    // enabled after the reload with no reload of their own, systemd would go on showing them disabled)
+    // enabled without one just before the daemon-reload step, which then loads both, or finds systemd showing them
+    // enabled already (the new files are in place already; enabled after a reload with no reload of their own, a
+    // unit systemd holds would go on showing disabled)
     steps.push({
       title: `enable ${shortUnits(enables)}`,
       run: () => systemctl(conn, 'enable', enables, undefined, ['--no-reload']),
     });
   }
   if (reloads) {
+    const fresh = newUnitFilesOnly(actions);
     steps.push({
-      title: 'systemctl daemon-reload',
-      run: () => mustExec(conn, ['systemctl', 'daemon-reload']).then(() => {}),
+      title: fresh
+        ? 'systemctl daemon-reload, unless systemd already sees the new unit files'
+        : 'systemctl daemon-reload',
+      run: async () => {
+        if (fresh && (await systemdSees(conn, fresh, enables))) {
+          run.reloadSkipped = true;
+          return;
+        }
+        await mustExec(conn, ['systemctl', 'daemon-reload']);
+      },
     });
   }
   for (const sysctl of ofKind(actions, 'apply-sysctl')) {

@@ -2,10 +2,11 @@
 #
 # Usage:  sh -c "$(cat wait-tunnels.sh)" meshctl-wait-tunnels CENTISECONDS INTERVAL COMPLETED -- UNIT ADDRESS ...
 #   e.g.  … 6000 0.1 'Initialization Sequence Completed' -- openvpn-server@mesh-branch.service 10.255.0.2
-# A tunnel is up when its unit's StatusText contains COMPLETED (OpenVPN tells systemd READY before its peer
-# answers, so an active unit proves nothing) and ADDRESS, the peer's transit address, answers a ping through it.
-# Each round asks systemctl once for every unit still pending, pings the completed ones in parallel, then sleeps
-# INTERVAL seconds: one remote command replaces a poll over SSH. Every name comes from meshctl; none is written here.
+# A tunnel is up when ADDRESS, the peer's transit address, answers a ping through it and its unit's StatusText
+# contains COMPLETED (OpenVPN tells systemd READY before its peer answers, so an active unit proves nothing).
+# Every tunnel is watched at once: pinged from the start (see watch_tunnel below), its unit asked once it answers,
+# INTERVAL seconds between two tries. One remote command replaces a poll over SSH. Every name comes from meshctl;
+# none is written here.
 #
 # Read-only: it never starts, stops or writes anything.
 #
@@ -66,67 +67,43 @@ pings() {
   esac
 }
 
-# pending: "UNIT ADDRESS" words, two per tunnel not up yet. Names hold no space or glob character (checked by
-# meshctl), so word splitting of $pending is intended.
-pending=$*
+# completed UNIT: true when the unit's StatusText says the initialization completed.
+completed() {
+  case "$(systemctl show --no-pager -p StatusText --value -- "$1" 2>/dev/null)" in
+  *"$completed"*) return 0 ;;
+  *) return 1 ;;
+  esac
+}
 
-while :; do
-  # shellcheck disable=SC2086
-  set -- $pending
-  units=
-  while [ "$#" -ge 2 ]; do
-    units="$units $1"
-    shift 2
+# watch_tunnel UNIT ADDRESS: pings ADDRESS from the start, before OpenVPN reports anything, until it answers and
+# UNIT has completed; prints `up UNIT` then. The echoes are what make the tunnel come up sooner: OpenVPN 2.6 finishes
+# its set-up (the data channel's keys, "Initialization Sequence Completed") only when its event loop wakes after a
+# whole-second tick, and an idle tunnel sleeps up to a second past it; a packet into the tunnel wakes it. An echo
+# sent before the keys exist is dropped by OpenVPN and costs nothing. Exit 1 at the deadline.
+watch_tunnel() {
+  while :; do
+    if pings "$2" && completed "$1"; then
+      echo "up $1"
+      return 0
+    fi
+    if [ "$(now)" -ge "$deadline" ]; then return 1; fi
+    sleep "$interval" 2>/dev/null || sleep 1
   done
-  # One systemctl call for every pending unit. Its blocks (blank-line separated) list StatusText before Id, so a
-  # block is judged at its end. A failing systemctl only means "not up yet": the deadline ends the wait.
-  # ready and answered are " UNIT UNIT … ": a unit is in one when " UNIT " is.
-  # shellcheck disable=SC2086
-  ready=" $(systemctl show --no-pager -p Id -p StatusText -- $units 2>/dev/null | {
-    id=
-    status=
-    while IFS= read -r line || [ -n "$line" ]; do
-      case $line in
-      Id=*) id=${line#Id=} ;;
-      StatusText=*) status=${line#StatusText=} ;;
-      '')
-        case $status in *"$completed"*) [ -n "$id" ] && printf '%s ' "$id" ;; esac
-        id=
-        status=
-        ;;
-      esac
-    done
-    case $status in *"$completed"*) [ -n "$id" ] && printf '%s ' "$id" ;; esac
-  }) "
-  # The completed ones: one ping each, all at once.
-  # shellcheck disable=SC2086
-  set -- $pending
-  answered=" $(
-    while [ "$#" -ge 2 ]; do
-      case $ready in
-      *" $1 "*) (pings "$2" && printf '%s ' "$1") & ;;
-      esac
-      shift 2
-    done
-    wait
-  ) "
-  # shellcheck disable=SC2086
-  set -- $pending
-  pending=
-  while [ "$#" -ge 2 ]; do
-    case $answered in
-    *" $1 "*) echo "up $1" ;;
-    *) pending="$pending $1 $2" ;;
-    esac
-    shift 2
-  done
-  if [ -z "$pending" ]; then
-    echo end
-    exit 0
-  fi
-  if [ "$(now)" -ge "$deadline" ]; then
-    echo deadline
-    exit 0
-  fi
-  sleep "$interval" 2>/dev/null || sleep 1
+}
+
+# One watcher per tunnel, all at once; their `up` lines are single short writes, so they never interleave. Names
+# hold no space or glob character (checked by meshctl), so word splitting of the arguments is intended.
+watchers=
+trap 'if [ -n "$watchers" ]; then kill $watchers 2>/dev/null; fi; exit 1' HUP INT TERM
+while [ "$#" -ge 2 ]; do
+  watch_tunnel "$1" "$2" &
+  watchers="$watchers $!"
+  shift 2
 done
+all=1
+for watcher in $watchers; do
+  wait "$watcher" || all=
+done
+watchers=
+if [ -n "$all" ]; then echo end; else echo deadline; fi
+exit 0

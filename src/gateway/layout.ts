@@ -175,6 +175,18 @@ export function isUnitFile(path: string): boolean {
   return path.startsWith(`${SYSTEMD_DIR}/`);
 }
 
+/**
+ * The unit a unit file or drop-in belongs to: `/etc/systemd/system/X.service` → `X.service`,
+ * `/etc/systemd/system/X.service.d/meshctl.conf` → `X.service`; null for any other path.
+ */
+export function unitOfUnitFile(path: string): string | null {
+  if (!isUnitFile(path)) return null;
+  const parts = path.slice(SYSTEMD_DIR.length + 1).split('/');
+  if (parts.length === 1) return parts[0]!;
+  if (parts.length === 2 && parts[0]!.endsWith('.d')) return parts[0]!.slice(0, -'.d'.length);
+  return null;
+}
+
 /** Loaded with `sysctl -p FILE`. */
 export function isSysctlFile(path: string): boolean {
   return path.startsWith(`${SYSCTL_DIR}/`);

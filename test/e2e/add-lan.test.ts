@@ -136,6 +136,29 @@ describe('add-lan / remove-lan on the lab (root + systemd-nspawn)', function () 
     const pidsAfter = await pidsOf(existing);
     for (const [unit, pid] of pidsBefore) assert.equal(pidsAfter.get(unit), pid, `${unit} kept its MainPID`);
     assert.equal(pidsAfter.size, 16, 'each existing gateway has one tunnel more');
+    // the new tunnel runs with its drop-in (bound to the firewall unit), whether or not a daemon-reload was needed
+    for (const gw of existing) {
+      const shown = await lab!.exec(gw, [
+        'systemctl',
+        'show',
+        '-p',
+        'BindsTo',
+        '-p',
+        'DropInPaths',
+        '-p',
+        'NeedDaemonReload',
+        '-p',
+        'UnitFileState',
+        'openvpn-server@mesh-al5.service',
+      ]);
+      assert.match(shown.stdout, /^BindsTo=.*\bmeshctl-firewall\.service\b/m, `${gw}: ${shown.stdout}`);
+      assert.match(
+        shown.stdout,
+        /^DropInPaths=.*\/etc\/systemd\/system\/openvpn-server@mesh-al5\.service\.d\/meshctl\.conf/m,
+      );
+      assert.match(shown.stdout, /^NeedDaemonReload=no$/m, `${gw}: systemd runs what is on disk`);
+      assert.match(shown.stdout, /^UnitFileState=enabled$/m);
+    }
 
     const hashesAfter = inventoryHashes(lab!.inventoryDir);
     assert.deepEqual(

@@ -19,6 +19,7 @@ import {
   FRR_UNIT,
   gatewayPaths,
   isTunnelUnit,
+  isUnitFile,
   OWN_UNIT_PREFIX,
   SYSTEMD_DIR,
   tunnelUnitOfConfig,
@@ -202,12 +203,27 @@ function framed(result: ExecResult, tag: string, unavailable: string): string[] 
   ];
 }
 
+/** A unit file or drop-in systemd reads: under its directory and not hidden (meshctl's backups start with a dot). */
+function systemdReads(path: string): boolean {
+  return isUnitFile(path) && !posix.basename(path).startsWith('.');
+}
+
 export class MemoryGateway {
   readonly files = new Map<string, MemoryFile>();
   readonly units = new Map<string, MemoryUnit>();
   readonly log: ExecRecord[] = [];
   /** Units reloaded in place (`reload-or-restart` of a running oneshot), in order. */
   readonly reloads: string[] = [];
+  /** How many times `systemctl daemon-reload` ran. */
+  daemonReloads = 0;
+  /**
+   * Unit files and drop-ins written since the last daemon-reload: true when the file was new. systemd (247, 252)
+   * loads a unit it does not hold from disk, new files included: `systemctl show` of an inactive unit sees its new
+   * files, while a running unit with a file written meanwhile says NeedDaemonReload=yes and keeps what it loaded.
+   */
+  readonly unitFilesSinceReload = new Map<string, boolean>();
+  /** false: like systemd 257, NeedDaemonReload=yes for any unit once a unit file was written, until a reload. */
+  systemdSeesNewUnitFiles = true;
   /**
    * Tunnel units whose BGP session waits on next-hop tracking (FRR's "Waiting for NHT": zebra missed the new
    * device's address): the session stays Active at both ends until the unit starts again. Set by a start listed
@@ -693,7 +709,11 @@ export class MemoryGateway {
   }
 
   private systemctl(verb: string, args: string[]): ExecResult {
-    if (verb === 'daemon-reload') return ok();
+    if (verb === 'daemon-reload') {
+      this.daemonReloads++;
+      this.unitFilesSinceReload.clear();
+      return ok();
+    }
     if (verb === 'show') return ok(this.show(args));
     const errors: string[] = [];
     // `enable --no-reload`: the symlinks only (the daemon-reload meshctl runs next makes systemd see them)
@@ -745,9 +765,34 @@ export class MemoryGateway {
     return null;
   }
 
+  /**
+   * What systemd shows of `unit`'s own files (see unitFilesSinceReload): its unit file and drop-ins on disk, less
+   * those written since the last reload that it does not see, and whether it says it needs a reload.
+   */
+  private unitFilesShown(unit: string): { fragment: string; dropIns: string[]; needReload: boolean } {
+    const own = `${SYSTEMD_DIR}/${unit}`;
+    const mine = (path: string) => path === own || posix.dirname(path) === `${own}.d`;
+    const written = [...this.unitFilesSinceReload].filter(([path]) => mine(path));
+    const active = this.units.get(unit)?.active === 'active';
+    const seen =
+      written.length === 0 ||
+      (this.systemdSeesNewUnitFiles && !active && written.every(([, created]) => created));
+    const needReload = !seen || (!this.systemdSeesNewUnitFiles && this.unitFilesSinceReload.size > 0);
+    const visible = (path: string) => this.files.has(path) && (seen || !written.some(([p]) => p === path));
+    const template = isTunnelUnit(unit) ? '/lib/systemd/system/openvpn-server@.service' : '';
+    const dropIns = [...this.files.keys()]
+      .filter(
+        (path) =>
+          posix.dirname(path) === `${own}.d` && systemdReads(path) && path.endsWith('.conf') && visible(path),
+      )
+      .sort();
+    return { fragment: visible(own) ? own : template, dropIns, needReload };
+  }
+
   private unitProperties(unit: string): Record<string, string> {
     const state = this.units.get(unit);
     const loaded = this.unitLoaded(unit);
+    const files = this.unitFilesShown(unit);
     const active = state?.active ?? 'inactive';
     const up = TUNNEL_UNIT.test(unit) && this.tunnelUp(unit);
     return {
@@ -763,6 +808,9 @@ export class MemoryGateway {
             ? 'failed'
             : 'dead',
       UnitFileState: loaded ? (state?.enabled ? 'enabled' : 'disabled') : '',
+      NeedDaemonReload: files.needReload ? 'yes' : 'no',
+      FragmentPath: loaded ? files.fragment : '',
+      DropInPaths: files.dropIns.join(' '),
       MainPID: String(state?.pid ?? 0),
       StatusText:
         active === 'active' && isTunnelUnit(unit)
@@ -1192,7 +1240,10 @@ export class MemoryGateway {
       case 'commit':
       case 'remove':
         for (const line of lines.filter((l) => l.startsWith('rm -f '))) {
-          for (const path of shellWords(line.slice('rm -f '.length))) this.files.delete(path);
+          for (const path of shellWords(line.slice('rm -f '.length))) {
+            if (systemdReads(path) && this.files.has(path)) this.unitFilesSinceReload.set(path, false);
+            this.files.delete(path);
+          }
         }
         return ok();
       case 'widen-rules': {
@@ -1250,6 +1301,8 @@ export class MemoryGateway {
       const previous = this.files.get(path);
       if (previous) this.files.set(backupPath(path), previous);
       this.files.set(path, file);
+      if (systemdReads(path))
+        this.unitFilesSinceReload.set(path, !previous && !this.unitFilesSinceReload.has(path));
     }
     return ok('meshctl-bundle-ok\n');
   }

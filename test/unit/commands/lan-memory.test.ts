@@ -98,6 +98,38 @@ describe('add-lan and remove-lan against memory gateways', function () {
     );
   });
 
+  it('add-lan: an existing gateway whose systemd already sees the new drop-in is not daemon-reloaded', async () => {
+    mesh.network.add('delta', 'delta.memory').addresses = ['10.4.0.1/16'];
+    const existing = ['alpha', 'beta', 'gamma'].map((name) => mesh.network.get(name));
+    for (const g of existing) g.daemonReloads = 0;
+    const c = captured(true);
+    assert.equal(await addDelta(c), 0, c.errors());
+    for (const g of existing) {
+      assert.equal(g.daemonReloads, 0, `${g.name}: no daemon-reload`);
+      const shown = g.log.filter((r) => r.argv[0] === 'systemctl' && r.argv[1] === 'show');
+      assert.ok(
+        shown.some((r) => r.argv.includes('NeedDaemonReload') && r.argv.includes(unit('delta'))),
+        `${g.name}: systemd was asked whether it sees the new unit files`,
+      );
+      assert.ok(g.tunnelUp(unit('delta')), `${g.name} ↔ delta up`);
+    }
+  });
+
+  it('add-lan: where systemd says it needs one (NeedDaemonReload=yes), each existing gateway is reloaded once', async () => {
+    mesh.network.add('delta', 'delta.memory').addresses = ['10.4.0.1/16'];
+    const existing = ['alpha', 'beta', 'gamma'].map((name) => mesh.network.get(name));
+    for (const g of existing) {
+      g.daemonReloads = 0;
+      g.systemdSeesNewUnitFiles = false;
+    }
+    const c = captured(true);
+    assert.equal(await addDelta(c), 0, c.errors());
+    for (const g of existing) {
+      assert.equal(g.daemonReloads, 1, `${g.name}: one daemon-reload`);
+      assert.ok(g.tunnelUp(unit('delta')), `${g.name} ↔ delta up`);
+    }
+  });
+
   it('add-lan with an existing gateway down: the others get their tunnel, the run exits 1 and says what is left', async () => {
     mesh.network.add('delta', 'delta.memory').addresses = ['10.4.0.1/16'];
     mesh.network.get('gamma').reachable = false;
@@ -284,5 +316,26 @@ describe('add-lan and remove-lan against memory gateways', function () {
     );
     assert.notEqual(pids(mesh.network).get(`beta ${unit('alpha')}`), before.get(`beta ${unit('alpha')}`));
     assert.equal(beta.text(conf), file.content.toString('utf8'));
+  });
+
+  it('a changed drop-in of a running tunnel is always followed by a daemon-reload, whatever systemd says', async () => {
+    const beta = mesh.network.get('beta');
+    const dropIn = `/etc/systemd/system/${unit('alpha')}.d/meshctl.conf`;
+    const file = beta.files.get(dropIn)!;
+    beta.files.set(dropIn, { ...file, content: Buffer.from(`${file.content}# edited\n`) });
+    beta.daemonReloads = 0;
+    const logged = beta.log.length;
+    const c = captured();
+    assert.equal(
+      await apply(engineOptions(mesh.dir), c.out, { connector: mesh.network.connector }),
+      0,
+      c.text(),
+    );
+    assert.equal(beta.daemonReloads, 1);
+    assert.ok(
+      !beta.log.slice(logged).some((r) => r.argv[1] === 'show' && r.argv.includes('NeedDaemonReload')),
+      'not asked: an updated unit file always needs the reload',
+    );
+    assert.equal(beta.text(dropIn), file.content.toString('utf8'));
   });
 });

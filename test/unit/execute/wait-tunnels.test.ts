@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,19 +29,23 @@ describe('wait-tunnels.sh run by the local /bin/sh', function () {
       join(root, 'systemctl'),
       `#!/bin/sh
 first=1
+value=
 for unit in "$@"; do
-  case $unit in -*|Id|StatusText) continue ;; esac
+  case $unit in --value) value=1; continue ;; -*|Id|StatusText) continue ;; esac
+  if grep -qx "$unit" "${root}/completed"; then text="Initialization Sequence Completed"
+  else text="Pre-connection initialization successful"; fi
+  if [ -n "$value" ]; then echo "$text"; continue; fi
   [ -n "$first" ] || echo
   first=
-  if grep -qx "$unit" "${root}/completed"; then echo "StatusText=Initialization Sequence Completed"
-  else echo "StatusText=Pre-connection initialization successful"; fi
+  echo "StatusText=$text"
   echo "Id=$unit"
 done
 `,
     );
     writeFileSync(
       join(root, 'ping'),
-      `#!/bin/sh\nfor a in "$@"; do last=$a; done\ngrep -qx "$last" "${root}/answering"\n`,
+      // every ping run is logged in `pinged`
+      `#!/bin/sh\nfor a in "$@"; do last=$a; done\necho "$last" >> "${root}/pinged"\ngrep -qx "$last" "${root}/answering"\n`,
     );
     chmodSync(join(root, 'systemctl'), 0o755);
     chmodSync(join(root, 'ping'), 0o755);
@@ -74,6 +78,15 @@ done
     const { stdout, ms } = await wait(300);
     assert.deepEqual(stdout.trim().split('\n'), ['deadline']);
     assert.ok(ms >= 250, `waited until the deadline (${ms.toFixed(0)} ms)`);
+  });
+
+  it('pings every tunnel from the start, before its unit reports anything: the echoes wake OpenVPN', async () => {
+    const { stdout } = await wait(300);
+    assert.deepEqual(stdout.trim().split('\n'), ['deadline']);
+    const pinged = readFileSync(join(root, 'pinged'), 'utf8').trim().split('\n');
+    for (const address of [A.peerAddress, B.peerAddress]) {
+      assert.ok(pinged.includes(address), `${address} was pinged although its unit never completed`);
+    }
   });
 
   it('sees a tunnel that comes up while it waits, and ends as soon as the last one is up', async () => {
