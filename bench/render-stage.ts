@@ -9,9 +9,10 @@ import { meshctlVersion } from '../src/version.js';
 /**
  * One fresh process doing what `meshctl diff`, `apply` and `render` do before touching a gateway, on an inventory
  * whose PKI exists: validate, allocate, re-check the PKI, load the templates, render every gateway. Prints the
- * seconds of each stage and the process's peak RSS as one JSON line (bench/render.ts runs it).
+ * seconds of each stage, the process's peak RSS and (run with --expose-gc) the heap still live with every state
+ * held, as one JSON line (bench/render.ts runs it).
  *
- *   node dist/bench/render-stage.js INVENTORY_DIR
+ *   node --expose-gc dist/bench/render-stage.js INVENTORY_DIR
  */
 
 const dir = process.argv[2];
@@ -37,6 +38,8 @@ const { material } = await ensurePki({
 seconds.pki = Number(process.hrtime.bigint() - pkiStart) / 1e9;
 const roles = stage('roles', () => loadRoles());
 const states = stage('render', () => renderMesh(mesh, material, roles, { version: meshctlVersion() }));
-console.log(
-  JSON.stringify({ seconds, gateways: states.size, maxRss: process.resourceUsage().maxRSS * 1024 }),
-);
+const maxRss = process.resourceUsage().maxRSS * 1024;
+// what stays live with every gateway's desired state held (as diff and apply hold it), once garbage is collected
+(globalThis as { gc?: () => void }).gc?.();
+const liveHeap = process.memoryUsage().heapUsed;
+console.log(JSON.stringify({ seconds, gateways: states.size, maxRss, liveHeap }));

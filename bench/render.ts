@@ -55,12 +55,13 @@ function renderCommand(inventory: string): { seconds: number; maxRss: number } {
 interface StageFigures {
   seconds: { validate: number; plan: number; pki: number; roles: number; render: number };
   maxRss: number;
+  liveHeap: number;
 }
 
 /** bench/render-stage.ts in a process of its own: the stages a command runs before any gateway. */
 function renderStage(inventory: string): StageFigures {
   const script = fileURLToPath(new URL('./render-stage.js', import.meta.url));
-  const result = spawnSync(process.execPath, [script, inventory], { encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--expose-gc', script, inventory], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`render-stage failed (exit ${result.status}): ${result.stderr}`);
   return JSON.parse(result.stdout) as StageFigures;
 }
@@ -150,7 +151,8 @@ try {
     `render, in a fresh process after a PKI re-check (as diff, apply and render run it), median of ${STAGE_RUNS}: ` +
       `${at((r) => r.seconds.render).toFixed(3)} s (${fresh.map((r) => r.seconds.render.toFixed(3)).join(' ')}); ` +
       `validate ${at((r) => r.seconds.validate).toFixed(3)} s, plan ${at((r) => r.seconds.plan).toFixed(3)} s, ` +
-      `pki ${at((r) => r.seconds.pki).toFixed(3)} s; peak RSS ${mib(at((r) => r.maxRss))}`,
+      `pki ${at((r) => r.seconds.pki).toFixed(3)} s; peak RSS ${mib(at((r) => r.maxRss))}, ` +
+      `live heap with every state held ${mib(at((r) => r.liveHeap))}`,
   );
   const command = renderCommand(dir);
   console.log(

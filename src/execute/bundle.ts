@@ -33,7 +33,7 @@ const DELIMITER = 'MESHCTL_BASE64_END';
  * Every script starts with a line naming what it is, so a log (or a test double of a gateway) can tell the scripts
  * apart without parsing shell. A comment: the shell ignores it.
  */
-export type ScriptKind = 'install' | 'restore' | 'widen-rules' | 'commit' | 'remove';
+export type ScriptKind = 'install' | 'restore' | 'widen-rules' | 'commit' | 'remove' | 'sequence';
 export const SCRIPT_MARKER = '# meshctl-script: ';
 
 function marker(kind: ScriptKind): string {
@@ -214,5 +214,24 @@ export function removeScript(paths: string[], opts: RemoveOptions = {}): string 
     (dir) => dir.startsWith(`${root}${SYSTEMD_DIR}/`) && dir.endsWith('.service.d'),
   );
   for (const dir of dropInDirs.sort()) lines.push(`rmdir -- ${quote([dir])} 2>/dev/null || true`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Ends each script of a sequence; no script of this file holds it as a line (base64 has no `_`). */
+const SEQUENCE_DELIMITER = 'MESHCTL_SCRIPT_END';
+
+/**
+ * Several of the scripts above in one round trip: each runs in a shell of its own (`sh -s`, reading it from a
+ * quoted here-document, so nothing is expanded twice), one after the other; the first that fails ends the sequence
+ * with its exit status, and the ones after it never run.
+ */
+export function sequenceScript(scripts: string[]): string {
+  const lines = [marker('sequence'), 'set -e'];
+  for (const script of scripts) {
+    if (!script.startsWith(SCRIPT_MARKER) || script.split('\n').includes(SEQUENCE_DELIMITER)) {
+      throw new Error('sequenceScript: not a script of bundle.ts (a meshctl bug: report it)');
+    }
+    lines.push(`sh -s <<'${SEQUENCE_DELIMITER}'`, script.replace(/\n$/, ''), SEQUENCE_DELIMITER);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -22,7 +22,14 @@ import type {
 import { manifestText } from '../render/index.js';
 import type { Manifest } from '../types.js';
 import { type BgpNeighborCheck, describeSession, neighborDetails, sessionUp, waitForBgp } from './bgp.js';
-import { commitScript, installScript, removeScript, restoreScript, widenRulesScript } from './bundle.js';
+import {
+  commitScript,
+  installScript,
+  removeScript,
+  restoreScript,
+  sequenceScript,
+  widenRulesScript,
+} from './bundle.js';
 import type { GatewayRun } from './gateway.js';
 import { confirmedManifestFiles, type KeptFile, type TunnelOutcome, unconfirmed } from './outcomes.js';
 import { DEFAULT_REMOTE_TIMEOUT_MS, mustExec, mustRunScript, systemctl } from './remote.js';
@@ -618,7 +625,11 @@ function actualManifest(run: GatewayRun): Manifest {
 /** Drop rollback copies and write the manifest, last (or, for a gateway leaving the mesh, remove it, last). */
 export async function finish(run: GatewayRun): Promise<void> {
   const conn = run.conn!;
-  if (run.updated.length > 0) await mustRunScript(conn, 'drop rollback copies', commitScript(run.updated));
+  const writes = run.plan!.actions.some((a) => a.kind === 'write-manifest');
+  // with a manifest to write, the rollback copies go in the same round trip, just before it
+  if (run.updated.length > 0 && !writes) {
+    await mustRunScript(conn, 'drop rollback copies', commitScript(run.updated));
+  }
   for (const removal of ofKind(run.plan!.actions, 'remove-manifest')) {
     await mustRunScript(conn, 'remove the manifest', removeScript([removal.path]));
     await mustExec(conn, [
@@ -629,13 +640,22 @@ export async function finish(run: GatewayRun): Promise<void> {
       ...removal.directories,
     ]);
   }
-  if (run.plan!.actions.some((a) => a.kind === 'write-manifest')) {
+  if (writes) {
     const manifest = {
       path: run.desired.manifestPath,
       content: manifestText(actualManifest(run)),
       mode: MODES.public,
     };
-    await mustRunScript(conn, 'write manifest', installScript([manifest]));
-    await mustRunScript(conn, 'drop rollback copies', commitScript([manifest.path]));
+    // the rollback copies of the run's files, the manifest, then the manifest's own rollback copy: in this order,
+    // one round trip (a failure stops it where it is; the manifest is written only once the copies are gone)
+    await mustRunScript(
+      conn,
+      'drop rollback copies, write manifest',
+      sequenceScript([
+        ...(run.updated.length > 0 ? [commitScript(run.updated)] : []),
+        installScript([manifest]),
+        commitScript([manifest.path]),
+      ]),
+    );
   }
 }

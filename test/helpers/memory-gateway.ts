@@ -1219,6 +1219,18 @@ export class MemoryGateway {
     const kind = text.slice(SCRIPT_MARKER.length, text.indexOf('\n'));
     const lines = text.split('\n');
     switch (kind) {
+      case 'sequence': {
+        // `sh -s <<'MESHCTL_SCRIPT_END'` … `MESHCTL_SCRIPT_END`, each run in order until one fails
+        let last = ok();
+        for (let i = 0; i < lines.length; i++) {
+          if (lines[i] !== "sh -s <<'MESHCTL_SCRIPT_END'") continue;
+          const end = lines.indexOf('MESHCTL_SCRIPT_END', i + 1);
+          last = this.script(`${lines.slice(i + 1, end).join('\n')}\n`);
+          if (last.code !== 0) return last;
+          i = end;
+        }
+        return last;
+      }
       case 'install':
         return this.installBundle(lines);
       case 'restore': {

@@ -93,7 +93,12 @@ describe('apply against memory gateways', function () {
     const alpha = mesh.network.get('alpha');
     assert.equal(alpha.files.get('/etc/openvpn/server/meshctl/alpha.key')?.mode, 0o600);
     assert.equal(alpha.files.get('/etc/openvpn/server/mesh-beta.conf')?.mode, 0o644);
-    assert.equal(alpha.commands().at(-2), 'script install', 'the manifest is the last file written');
+    // the last round trip: the rollback copies, then the manifest alone, then its rollback copy
+    assert.equal(alpha.commands().at(-1), 'script sequence');
+    const last = alpha.log.at(-1)!.stdin!;
+    const written = [...last.matchAll(/^meshctl_put '?([^' ]+)'? /gm)].map((m) => m[1]);
+    assert.deepEqual(written, ['/etc/meshctl/manifest.json'], 'the manifest is the last file written');
+    assert.equal(alpha.commands().filter((c) => c === 'script install').length, 1, 'all other files in one bundle');
     const manifest = alpha.manifest()!;
     const conf = '/etc/openvpn/server/mesh-beta.conf';
     assert.equal(manifest.files[conf], sha256(alpha.files.get(conf)!.content));

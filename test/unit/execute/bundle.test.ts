@@ -18,6 +18,8 @@ import {
   installScript,
   removeScript,
   restoreScript,
+  sequenceScript,
+  widenRulesScript,
 } from '../../../src/execute/bundle.js';
 
 /** Runs a bundle script with the real local sh, as the gateway does (`sh -s`, script on stdin). */
@@ -32,6 +34,26 @@ describe('file bundle (one round trip, atomic writes)', () => {
     root = mkdtempSync(join(tmpdir(), 'meshctl-bundle-'));
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('a sequence runs its scripts in order in one shell round trip, and stops at the first that fails', () => {
+    const a = join(root, 'etc/a.conf');
+    const b = join(root, 'etc/b.conf');
+    const nasty = `x $(touch ${root}/pwned) MESHCTL_SCRIPT_END\nMESHCTL_BASE64_END\n`;
+    const ok = runScript(
+      sequenceScript([installScript([{ path: a, content: nasty, mode: 0o640 }]), commitScript([a])]),
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(readFileSync(a, 'utf8'), nasty);
+    assert.equal(statSync(a).mode & 0o777, 0o640);
+    assert.ok(!existsSync(join(root, 'pwned')), 'nothing in a file is run');
+    // widen-rules exits 3 without a rollback copy: what comes after it never runs
+    const stopped = runScript(
+      sequenceScript([widenRulesScript(a), installScript([{ path: b, content: 'b\n', mode: 0o644 }])]),
+    );
+    assert.equal(stopped.code, 3);
+    assert.ok(!existsSync(b));
+    assert.throws(() => sequenceScript(['rm -rf /\n']), /not a script of bundle\.ts/);
+  });
 
   it('writes every file with its mode, creating directories, and keeps no temporary file', () => {
     const nasty = `line with 'quotes' $(touch ${root}/pwned) \`id\` and\nMESHCTL_BASE64_END\n`;
