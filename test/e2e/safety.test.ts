@@ -206,11 +206,19 @@ describe('safety: host keys, the inventory lock, a foreign mesh (root + systemd-
     });
 
     it('a stale lock after a crash is detected and explained, never taken over; removing it and re-running converges', async () => {
-      const crashed = spawnMeshctl(lab!, MESHCTL_CLI, ['apply'], ENV);
-      assert.ok(await waitUntil(() => existsSync(lockFile), 60_000), 'apply never took the lock');
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      process.kill(crashed.pid, 'SIGKILL');
-      const killed = await crashed.done;
+      // the tunnel cannot come up meanwhile, so the run is still waiting for it when it is killed: mid-run, its
+      // files landed and its manifest not written, however fast the rest is
+      await blockTunnels('-I');
+      let killed: Awaited<ReturnType<typeof spawnMeshctl>['done']>;
+      const crashed = spawnMeshctl(lab!, MESHCTL_CLI, ['apply', '--tunnel-timeout', '15'], ENV);
+      try {
+        assert.ok(await waitUntil(() => existsSync(lockFile), 60_000), 'apply never took the lock');
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        process.kill(crashed.pid, 'SIGKILL');
+        killed = await crashed.done;
+      } finally {
+        await blockTunnels('-D');
+      }
       assert.equal(killed.signal, 'SIGKILL');
       assert.ok(existsSync(lockFile), 'a killed run cannot remove its lock');
 
