@@ -211,6 +211,8 @@ export interface DesiredFile {
   secret: boolean;
   /** Units to restart when this file changes. */
   notifies: string[];
+  /** sha256 of `content` (hex), when render recorded it: what the planner compares without reading the content. */
+  sha256?: string;
 }
 
 export interface DesiredUnit {

@@ -24,7 +24,7 @@ export function sha256Of(content: string): string {
 /** Compare every desired file with the facts, in the desired (render's) order. Pure. */
 export function compareFiles(desired: DesiredState, facts: Facts): FileChange[] {
   return desired.files.map((file) => {
-    const sha256 = sha256Of(file.content);
+    const sha256 = file.sha256 ?? sha256Of(file.content);
     const fact = facts.files[file.path] ?? null;
     let status: FileChange['status'];
     if (fact === null) status = 'create';

@@ -228,7 +228,11 @@ export function sha256(content: string): string {
  */
 function fileChecksums(files: DesiredFile[]): Record<string, string> {
   const sums: Record<string, string> = {};
-  for (const f of files) sums[f.path] = sha256(f.content);
+  for (const f of files) {
+    // on the file too: the planner compares it with the gateway's without hashing the content again
+    f.sha256 = sha256(f.content);
+    sums[f.path] = f.sha256;
+  }
   return sums;
 }
 
@@ -250,6 +254,8 @@ function file(path: string, content: string, mode: number, notifies: string[], s
     owner: 'root',
     secret,
     notifies: isSorted(notifies) ? notifies : [...notifies].sort(),
+    // set by fileChecksums; present from the start, so every file keeps one shape
+    sha256: undefined,
   };
 }
 
