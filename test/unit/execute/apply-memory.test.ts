@@ -98,7 +98,11 @@ describe('apply against memory gateways', function () {
     const last = alpha.log.at(-1)!.stdin!;
     const written = [...last.matchAll(/^meshctl_put '?([^' ]+)'? /gm)].map((m) => m[1]);
     assert.deepEqual(written, ['/etc/meshctl/manifest.json'], 'the manifest is the last file written');
-    assert.equal(alpha.commands().filter((c) => c === 'script install').length, 1, 'all other files in one bundle');
+    assert.equal(
+      alpha.commands().filter((c) => c === 'script install').length,
+      1,
+      'all other files in one bundle',
+    );
     const manifest = alpha.manifest()!;
     const conf = '/etc/openvpn/server/mesh-beta.conf';
     assert.equal(manifest.files[conf], sha256(alpha.files.get(conf)!.content));
