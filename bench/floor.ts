@@ -31,9 +31,16 @@ export async function sshFloorSeconds(inventory: string): Promise<number> {
  * loop wakes after a whole-second tick, and an idle tunnel sleeps up to a second past it; traffic into the tunnel
  * wakes it, as it does on any tunnel carrying something (and as meshctl's own check does).
  */
-const PAIR_END = `systemctl start "$1" || exit 1
-until ping -c 1 -w 1 -i 0.02 "$2" >/dev/null 2>&1; do sleep 0.01; done
-until systemctl show -p StatusText --value "$1" | grep -q 'Initialization Sequence Completed'; do sleep 0.02; done`;
+const PAIR_END = `deadline=$(($(date +%s) + 60))
+systemctl start "$1" || exit 1
+until ping -c 1 -w 1 -i 0.02 "$2" >/dev/null 2>&1; do
+  if [ "$(date +%s)" -ge "$deadline" ]; then echo "$2 did not answer within 60 s" >&2; exit 1; fi
+  sleep 0.01
+done
+until systemctl show -p StatusText --value "$1" | grep -q 'Initialization Sequence Completed'; do
+  if [ "$(date +%s)" -ge "$deadline" ]; then echo "$1 did not complete within 60 s" >&2; exit 1; fi
+  sleep 0.02
+done`;
 
 /** The peer's transit address in `gateway`'s tunnel config to `peer` (its `ifconfig LOCAL REMOTE` line). */
 async function peerTransit(lab: Lab, gateway: string, peer: string): Promise<string> {
@@ -58,10 +65,11 @@ export async function pairUpSeconds(lab: Lab, a: string, b: string): Promise<num
   const started = performance.now();
   const results = await Promise.all(
     ends.map(([gw, unit, peer]) =>
-      lab.exec(gw, ['sh', '-c', PAIR_END, 'pair-end', unit, peer], { timeoutMs: 60_000 }),
+      lab.exec(gw, ['sh', '-c', PAIR_END, 'pair-end', unit, peer], { timeoutMs: 90_000 }),
     ),
   );
   const failed = results.find((r) => r.code !== 0);
-  if (failed) throw new Error(`the floor pair did not come up within 60 s: ${failed.stderr.trim()}`);
+  if (failed)
+    throw new Error(`the floor pair did not come up: ${failed.stderr.trim() || `exit ${failed.code}`}`);
   return (performance.now() - started) / 1000;
 }

@@ -111,12 +111,16 @@ export function newUnitFilesOnly(actions: Action[]): NewUnitFile[] | null {
  * Whether systemd already runs on what is on disk for `files` (all new) and the units `enabled` this run, by its
  * own account: no unit needs a daemon-reload (NeedDaemonReload=no), each file is its unit's FragmentPath or one
  * of its DropInPaths, each unit enabled shows enabled. systemd loads a unit it does not hold from disk, and
- * rebuilds its cache of the unit directories when their timestamps changed (systemd 247 and 252 do; 257 reports
- * NeedDaemonReload=yes after any change there, and gets its reload): a new tunnel's drop-in, on a gateway whose
- * other tunnels run, then needs none. A daemon-reload re-reads every unit and takes 0.1–0.3 s on a busy gateway.
+ * rebuilds its cache of the unit directories when their timestamps changed (systemd 247 and 252 do; 257 and 262
+ * report NeedDaemonReload=yes for every unit once units were enabled or disabled without a reload, and get it):
+ * a new tunnel's drop-in, on a gateway whose other tunnels run, then needs none. A daemon-reload re-reads every unit and takes 0.1–0.3 s on a busy gateway.
  * Any doubt (the show failing, a property missing or different) means false: reload.
  */
-async function systemdSees(conn: Connection, files: NewUnitFile[], enabled: string[]): Promise<boolean> {
+export async function systemdSees(
+  conn: Connection,
+  files: NewUnitFile[],
+  enabled: string[],
+): Promise<boolean> {
   const units = [...new Set([...files.map((f) => f.unit), ...enabled])];
   const props = ['Id', 'NeedDaemonReload', 'FragmentPath', 'DropInPaths', 'UnitFileState'];
   const result = await conn
@@ -246,10 +250,7 @@ export function convergeSteps(run: GatewayRun): Step[] {
         ? 'systemctl daemon-reload, unless systemd already sees the new unit files'
         : 'systemctl daemon-reload',
       run: async () => {
-        if (fresh && (await systemdSees(conn, fresh, enables))) {
-          run.reloadSkipped = true;
-          return;
-        }
+        if (fresh && (await systemdSees(conn, fresh, enables))) return;
         await mustExec(conn, ['systemctl', 'daemon-reload']);
       },
     });

@@ -33,8 +33,6 @@ export interface GatewayRun {
    * restart or by the BGP verification (waitForBgpOrRestart) — and why; at most once per unit and run.
    */
   restartedAgain: Map<string, string>;
-  /** The planned daemon-reload was not needed: systemd already saw the new unit files (converge.ts). */
-  reloadSkipped?: boolean;
   /** Units stopped by this run and not started again yet: an interrupted run starts them before it exits. */
   stopped: string[];
   /** Files a rollback put back (or removed again): the manifest records their previous state. */

@@ -36,7 +36,7 @@ export const WAIT_SCRIPT = readPackageScript('src/execute/wait-tunnels.sh');
 /** `$0` of the wait's shell: what `ps` shows on the gateway while it runs. */
 const WAIT_NAME = 'meshctl-wait-tunnels';
 
-/** How long the gateway sleeps between two rounds of its own checks (default of waitForTunnels). */
+/** How long a watcher on the gateway sleeps between two tries of its tunnel (default of waitForTunnels). */
 export const DEFAULT_POLL_INTERVAL_MS = 100;
 
 /**
@@ -86,10 +86,10 @@ export function parseWait(stdout: string): { up: Set<string>; finished: boolean 
 
 /**
  * Waits until every tunnel is up or the deadline passes; returns the units that came up. The waiting happens on
- * the gateway (wait-tunnels.sh: one `systemctl show` for the pending units and a ping of each completed one, every
- * `pollIntervalMs`), in ONE remote command, so a tunnel is seen up within a tenth of a second instead of a poll
- * over SSH; `onProgress` follows its lines as they arrive. A check that cannot run (a lost link, a timeout, the
- * script failing) throws: the caller records it as a verify error, never as "down".
+ * the gateway (wait-tunnels.sh: one watcher per tunnel, pinging its peer from the start and asking systemctl once
+ * the peer answers, `pollIntervalMs` between tries), in ONE remote command, so a tunnel is seen up as soon as it
+ * is instead of at the next poll over SSH; `onProgress` follows its lines as they arrive. A check that cannot run
+ * (a lost link, a timeout, the script failing) throws: the caller records it as a verify error, never as "down".
  */
 export async function waitForTunnels(
   conn: Connection,

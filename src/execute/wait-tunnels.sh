@@ -11,7 +11,7 @@
 # Read-only: it never starts, stops or writes anything.
 #
 # Output, one record per line (fields separated by a space; unit names and addresses hold none):
-#   up UNIT          as each tunnel comes up (never twice for one unit)
+#   up UNIT          as each tunnel comes up (once per UNIT ADDRESS pair named)
 #   end              every tunnel named is up
 #   deadline         CENTISECONDS passed first (the tunnels without an `up` line are down)
 # Exit 0 after `end` or `deadline`; any other exit (or no last record) means the check itself failed.

@@ -120,6 +120,14 @@ describe('add-lan / remove-lan on the lab (root + systemd-nspawn)', function () 
     const pki = join(lab!.inventoryDir, 'pki');
     const crlBefore = readFileSync(join(pki, 'crl.pem'), 'utf8');
 
+    // where each existing gateway's journal stands: what PID 1 logs after it is add-lan's doing
+    const since = new Map<string, string>();
+    for (const gw of existing) {
+      const shown = await lab!.exec(gw, ['journalctl', '-n', '0', '--show-cursor', '--no-pager']);
+      const cursor = /^-- cursor: (.+)$/m.exec(shown.stdout)?.[1];
+      assert.ok(cursor, `${gw}: journal cursor: ${shown.stdout}${shown.stderr}`);
+      since.set(gw, cursor);
+    }
     const add = await meshctl(['add-lan', 'al5', '--subnet', '10.141.5.0/24', '--endpoint', '198.18.0.5']);
     assert.equal(add.code, 0, add.all);
     assert.match(add.stdout, /wrote inventory\/lans\/al5\.yml: LAN "al5", id 5/);
@@ -158,6 +166,21 @@ describe('add-lan / remove-lan on the lab (root + systemd-nspawn)', function () 
       );
       assert.match(shown.stdout, /^NeedDaemonReload=no$/m, `${gw}: systemd runs what is on disk`);
       assert.match(shown.stdout, /^UnitFileState=enabled$/m);
+      // systemd 252 saw the new drop-in by itself: add-lan did not reload it ("Reloading." is PID 1's line for one)
+      const journal = await lab!.exec(gw, [
+        'journalctl',
+        '_PID=1',
+        '--since',
+        `@${since.get(gw)}`,
+        '-o',
+        'cat',
+      ]);
+      assert.equal(journal.code, 0, journal.stderr);
+      assert.deepEqual(
+        journal.stdout.split('\n').filter((line) => line === 'Reloading.'),
+        [],
+        `${gw}: no daemon-reload during add-lan`,
+      );
     }
 
     const hashesAfter = inventoryHashes(lab!.inventoryDir);

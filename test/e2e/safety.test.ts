@@ -206,8 +206,8 @@ describe('safety: host keys, the inventory lock, a foreign mesh (root + systemd-
     });
 
     it('a stale lock after a crash is detected and explained, never taken over; removing it and re-running converges', async () => {
-      // the tunnel cannot come up meanwhile, so the run is still waiting for it when it is killed: mid-run, its
-      // files landed and its manifest not written, however fast the rest is
+      // the tunnel cannot come up meanwhile, so the run cannot have finished when it is killed 1.5 s after taking
+      // the lock (it would wait up to 15 s for the tunnel), however fast the rest of it is
       await blockTunnels('-I');
       let killed: Awaited<ReturnType<typeof spawnMeshctl>['done']>;
       const crashed = spawnMeshctl(lab!, MESHCTL_CLI, ['apply', '--tunnel-timeout', '15'], ENV);

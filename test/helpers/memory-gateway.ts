@@ -222,8 +222,12 @@ export class MemoryGateway {
    * files, while a running unit with a file written meanwhile says NeedDaemonReload=yes and keeps what it loaded.
    */
   readonly unitFilesSinceReload = new Map<string, boolean>();
-  /** false: like systemd 257, NeedDaemonReload=yes for any unit once a unit file was written, until a reload. */
-  systemdSeesNewUnitFiles = true;
+  /**
+   * true: like systemd 257, NeedDaemonReload=yes for every unit once units were enabled or disabled without a
+   * reload (`enable --no-reload`), until the next daemon-reload.
+   */
+  reloadNeededAfterEnable = false;
+  private enabledSinceReload = false;
   /**
    * Tunnel units whose BGP session waits on next-hop tracking (FRR's "Waiting for NHT": zebra missed the new
    * device's address): the session stays Active at both ends until the unit starts again. Set by a start listed
@@ -712,12 +716,15 @@ export class MemoryGateway {
     if (verb === 'daemon-reload') {
       this.daemonReloads++;
       this.unitFilesSinceReload.clear();
+      this.enabledSinceReload = false;
       return ok();
     }
     if (verb === 'show') return ok(this.show(args));
     const errors: string[] = [];
     // `enable --no-reload`: the symlinks only (the daemon-reload meshctl runs next makes systemd see them)
     const units = verb === 'enable' || verb === 'disable' ? args.filter((a) => a !== '--no-reload') : args;
+    if ((verb === 'enable' || verb === 'disable') && args.includes('--no-reload'))
+      this.enabledSinceReload = true;
     for (const unit of units) {
       if (verb === 'enable' || verb === 'disable') {
         if (!this.unitLoaded(unit) && verb === 'enable') errors.push(`Unit file ${unit} does not exist.`);
@@ -774,10 +781,8 @@ export class MemoryGateway {
     const mine = (path: string) => path === own || posix.dirname(path) === `${own}.d`;
     const written = [...this.unitFilesSinceReload].filter(([path]) => mine(path));
     const active = this.units.get(unit)?.active === 'active';
-    const seen =
-      written.length === 0 ||
-      (this.systemdSeesNewUnitFiles && !active && written.every(([, created]) => created));
-    const needReload = !seen || (!this.systemdSeesNewUnitFiles && this.unitFilesSinceReload.size > 0);
+    const seen = written.length === 0 || (!active && written.every(([, created]) => created));
+    const needReload = !seen || (this.reloadNeededAfterEnable && this.enabledSinceReload);
     const visible = (path: string) => this.files.has(path) && (seen || !written.some(([p]) => p === path));
     const template = isTunnelUnit(unit) ? '/lib/systemd/system/openvpn-server@.service' : '';
     const dropIns = [...this.files.keys()]

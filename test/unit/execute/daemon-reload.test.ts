@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { newUnitFilesOnly } from '../../../src/execute/converge.js';
+import type { Connection, ExecResult } from '../../../src/connection/types.js';
+import { newUnitFilesOnly, systemdSees } from '../../../src/execute/converge.js';
 import { unitOfUnitFile } from '../../../src/gateway/layout.js';
 import type { Action } from '../../../src/plan/types.js';
 
@@ -29,5 +30,55 @@ describe('the planned daemon-reload: when systemd may see the unit files by itse
       null,
     );
     assert.equal(newUnitFilesOnly([write(FIREWALL, 'mode-only')]), null, 'nothing new: nothing to look for');
+  });
+
+  /** A gateway whose `systemctl show` answers `result` (or fails with it). */
+  function showing(result: ExecResult | Error): Connection {
+    return {
+      name: 'gw',
+      host: '198.18.0.1',
+      exec: async () => {
+        if (result instanceof Error) throw result;
+        return result;
+      },
+      close: async () => {},
+    };
+  }
+  const UNIT = 'openvpn-server@mesh-b.service';
+  const shown = (over: Record<string, string> = {}) => {
+    const props = {
+      Id: UNIT,
+      NeedDaemonReload: 'no',
+      FragmentPath: '/lib/systemd/system/openvpn-server@.service',
+      DropInPaths: `/etc/systemd/system/other.conf ${DROP_IN}`,
+      UnitFileState: 'enabled',
+      ...over,
+    };
+    return {
+      code: 0,
+      stdout: `${Object.entries(props)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n')}\n`,
+      stderr: '',
+    };
+  };
+  const files = [{ unit: UNIT, path: DROP_IN }];
+
+  it('systemd sees the new files only when it says so on every count', async () => {
+    assert.equal(await systemdSees(showing(shown()), files, [UNIT]), true);
+    assert.equal(await systemdSees(showing(shown({ NeedDaemonReload: 'yes' })), files, [UNIT]), false);
+    assert.equal(
+      await systemdSees(showing(shown({ DropInPaths: '' })), files, [UNIT]),
+      false,
+      'drop-in not loaded',
+    );
+    assert.equal(await systemdSees(showing(shown({ UnitFileState: 'disabled' })), files, [UNIT]), false);
+    assert.equal(
+      await systemdSees(showing(shown({ Id: 'other.service' })), files, [UNIT]),
+      false,
+      'not shown',
+    );
+    assert.equal(await systemdSees(showing({ code: 1, stdout: '', stderr: 'no bus' }), files, [UNIT]), false);
+    assert.equal(await systemdSees(showing(new Error('link lost')), files, [UNIT]), false);
   });
 });

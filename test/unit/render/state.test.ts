@@ -19,6 +19,15 @@ function fileOf(state: DesiredState, path: string) {
 }
 
 describe('render: desired state of each gateway', () => {
+  it("records each file's sha256 on the file and in the manifest, both the content's", () => {
+    for (const state of states.values()) {
+      for (const f of state.files) {
+        assert.equal(f.sha256, sha256(f.content), f.path);
+        assert.equal(state.manifest.files[f.path], f.sha256, f.path);
+      }
+    }
+  });
+
   it('renders one state per LAN, in id order', () => {
     assert.deepEqual([...states.keys()], ['head-office', 'branch', 'cloud']);
   });
