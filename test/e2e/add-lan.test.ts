@@ -170,10 +170,11 @@ describe('add-lan / remove-lan on the lab (root + systemd-nspawn)', function () 
       const journal = await lab!.exec(gw, [
         'journalctl',
         '_PID=1',
-        '--since',
-        `@${since.get(gw)}`,
+        '--after-cursor',
+        since.get(gw)!,
         '-o',
         'cat',
+        '--no-pager',
       ]);
       assert.equal(journal.code, 0, journal.stderr);
       assert.deepEqual(
