@@ -144,21 +144,10 @@ describe('add-lan / remove-lan on the lab (root + systemd-nspawn)', function () 
     const pidsAfter = await pidsOf(existing);
     for (const [unit, pid] of pidsBefore) assert.equal(pidsAfter.get(unit), pid, `${unit} kept its MainPID`);
     assert.equal(pidsAfter.size, 16, 'each existing gateway has one tunnel more');
-    // the new tunnel runs with its drop-in (bound to the firewall unit), whether or not a daemon-reload was needed
+    // the new tunnel runs with its drop-in (bound to the firewall unit), and systemd saw it with no daemon-reload
+    const props = ['BindsTo', 'DropInPaths', 'NeedDaemonReload', 'UnitFileState'].flatMap((p) => ['-p', p]);
     for (const gw of existing) {
-      const shown = await lab!.exec(gw, [
-        'systemctl',
-        'show',
-        '-p',
-        'BindsTo',
-        '-p',
-        'DropInPaths',
-        '-p',
-        'NeedDaemonReload',
-        '-p',
-        'UnitFileState',
-        'openvpn-server@mesh-al5.service',
-      ]);
+      const shown = await lab!.exec(gw, ['systemctl', 'show', ...props, 'openvpn-server@mesh-al5.service']);
       assert.match(shown.stdout, /^BindsTo=.*\bmeshctl-firewall\.service\b/m, `${gw}: ${shown.stdout}`);
       assert.match(
         shown.stdout,
